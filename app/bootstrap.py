@@ -1,0 +1,38 @@
+"""The composition root: settings, database, clock and handler registry wired into one `Services` object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+
+from app.clock import Clock, SystemClock
+from app.config import Settings
+from app.db import make_engine, make_session_factory
+from app.unit_of_work import UnitOfWork
+from handlers import REGISTRY, Handler
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker  # type: ignore[type-arg]
+    clock: Clock
+    handlers: dict[str, Handler] = field(default_factory=lambda: dict(REGISTRY))
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.session_factory)
+
+
+def bootstrap(settings: Settings | None = None, clock: Clock | None = None,
+              handlers: dict[str, Handler] | None = None) -> Services:
+    settings = settings or Settings.from_env()
+    if settings.database_url.startswith("sqlite:///") and ":memory:" not in settings.database_url:
+        from pathlib import Path
+
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    return Services(settings=settings, engine=engine, session_factory=make_session_factory(engine),
+                    clock=clock or SystemClock(), handlers=dict(handlers) if handlers else dict(REGISTRY))

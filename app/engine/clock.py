@@ -1,0 +1,39 @@
+"""Lets the caller decide what "now" is for SpiffWorkflow's timers (tests inject a clock; production passes real time).
+
+SpiffWorkflow reads `datetime.now(timezone.utc)` inside its timer module. We replace that module's `datetime` name
+with a subclass whose `now()` answers from a context variable, so each thread/operation sees its own clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime, tzinfo
+
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
+
+_NOW: ContextVar[datetime | None] = ContextVar("rf_engine_now", default=None)
+
+
+class _ClockedDatetime(datetime):
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]
+        fixed = _NOW.get()
+        if fixed is None:
+            return datetime.now(tz)
+        return fixed.astimezone(tz) if tz is not None else fixed.astimezone(UTC).replace(tzinfo=None)
+
+
+_timer_module.datetime = _ClockedDatetime  # type: ignore[misc]
+
+
+@contextmanager
+def engine_time(now: datetime) -> Iterator[None]:
+    if now.tzinfo is None:
+        raise ValueError("engine time must be timezone-aware")
+    token = _NOW.set(now)
+    try:
+        yield
+    finally:
+        _NOW.reset(token)

@@ -1,0 +1,231 @@
+"""Turn a bundle of BPMN/DMN files into a stored spec, after checking everything a deploy must check.
+
+Checks, each reported with file, element id and line: hardened XML parse, BPMN XSD, the engine's own parse, every
+service operator has a handler, every user task has a valid JSON Schema form and a lane that maps to a role, every
+script/condition/parameter expression compiles under the restricted engine, every literal timer evaluates.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
+from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+
+from app.engine.scripts import ScriptRejected, compile_expression, compile_script
+from app.engine.serialization import spec_json_of
+from app.engine.xml_safety import UnsafeXml, parse_xml
+from app.errors import DefinitionRejected, Problem
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+DMN_SUFFIX = ".dmn"
+
+
+@dataclass
+class CompiledBundle:
+    process_id: str
+    spec_json: str
+    process_ids: list[str]
+    forms: list[str]
+    warnings: list[Problem] = field(default_factory=list)
+
+
+@dataclass
+class _Locator:
+    """Finds the file and line of an element id across the bundle's documents."""
+
+    roots: dict[str, etree._Element] = field(default_factory=dict)
+
+    def locate(self, element_id: str) -> tuple[str, int | None]:
+        for name, root in self.roots.items():
+            found = root.xpath("//*[@id=$i]", i=element_id)
+            if found:
+                return name, found[0].sourceline
+        return "", None
+
+
+class _Checker:
+    def __init__(self, locator: _Locator, operators: set[str], lanes: set[str] | None,
+                 forms: dict[str, bytes]) -> None:
+        self.locator = locator
+        self.operators = operators
+        self.lanes = lanes
+        self.forms = forms
+        self.problems: list[Problem] = []
+        self.used_forms: set[str] = set()
+
+    def add(self, element_id: str, message: str, severity: str = "error") -> None:
+        file, line = self.locator.locate(element_id)
+        self.problems.append(Problem(file=file, element_id=element_id, line=line, message=message,
+                                     severity=severity))
+
+    def expression(self, element_id: str, what: str, source: str | None) -> None:
+        if source is None or not str(source).strip():
+            return
+        try:
+            compile_expression(str(source))
+        except (ScriptRejected, SyntaxError) as err:
+            self.add(element_id, f"{what} `{source}` is refused by the restricted engine: {err}")
+
+    def script(self, element_id: str, what: str, source: str | None) -> None:
+        if not source:
+            return
+        try:
+            compile_script(source)
+        except (ScriptRejected, SyntaxError) as err:
+            self.add(element_id, f"{what} is refused by the restricted engine: {err}")
+
+    def form(self, element_id: str, filename: str | None, kind: str, required: bool) -> None:
+        if not filename:
+            if required:
+                self.add(element_id, "user task names no form (spiffworkflow property formJsonSchemaFilename)")
+            return
+        if filename not in self.forms:
+            self.add(element_id, f"{kind} file {filename} is not in the bundle or forms/")
+            return
+        try:
+            schema = json.loads(self.forms[filename])
+            if kind == "form":
+                Draft202012Validator.check_schema(schema)
+                if schema.get("type") != "object":
+                    raise SchemaError("a form schema must have type object")
+        except (ValueError, SchemaError) as err:
+            self.add(element_id, f"{kind} {filename} is not a valid JSON Schema: {getattr(err, 'message', err)}")
+            return
+        self.used_forms.add(filename)
+
+    def timer(self, element_id: str, definition: TimerEventDefinition) -> None:
+        source = definition.expression
+        self.expression(element_id, "timer expression", source)
+        try:
+            node = ast.parse(str(source).strip(), mode="eval").body
+        except SyntaxError:
+            return
+        if isinstance(node, ast.Name) and node.id[:1] in ("P", "R") and (node.id[1:2].isdigit() or node.id[1:2] == "T"):
+            self.add(element_id, f"timer expression {source} is read as a variable name; write \"{source}\" "
+                                 "(timer expressions are Python, so a literal must be quoted)")
+            return
+        if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+            return  # evaluated from instance data at run time
+        try:
+            if isinstance(definition, CycleTimerEventDefinition):
+                TimerEventDefinition.parse_iso_recurring_interval(node.value)
+            elif isinstance(definition, DurationTimerEventDefinition):
+                TimerEventDefinition.parse_iso_duration(node.value)
+            else:
+                TimerEventDefinition.get_datetime(node.value)
+        except Exception as err:  # noqa: BLE001 - any parse failure is the user's finding
+            self.add(element_id, f"timer expression {source} does not evaluate: {err}")
+
+    def task_spec(self, spec: Any) -> None:
+        element_id = spec.bpmn_id
+        if not element_id:
+            return
+        ext = getattr(spec, "extensions", {}) or {}
+        props = ext.get("properties", {}) or {}
+        if isinstance(spec, ServiceTaskMixin):
+            operator = getattr(spec, "operation_name", None)
+            if operator not in self.operators:
+                self.add(element_id, f"service operator {operator!r} has no handler "
+                                     f"(known: {', '.join(sorted(self.operators))})")
+            for name, param in (getattr(spec, "operation_params", None) or {}).items():
+                self.expression(element_id, f"parameter {name}", param.get("value"))
+        if isinstance(spec, UserTaskMixin):
+            self.form(element_id, props.get("formJsonSchemaFilename"), "form", required=True)
+            self.form(element_id, props.get("formUiSchemaFilename"), "UI schema", required=False)
+            if not spec.lane:
+                self.add(element_id, "user task is in no lane, so nobody could act on it")
+            elif self.lanes is not None and spec.lane not in self.lanes:
+                known = ", ".join(sorted(self.lanes))
+                self.add(element_id, f"lane {spec.lane!r} maps to no role (known lanes: {known})")
+        self.script(element_id, "script", getattr(spec, "script", None))
+        self.script(element_id, "pre-script", getattr(spec, "prescript", None))
+        self.script(element_id, "post-script", getattr(spec, "postscript", None))
+        for condition, _target in getattr(spec, "cond_task_specs", []) or []:
+            args = getattr(condition, "args", None)
+            if args:
+                self.expression(element_id, "gateway condition", args[0])
+        definition = getattr(spec, "event_definition", None)
+        if isinstance(definition, TimerEventDefinition):
+            self.timer(element_id, definition)
+
+
+def _main_process(roots: dict[str, etree._Element], process_ids: list[str]) -> tuple[str | None, str]:
+    called = {el.get("calledElement") for root in roots.values()
+              for el in root.iter(f"{{{BPMN_NS}}}callActivity")}
+    top = [pid for pid in process_ids if pid not in called]
+    if len(top) == 1:
+        return top[0], ""
+    if not top:
+        return None, "every process is called by another; there is no top-level process"
+    return None, f"more than one top-level process ({', '.join(sorted(top))}); deploy them as separate bundles"
+
+
+def compile_bundle(files: dict[str, bytes], *, operators: set[str], lanes: set[str] | None,
+                   forms: dict[str, bytes]) -> CompiledBundle:
+    """Check and compile a bundle; raises DefinitionRejected (listing every problem) when any error is found."""
+    problems: list[Problem] = []
+    locator = _Locator()
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    if not any(name.endswith(".bpmn") for name in files):
+        raise DefinitionRejected([Problem(file="", message="the bundle contains no .bpmn file")])
+    for name, data in sorted(files.items()):
+        try:
+            root = parse_xml(data)
+        except UnsafeXml as err:
+            problems.append(Problem(file=name, line=err.line, message=str(err)))
+            continue
+        locator.roots[name] = root
+        try:
+            if name.endswith(DMN_SUFFIX):
+                parser.add_dmn_xml(root, filename=name)
+            else:
+                parser.add_bpmn_xml(root, filename=name)
+        except ValidationException as err:
+            problems.append(Problem(file=name, line=err.line_number or None, element_id=err.id or "",
+                                    message=str(err).split("\n")[0]))
+        except Exception as err:  # noqa: BLE001 - hostile or odd files must give a finding, not a crash
+            problems.append(Problem(file=name, message=f"could not be read as BPMN/DMN: {err}"))
+    if problems:
+        raise DefinitionRejected(problems)
+
+    process_ids = parser.get_process_ids()
+    main, why = _main_process(locator.roots, process_ids)
+    if main is None:
+        raise DefinitionRejected([Problem(file=", ".join(sorted(files)), message=why)])
+    try:
+        spec = parser.get_spec(main)
+        subprocess_specs = parser.get_subprocess_specs(main)
+    except ValidationException as err:
+        file, line = locator.locate(err.id) if err.id else (err.file_name, None)
+        raise DefinitionRejected([Problem(file=file or err.file_name or "", line=line or (err.line_number or None),
+                                          element_id=err.id or "", message=str(err).split("\n")[0])]) from None
+    except Exception as err:  # noqa: BLE001
+        message = f"the engine could not build process {main}: {err}"
+        raise DefinitionRejected([Problem(file="", message=message)]) from None
+
+    checker = _Checker(locator, operators, lanes, forms)
+    for process in [spec, *subprocess_specs.values()]:
+        for task_spec in process.task_specs.values():
+            checker.task_spec(task_spec)
+            if isinstance(task_spec, ServiceTaskMixin):
+                task_spec.manual = True  # the worker runs service tasks, never the engine step loop
+    errors = [p for p in checker.problems if p.severity == "error"]
+    if errors:
+        raise DefinitionRejected(checker.problems)
+    return CompiledBundle(process_id=main, spec_json=spec_json_of(spec, subprocess_specs),
+                          process_ids=sorted(process_ids), forms=sorted(checker.used_forms),
+                          warnings=[p for p in checker.problems if p.severity != "error"])

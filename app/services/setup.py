@@ -1,0 +1,94 @@
+"""Database migration and reference data (roles, provider groups, demo users)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
+
+from app import audit
+from app.bootstrap import Services
+from app.models import Membership, ProviderGroup, Role, User
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+# code, name, BPMN lane the role acts in
+ROLES: list[tuple[str, str, str | None]] = [
+    ("manager", "Provider Group Manager", "Provider Group Manager"),
+    ("specialist", "Specialist", "Specialist"),
+    ("service_provider", "Service Provider", "Service Provider"),
+    ("car", "Customer Account Representative", "Customer Account Representative"),
+    ("process_owner", "Process Owner", None),
+    ("auditor", "Auditor", None),
+    ("admin", "Administrator", None),
+]
+
+PROVIDER_GROUPS = [("network", "Network Services"), ("apps", "Application Services")]
+
+DEMO_PASSWORD = "demo"
+# username, full name, [(role, group or None)]
+DEMO_USERS: list[tuple[str, str, list[tuple[str, str | None]]]] = [
+    ("maria", "Maria Manager", [("manager", "network"), ("manager", "apps")]),
+    ("sam", "Sam Specialist", [("specialist", "network")]),
+    ("sara", "Sara Specialist", [("specialist", "network")]),
+    ("pete", "Pete Provider", [("service_provider", "apps"), ("service_provider", "network")]),
+    ("carla", "Carla CAR", [("car", "apps"), ("car", "network")]),
+    ("olive", "Olive Owner", [("process_owner", None)]),
+    ("audrey", "Audrey Auditor", [("auditor", None)]),
+    ("adam", "Adam Admin", [("admin", None)]),
+]
+
+
+def migrate(services: Services) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with services.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def _seed_roles(session: Session) -> int:
+    existing = {r.code for r in session.scalars(select(Role))}
+    added = 0
+    for code, name, lane in ROLES:
+        if code not in existing:
+            session.add(Role(code=code, name=name, lane=lane))
+            added += 1
+    return added
+
+
+def _seed_demo(session: Session) -> int:
+    groups = {g.code: g for g in session.scalars(select(ProviderGroup))}
+    for code, name in PROVIDER_GROUPS:
+        if code not in groups:
+            groups[code] = ProviderGroup(code=code, name=name)
+            session.add(groups[code])
+    session.flush()
+    roles = {r.code: r for r in session.scalars(select(Role))}
+    users = {u.username for u in session.scalars(select(User))}
+    added = 0
+    for username, full_name, grants in DEMO_USERS:
+        if username in users:
+            continue
+        user = User(username=username, full_name=full_name, email=f"{username}@omes.example",
+                    password_hash=generate_password_hash(DEMO_PASSWORD))
+        user.memberships = [Membership(role=roles[r], provider_group=groups[g] if g else None) for r, g in grants]
+        session.add(user)
+        added += 1
+    return added
+
+
+def seed(services: Services, demo: bool) -> dict[str, int]:
+    with services.uow() as uow:
+        roles = _seed_roles(uow.session)
+        uow.session.flush()
+        users = _seed_demo(uow.session) if demo else 0
+        if roles or users:
+            audit.append(uow.session, actor="system", event_type="reference_data_seeded",
+                         payload={"roles_added": roles, "demo_users_added": users}, now=services.clock.now())
+        uow.commit()
+    return {"roles_added": roles, "demo_users_added": users}

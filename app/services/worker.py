@@ -1,0 +1,199 @@
+"""The worker's use cases: run due service tasks (retries, backoff, incidents), fire due timers, send queued mail.
+
+Each service task runs in one transaction together with the records its handler writes, so a crash at any point
+rolls everything back and the task simply runs again; nothing is lost and no record is written twice. Email goes
+through the outbox and is delivered afterwards, one message per transaction, with a stable Message-ID.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import audit, engine
+from app.adapters import database_clients
+from app.adapters.outbox import deliver
+from app.bootstrap import Services
+from app.errors import AppError, Conflict, NotFound
+from app.models import DefinitionVersion, Notification, ProcessInstance, ServiceJob
+from app.services import projection
+from handlers import HandlerContext, HandlerError, InvalidParams
+
+WORKER = "worker"
+
+
+@dataclass
+class WorkerPass:
+    services_run: int = 0
+    services_failed: int = 0
+    incidents: int = 0
+    timers_fired: int = 0
+    mails_sent: int = 0
+
+    def did_something(self) -> bool:
+        return any(self.__dict__.values())
+
+
+def _locked(session: Session, query: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True)
+    return query
+
+
+def _due_jobs(services: Services, now: datetime, limit: int) -> list[int]:
+    with services.uow() as uow:
+        return list(uow.session.scalars(
+            select(ServiceJob.id).where(ServiceJob.status == "pending", ServiceJob.next_attempt_at <= now)
+            .order_by(ServiceJob.next_attempt_at, ServiceJob.id).limit(limit)))
+
+
+def _loaded(session: Session, instance_id: int) -> tuple[ProcessInstance, DefinitionVersion]:
+    instance = session.get(ProcessInstance, instance_id)
+    if instance is None:
+        raise NotFound(f"instance {instance_id} is gone")
+    definition = session.get(DefinitionVersion, instance.definition_version_id)
+    assert definition is not None
+    return instance, definition
+
+
+def run_job(services: Services, job_id: int, now: datetime) -> str:
+    """Run one service job; returns 'done', 'retry', 'incident' or 'skipped'."""
+    params: dict[str, Any] = {}
+    with services.uow() as uow:
+        session = uow.session
+        job = session.scalars(_locked(session, select(ServiceJob).where(ServiceJob.id == job_id))).one_or_none()
+        if job is None or job.status != "pending":
+            return "skipped"
+        instance, definition = _loaded(session, job.instance_id)
+        seen = instance.version
+        handler = services.handlers.get(job.operator)
+        clients = database_clients(session)
+        try:
+            params = engine.service_params_of(definition.spec_json, instance.state_json, job.task_uuid)
+            if handler is None:
+                raise InvalidParams(f"no handler for operator {job.operator}")
+
+            def call(operator: str, call_params: dict[str, Any], key: str) -> dict[str, Any]:
+                return handler(call_params, HandlerContext(idempotency_key=key, now=now, clients=clients))
+
+            state = engine.run_service_task(definition.spec_json, instance.state_json, job.task_uuid, call, now)
+            job.status, job.attempts, job.updated_at = "done", job.attempts + 1, now
+            audit.append(session, actor=WORKER, event_type="service_called", request_id=job.request_id, now=now,
+                         payload={"task": job.task_uuid, "bpmn_id": job.bpmn_id, "operator": job.operator,
+                                  "params": params, "result": state.service_result, "attempt": job.attempts})
+            projection.apply(session, instance, seen, state, now, WORKER)
+            uow.commit()
+            return "done"
+        except Conflict:
+            return "skipped"  # someone else moved the instance; the job is re-read next pass
+        except (HandlerError, AppError, Exception) as err:  # noqa: BLE001 - any failure is retried or an incident
+            session.rollback()
+            error = f"{type(err).__name__}: {err}"
+            detail = "".join(traceback.format_exception_only(type(err), err)).strip()
+            permanent = isinstance(err, InvalidParams)
+    return _record_failure(services, job_id, now, error, detail, params, permanent)
+
+
+def _record_failure(services: Services, job_id: int, now: datetime, error: str, detail: str,
+                    params: dict[str, Any], permanent: bool) -> str:
+    with services.uow() as uow:
+        job = uow.session.get(ServiceJob, job_id)
+        assert job is not None
+        job.attempts += 1
+        job.last_error, job.updated_at = detail, now
+        outcome = "retry"
+        if permanent or job.attempts >= services.settings.service_max_attempts:
+            job.status, outcome = "incident", "incident"
+            audit.append(uow.session, actor=WORKER, event_type="incident_raised", request_id=job.request_id, now=now,
+                         payload={"task": job.task_uuid, "bpmn_id": job.bpmn_id, "operator": job.operator,
+                                  "params": params, "error": error, "attempts": job.attempts})
+        else:
+            job.next_attempt_at = now + timedelta(seconds=services.settings.service_backoff_seconds
+                                                  * 2 ** (job.attempts - 1))
+            audit.append(uow.session, actor=WORKER, event_type="service_failed", request_id=job.request_id, now=now,
+                         payload={"task": job.task_uuid, "operator": job.operator, "params": params, "error": error,
+                                  "attempt": job.attempts, "next_attempt_at": job.next_attempt_at.isoformat()})
+        uow.commit()
+        return outcome
+
+
+def retry_incident(services: Services, job_id: int, actor: str) -> None:
+    now = services.clock.now()
+    with services.uow() as uow:
+        job = uow.session.get(ServiceJob, job_id)
+        if job is None or job.status != "incident":
+            raise NotFound(f"no open incident {job_id}")
+        job.status, job.attempts, job.next_attempt_at, job.updated_at = "pending", 0, now, now
+        audit.append(uow.session, actor=actor, event_type="incident_resolved", request_id=job.request_id, now=now,
+                     payload={"task": job.task_uuid, "operator": job.operator, "action": "retry"})
+        uow.commit()
+
+
+def fire_timers(services: Services, now: datetime, limit: int = 100) -> int:
+    with services.uow() as uow:
+        due = list(uow.session.scalars(
+            select(ProcessInstance.id).where(ProcessInstance.status == "running",
+                                             ProcessInstance.next_timer_at <= now).limit(limit)))
+    fired = 0
+    for instance_id in due:
+        with services.uow() as uow:
+            instance, definition = _loaded(uow.session, instance_id)
+            if instance.next_timer_at is None or instance.next_timer_at > now:
+                continue
+            seen = instance.version
+            state = engine.fire_due_timers(definition.spec_json, instance.state_json, now)
+            try:
+                projection.apply(uow.session, instance, seen, state, now, WORKER)
+            except Conflict:
+                continue
+            uow.commit()
+            fired += len(state.fired_timers)
+    return fired
+
+
+def send_mail(services: Services, now: datetime, limit: int = 50) -> int:
+    settings = services.settings
+    with services.uow() as uow:
+        ids = list(uow.session.scalars(select(Notification.id).where(
+            Notification.status == "queued", Notification.next_attempt_at <= now)
+            .order_by(Notification.id).limit(limit)))
+    sent = 0
+    for notification_id in ids:
+        with services.uow() as uow:
+            row = uow.session.scalars(_locked(uow.session, select(Notification).where(
+                Notification.id == notification_id))).one_or_none()
+            if row is None or row.status != "queued":
+                continue
+            ok = deliver(row, host=settings.smtp_host, port=settings.smtp_port, sender=settings.mail_from, now=now,
+                         max_attempts=settings.service_max_attempts, backoff_seconds=settings.service_backoff_seconds)
+            audit.append(uow.session, actor=WORKER, event_type="mail_sent" if ok else "mail_failed", now=now,
+                         payload={"notification": row.id, "to": row.to_addrs, "subject": row.subject,
+                                  "error": row.last_error if not ok else None})
+            uow.commit()
+            sent += ok
+    return sent
+
+
+def run_once(services: Services, now: datetime | None = None, max_rounds: int = 50) -> WorkerPass:
+    """Do everything that is due, following chains (a service task that readies the next one) to the end."""
+    summary = WorkerPass()
+    for _ in range(max_rounds):
+        now_ = now or services.clock.now()
+        round_ = WorkerPass()
+        for job_id in _due_jobs(services, now_, 100):
+            outcome = run_job(services, job_id, now_)
+            round_.services_run += outcome == "done"
+            round_.services_failed += outcome == "retry"
+            round_.incidents += outcome == "incident"
+        round_.timers_fired = fire_timers(services, now_)
+        round_.mails_sent = send_mail(services, now_)
+        for name, value in round_.__dict__.items():
+            setattr(summary, name, getattr(summary, name) + value)
+        if not (round_.services_run or round_.timers_fired):
+            break
+    return summary

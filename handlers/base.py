@@ -1,0 +1,85 @@
+"""What every handler shares: its context, its errors, and the client interfaces it talks to.
+
+Handlers are plain functions `(params, ctx) -> dict` with JSON-native results. They know nothing of Flask,
+SQLAlchemy or SpiffWorkflow; the app hands them client objects that keep the records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+
+class HandlerError(Exception):
+    """A service call failed; the worker retries it with backoff and raises an incident after the last attempt."""
+
+
+class InvalidParams(HandlerError):
+    """The parameters the process passed are unusable (a modelling or data error; retrying will not help)."""
+
+
+class CrmClient(Protocol):
+    def take_case(self, case_id: str, request_number: str, provider_group: str) -> dict[str, Any]: ...
+    def add_note(self, case_id: str, note: str, key: str) -> dict[str, Any]: ...
+    def close_case(self, case_id: str, resolution: str, resolution_code: str, now: datetime) -> dict[str, Any]: ...
+
+
+class WorkListClient(Protocol):
+    def upsert_entry(self, entry: dict[str, Any], key: str) -> dict[str, Any]: ...
+
+
+class BillingClient(Protocol):
+    def create_case(self, case: dict[str, Any], key: str) -> dict[str, Any]: ...
+
+
+class AsdClient(Protocol):
+    def record_service(self, entry: dict[str, Any], key: str) -> dict[str, Any]: ...
+
+
+class Outbox(Protocol):
+    def queue(self, *, kind: str, to: list[str], subject: str, body: str, request_number: str | None,
+              key: str) -> dict[str, Any]: ...
+
+
+class Directory(Protocol):
+    def escalation_recipients(self, provider_group: str, request_number: str) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Clients:
+    crm: CrmClient
+    worklist: WorkListClient
+    billing: BillingClient
+    asd: AsdClient
+    outbox: Outbox
+    directory: Directory
+
+
+@dataclass(frozen=True)
+class HandlerContext:
+    idempotency_key: str  # the service task's uuid: the same on every retry of that task
+    now: datetime
+    clients: Clients
+
+
+Handler = Callable[[dict[str, Any], HandlerContext], dict[str, Any]]
+
+
+def require_text(params: dict[str, Any], name: str, max_length: int = 10_000) -> str:
+    value = params.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidParams(f"parameter {name} must be a non-empty string, got {value!r}")
+    if len(value) > max_length:
+        raise InvalidParams(f"parameter {name} is longer than {max_length} characters")
+    return value.strip()
+
+
+def require_number(params: dict[str, Any], name: str, minimum: float = 0) -> float:
+    value = params.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidParams(f"parameter {name} must be a number, got {value!r}")
+    if value < minimum:
+        raise InvalidParams(f"parameter {name} must be at least {minimum}, got {value}")
+    return float(value)

@@ -1,0 +1,36 @@
+"""Email notifications: to the customer when a request is fulfilled, to managers when an SLA target passes.
+
+Mail is queued in the outbox within the service task's transaction and delivered over SMTP by the worker,
+so a retried task never queues a second message (the outbox is keyed on the task's uuid).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from handlers.base import HandlerContext, InvalidParams, require_text
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def customer(params: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    to = require_text(params, "to", 320)
+    if not EMAIL.match(to):
+        raise InvalidParams(f"{to!r} is not an email address")
+    return ctx.clients.outbox.queue(kind="customer", to=[to], subject=require_text(params, "subject", 300),
+                                    body=require_text(params, "message"),
+                                    request_number=require_text(params, "request_number"), key=ctx.idempotency_key)
+
+
+def escalation(params: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    number = require_text(params, "request_number")
+    group = require_text(params, "provider_group")
+    recipients = ctx.clients.directory.escalation_recipients(group, number)
+    if not recipients:
+        raise InvalidParams(f"provider group {group} has no manager to escalate to")
+    body = (f"The agreed time schedule for request {number} ({require_text(params, 'title')}) "
+            f"ended at {require_text(params, 'sla_due_at')} and the request is still open.\n"
+            "Please review it in the Request Fulfillment inbox.")
+    return ctx.clients.outbox.queue(kind="escalation", to=recipients, subject=f"SLA target passed: {number}",
+                                    body=body, request_number=number, key=ctx.idempotency_key)

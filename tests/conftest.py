@@ -1,0 +1,124 @@
+"""Shared fixtures: a real database per test (SQLite file, and PostgreSQL when configured), a real SMTP server,
+an injected clock, and the bundled process deployed through the same services the app uses."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import create_engine, text
+
+from app.bootstrap import Services, bootstrap
+from app.clock import FixedClock
+from app.config import PROJECT_ROOT, Settings
+from app.services import definitions, setup
+
+POSTGRES_URL = os.environ.get("RF_TEST_POSTGRES_URL", "")
+BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
+START = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Inbox:
+    """Collects every message a real aiosmtpd server receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd API
+        with self.lock:
+            msg = message_from_bytes(envelope.content)
+            msg["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+            self.messages.append(msg)
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[Message]:
+        return [m for m in self.messages if address in m["X-Envelope-To"]]
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server: tuple[Inbox, int]) -> Inbox:
+    inbox, _ = smtp_server
+    inbox.messages.clear()
+    return inbox
+
+
+def _postgres_schema_url(schema: str) -> str:
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'rf.sqlite3'}"
+        return
+    schema = f"rf_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield _postgres_schema_url(schema)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, smtp_server: tuple[Inbox, int]) -> Settings:
+    base = Settings.from_env({})
+    return replace(base, database_url=database_url, smtp_port=smtp_server[1], smtp_host="127.0.0.1",
+                   bpmn_dir=PROJECT_ROOT / "bpmn", forms_dir=PROJECT_ROOT / "forms",
+                   service_max_attempts=3, service_backoff_seconds=1)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(START)
+
+
+@pytest.fixture
+def services(settings: Settings, clock: FixedClock) -> Iterator[Services]:
+    svc = bootstrap(settings, clock)
+    setup.migrate(svc)
+    setup.seed(svc, demo=True)
+    definitions.deploy(svc, definitions.read_paths([settings.bpmn_dir]), "test")
+    yield svc
+    svc.engine.dispose()
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    """Environment that points the `rf` CLI at the test's database and SMTP server."""
+    env = dict(os.environ)
+    env.update(RF_DATABASE_URL=settings.database_url, RF_SMTP_HOST=settings.smtp_host,
+               RF_SMTP_PORT=str(settings.smtp_port), RF_SERVICE_MAX_ATTEMPTS=str(settings.service_max_attempts),
+               RF_SERVICE_BACKOFF_SECONDS="0")
+    return env
