@@ -252,5 +252,32 @@ def retry_cmd(job_id: int, user: str | None, as_json: bool) -> None:
     _emit({"job": job_id, "status": "pending"}, as_json, lambda d: f"incident #{job_id} queued for retry")
 
 
+@cli.command("serve", help="Start the web app with the worker running beside it.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--worker/--no-worker", default=True, show_default=True, help="Run the worker in this process.")
+@click.option("--mail-sink/--no-mail-sink", default=None,
+              help="Start a local SMTP server that stores mail under instance/mail (default: on unless "
+                   "RF_SMTP_HOST is set).")
+@command
+def serve_cmd(host: str, port: int, worker: bool, mail_sink: bool | None) -> None:
+    import os
+
+    from app.services import queries
+    from app.web import create_app
+    from app.web.runner import serve
+
+    services = _services()
+    if mail_sink is None:
+        mail_sink = "RF_SMTP_HOST" not in os.environ
+    users = queries.list_users(services)
+    click.echo(f"Request Fulfillment on http://{host}:{port}/  (database: {services.engine.url.render_as_string()})")
+    if users:
+        click.echo("Accounts (demo password 'demo'):")
+        for user in users:
+            click.echo(f"  {user['username']:<8} {user['full_name']:<18} {', '.join(user['roles'])}")
+    serve(create_app(services), services, host=host, port=port, worker=worker, mail_sink=mail_sink, echo=click.echo)
+
+
 def main() -> None:
     cli(prog_name="rf")

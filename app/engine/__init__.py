@@ -9,12 +9,11 @@ from app.engine.runtime import (
     fire_due_timers,
     inspect,
     run_service_task,
-    service_params_of,
     start,
 )
 from app.engine.scripts import ScriptRejected
 
 __all__ = [
     "CompiledBundle", "HumanTask", "InstanceState", "ScriptRejected", "ServiceCall", "compile_bundle",
-    "complete_human_task", "fire_due_timers", "inspect", "run_service_task", "service_params_of", "start",
+    "complete_human_task", "fire_due_timers", "inspect", "run_service_task", "start",
 ]

@@ -70,12 +70,10 @@ class InstanceState:
     service_result: dict[str, Any] | None = None
 
 
-def _tasks(wf: BpmnWorkflow, **filters: Any) -> list[Any]:
-    seen: dict[UUID, Any] = {}
-    for workflow in [wf, *wf.subprocesses.values()]:
-        for task in workflow.get_tasks(**filters):
-            seen.setdefault(task.id, task)
-    return list(seen.values())
+def _tasks(wf: BpmnWorkflow, state: int | None = None) -> list[Any]:
+    """Every task of the instance and its subprocesses (optionally in `state`), without walking the tree."""
+    found = [task for workflow in [wf, *wf.subprocesses.values()] for task in workflow.tasks.values()]
+    return found if state is None else [task for task in found if task.state & state]
 
 
 def _is_service(task: Any) -> bool:
@@ -84,7 +82,7 @@ def _is_service(task: Any) -> bool:
 
 def _timer_tasks(wf: BpmnWorkflow) -> list[tuple[Any, datetime]]:
     timers = []
-    for task in _tasks(wf, state=TaskState.WAITING):
+    for task in _tasks(wf, TaskState.WAITING):
         definition = getattr(task.task_spec, "event_definition", None)
         if isinstance(definition, TimerEventDefinition):
             value = task.internal_data.get("event_value")
@@ -110,22 +108,23 @@ def _human_task(task: Any) -> HumanTask:
 
 
 def _path(wf: BpmnWorkflow) -> list[str]:
-    done = [t for t in _tasks(wf, state=TaskState.COMPLETED) if t.task_spec.bpmn_id]
+    done = [t for t in _tasks(wf, TaskState.COMPLETED) if t.task_spec.bpmn_id]
     done.sort(key=lambda t: t.last_state_change)
     return [t.task_spec.bpmn_id for t in done]
 
 
 def _describe(wf: BpmnWorkflow, fired: list[str] | None = None) -> InstanceState:
     state_json = split_state(SERIALIZER.serialize_json(wf))
-    ready = _tasks(wf, state=TaskState.READY)
+    ready = _tasks(wf, TaskState.READY)
     humans = [_human_task(t) for t in ready if t.task_spec.manual and not _is_service(t)]
     services = [ServiceCall(str(t.id), t.task_spec.bpmn_id, t.task_spec.bpmn_name or t.task_spec.bpmn_id,
                             t.task_spec.operation_name, t.task_spec.retries) for t in ready if _is_service(t)]
     timers = _timer_tasks(wf)
     completed = wf.is_completed()
-    frontier = ready or _tasks(wf, state=TaskState.WAITING)
+    waiting = _tasks(wf, TaskState.WAITING | TaskState.STARTED)
+    frontier = ready or waiting
     data = dict(frontier[0].data) if frontier else dict(wf.last_task.data if wf.last_task else wf.data)
-    if not completed and not ready and not timers and not _tasks(wf, state=TaskState.WAITING | TaskState.STARTED):
+    if not completed and not ready and not waiting:
         raise EngineError("the instance has stopped: nothing is ready or waiting, yet it is not complete")
     return InstanceState(
         state_json=state_json, serializer_version=SERIALIZER.VERSION, completed=completed, human_tasks=humans,
@@ -138,9 +137,9 @@ def _advance(wf: BpmnWorkflow) -> list[str]:
     """Run engine steps (never service tasks) and fire due timers; return the ids of timers that fired."""
     before = {t.id: t.task_spec.bpmn_id for t, _ in _timer_tasks(wf)}
     try:
-        wf.do_engine_steps()
-        wf.refresh_timers()
-        wf.do_engine_steps()
+        wf.do_engine_steps()  # ends with refresh_timers(); run again while that readied engine work
+        while any(not t.task_spec.manual for t in _tasks(wf, TaskState.READY)):
+            wf.do_engine_steps()
     except SpiffWorkflowException as err:
         raise _engine_error(err) from err
     still_waiting = {t.id for t, _ in _timer_tasks(wf)}
@@ -196,7 +195,10 @@ def run_service_task(spec_json: str, state_json: str, task_id: str, caller: Serv
         task = _find(wf, task_id)
         if task.state != TaskState.READY or not _is_service(task):
             raise Conflict(f"service task {task.task_spec.bpmn_id} is not ready")
-        task.run()
+        try:
+            task.run()
+        except SpiffWorkflowException as err:
+            raise _engine_error(err) from err
         result = task.data.get(task.task_spec.result_variable)
         fired = _advance(wf)
         state = _describe(wf, fired)
@@ -214,16 +216,6 @@ def fire_due_timers(spec_json: str, state_json: str, now: datetime) -> InstanceS
 def inspect(spec_json: str, state_json: str) -> InstanceState:
     wf = load_workflow(spec_json, state_json, AppScriptEngine())
     return _describe(wf)
-
-
-def service_params_of(spec_json: str, state_json: str, task_id: str) -> dict[str, Any]:
-    """The evaluated parameters a ready service task would be called with (for audit and incident pages)."""
-    wf = load_workflow(spec_json, state_json, AppScriptEngine())
-    task = _find(wf, task_id)
-    try:
-        return {k: v["value"] for k, v in task.task_spec.evaluate_params(task).items()}
-    except SpiffWorkflowException as err:
-        raise _engine_error(err) from err
 
 
 def data_is_json_native(data: dict[str, Any]) -> bool:

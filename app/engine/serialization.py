@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
+from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -28,15 +30,37 @@ def split_state(serialized: str) -> str:
     return json.dumps(full)
 
 
+@lru_cache(maxsize=32)
+def _specs(spec_json: str) -> tuple[Any, dict[str, Any]]:
+    """Restored spec objects of a definition version; shared read-only by every instance of that version."""
+    parts = json.loads(spec_json)
+    spec = SERIALIZER.from_dict(parts["spec"])
+    return spec, {name: SERIALIZER.from_dict(sub) for name, sub in parts["subprocess_specs"].items()}
+
+
+def _restore(dct: dict[str, Any], spec: Any, subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
+    """SpiffWorkflow's BpmnWorkflowConverter.from_dict, minus restoring the specs again on every load."""
+    converter = SERIALIZER.registry.convert_from_dict["BpmnWorkflow"].args[0].__self__
+    workflow = BpmnWorkflow(spec, subprocess_specs, deserializing=True)
+    workflow.tasks = converter.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+    workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+    converter.set_default_attributes(workflow, dct)
+    converter.subprocesses_from_dict(dct["subprocesses"], workflow)
+    workflow.bpmn_events = SERIALIZER.registry.restore(dct.pop("bpmn_events", []))
+    return workflow
+
+
 def load_workflow(spec_json: str, state_json: str | None, engine: AppScriptEngine) -> BpmnWorkflow:
-    spec_parts = json.loads(spec_json)
+    spec, subprocess_specs = _specs(spec_json)
     if state_json is None:
-        spec = SERIALIZER.from_dict(spec_parts["spec"])
-        subprocess_specs = {name: SERIALIZER.from_dict(sub) for name, sub in spec_parts["subprocess_specs"].items()}
         return BpmnWorkflow(spec, subprocess_specs, script_engine=engine)
     dct = json.loads(state_json)
-    dct.update(spec_parts)
-    SERIALIZER.migrate(dct)
-    workflow: BpmnWorkflow = SERIALIZER.from_dict(dct)
+    if dct.get(SERIALIZER.VERSION_KEY) == SERIALIZER.VERSION:
+        dct.pop(SERIALIZER.VERSION_KEY)
+        workflow = _restore(dct, spec, subprocess_specs)
+    else:  # an older serializer version: let SpiffWorkflow migrate the whole document
+        dct.update(json.loads(spec_json))
+        SERIALIZER.migrate(dct)
+        workflow = SERIALIZER.from_dict(dct)
     workflow.script_engine = engine
     return workflow

@@ -74,11 +74,11 @@ def run_job(services: Services, job_id: int, now: datetime) -> str:
         handler = services.handlers.get(job.operator)
         clients = database_clients(session)
         try:
-            params = engine.service_params_of(definition.spec_json, instance.state_json, job.task_uuid)
             if handler is None:
                 raise InvalidParams(f"no handler for operator {job.operator}")
 
             def call(operator: str, call_params: dict[str, Any], key: str) -> dict[str, Any]:
+                params.update(call_params)
                 return handler(call_params, HandlerContext(idempotency_key=key, now=now, clients=clients))
 
             state = engine.run_service_task(definition.spec_json, instance.state_json, job.task_uuid, call, now)

@@ -1,0 +1,38 @@
+"""Read-only overview pages: the dashboard and a request's status. (The staff inbox builds on these.)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, render_template
+
+from app.bootstrap import Services
+from app.services import overview, queries
+
+pages = Blueprint("pages", __name__)
+
+
+def services() -> Services:
+    found: Services = current_app.extensions["rf_services"]
+    return found
+
+
+@pages.get("/")
+def dashboard() -> str:
+    return render_template("dashboard.html", board=overview.dashboard(services()))
+
+
+@pages.get("/requests/<ref>")
+def request_page(ref: str) -> str:
+    return render_template("request.html", r=queries.show_request(services(), ref))
+
+
+@pages.get("/api/requests/<ref>")
+def request_json(ref: str) -> dict[str, Any]:
+    return queries.show_request(services(), ref)
+
+
+@pages.get("/health")
+def health() -> dict[str, str]:
+    overview.ping(services())
+    return {"status": "ok"}
