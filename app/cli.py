@@ -103,6 +103,20 @@ def deploy_cmd(paths: tuple[Path, ...], user: str | None, as_json: bool) -> None
                                    f"{'deployed' if d['created'] else 'unchanged (identical content)'}")
 
 
+@cli.command("check", help="Run every deploy check on BPMN/DMN files without deploying (exit 2 on errors).")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@json_option
+@command
+def check_cmd(paths: tuple[Path, ...], as_json: bool) -> None:
+    from app.services import definitions
+
+    bundle = definitions.check(_services(), definitions.read_paths(list(paths)))
+    data = {"process_id": bundle.process_id, "processes": bundle.process_ids, "forms": bundle.forms,
+            "warnings": [str(w) for w in bundle.warnings]}
+    _emit(data, as_json, lambda d: f"ok: {d['process_id']} ({', '.join(d['processes'])}), "
+                                   f"{len(d['forms'])} forms, {len(d['warnings'])} warnings")
+
+
 @cli.group("request", help="Requests.")
 def request_group() -> None:
     pass

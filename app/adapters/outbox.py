@@ -35,7 +35,7 @@ def build_message(notification: Notification, sender: str, now: datetime) -> Ema
     msg["To"] = notification.to_addrs
     msg["Subject"] = notification.subject
     msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = f"<rf-{notification.id}-{notification.idempotency_key}@request-fulfillment.local>"
+    msg["Message-ID"] = f"<rf-{notification.id}-{notification.idempotency_key}@rf.local>"
     if notification.request_number:
         msg["X-Request-Number"] = notification.request_number
     msg.set_content(notification.body)

@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app import audit
 from app.bootstrap import Services
-from app.engine import compile_bundle
+from app.engine import CompiledBundle, compile_bundle
 from app.errors import DefinitionRejected, NotFound, Problem
 from app.models import DefinitionVersion, Role
+from app.services.setup import ROLES
 
 MODEL_SUFFIXES = (".bpmn", ".dmn")
 MAX_BUNDLE_BYTES = 10 * 1024 * 1024
@@ -63,14 +65,32 @@ def _as_text(files: dict[str, bytes]) -> dict[str, str]:
     return text
 
 
-def deploy(services: Services, files: dict[str, bytes], actor: str) -> DeployResult:
-    """Validate and store a bundle; identical content returns the existing version instead of a new one."""
-    if sum(len(d) for d in files.values()) > MAX_BUNDLE_BYTES:
-        raise DefinitionRejected([Problem(file="", message=f"bundle exceeds {MAX_BUNDLE_BYTES} bytes")])
+def _split(files: dict[str, bytes]) -> dict[str, bytes]:
     models = {n: d for n, d in files.items() if n.endswith(MODEL_SUFFIXES)}
     unknown = sorted(set(files) - set(models) - {n for n in files if n.endswith(".json")})
     if unknown:
         raise DefinitionRejected([Problem(file=n, message="not a .bpmn, .dmn or .json file") for n in unknown])
+    return models
+
+
+def check(services: Services, files: dict[str, bytes]) -> CompiledBundle:
+    """Every deploy check, without storing anything (`rf check`, for process owners' CI)."""
+    models = _split(files)
+    try:
+        with services.uow() as uow:
+            lanes = {lane for lane in uow.session.scalars(select(Role.lane)) if lane}
+    except SQLAlchemyError:  # no database yet: check against the roles `rf init` seeds
+        lanes = set()
+    lanes = lanes or {lane for _, _, lane in ROLES if lane}
+    return compile_bundle(models, operators=set(services.handlers), lanes=lanes,
+                          forms=_forms_available(services, files))
+
+
+def deploy(services: Services, files: dict[str, bytes], actor: str) -> DeployResult:
+    """Validate and store a bundle; identical content returns the existing version instead of a new one."""
+    if sum(len(d) for d in files.values()) > MAX_BUNDLE_BYTES:
+        raise DefinitionRejected([Problem(file="", message=f"bundle exceeds {MAX_BUNDLE_BYTES} bytes")])
+    models = _split(files)
     forms = _forms_available(services, files)
     with services.uow() as uow:
         lanes = {lane for lane in uow.session.scalars(select(Role.lane)) if lane}
