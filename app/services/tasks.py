@@ -136,7 +136,11 @@ def complete(services: Services, task_id: str, username: str, data: Any) -> Task
         task.assignee = task.assignee or username
         audit.append(session, actor=username, event_type="task_completed", request_id=task.request_id, now=now,
                      payload={"task": task_id, "bpmn_id": task.bpmn_id, "name": task.name, "data": submitted})
-        projection.apply(session, instance, seen, state, now, username)
+        try:
+            projection.apply(session, instance, seen, state, now, username)
+        except Conflict:
+            raise Conflict(f"task {task.name!r} was completed or changed by someone else meanwhile; "
+                           "reload the request") from None
         view = _view(session, task)
         uow.commit()
         return view
@@ -148,3 +152,96 @@ def request_of(services: Services, request_id: int) -> ServiceRequest:
         if request is None:
             raise NotFound(f"no request {request_id}")
         return request
+
+
+@dataclass
+class TaskDetail:
+    task: TaskView
+    schema: dict[str, Any]
+    ui_schema: dict[str, Any] | None
+    request: dict[str, Any]
+    history: list[dict[str, Any]]
+    may_complete: bool
+    may_claim: bool
+    may_unclaim: bool
+    may_assign: bool
+    colleagues: list[str]
+
+
+def _is_manager(user: User, group: str) -> bool:
+    return ("manager", group) in _grants(user)
+
+
+def task_detail(services: Services, task_id: str, username: str) -> TaskDetail:
+    """Everything the task page shows; 403 for anyone who may not see the task."""
+    from app.models import AuditEvent
+
+    with services.uow() as uow:
+        s = uow.session
+        task = s.scalars(select(TaskRow).where(TaskRow.task_uuid == task_id)).one_or_none()
+        if task is None:
+            raise NotFound(f"no task {task_id}")
+        user = _user(s, username)
+        manager = _is_manager(user, task.provider_group)
+        if not (_may_see(user, task) or manager):
+            raise Forbidden(f"{username} does not hold the {task.lane} role in {task.provider_group}")
+        instance = s.get(ProcessInstance, task.instance_id)
+        request = s.get(ServiceRequest, task.request_id)
+        assert instance is not None and request is not None
+        ui = None
+        if task.ui_schema:
+            from app.services.definitions import form_file
+
+            ui = form_file(s, instance.definition_version_id, task.ui_schema)
+        history = [{"name": e.payload.get("name"), "by": e.actor, "at": e.at, "data": e.payload.get("data", {})}
+                   for e in s.scalars(select(AuditEvent).where(AuditEvent.request_id == task.request_id,
+                                                               AuditEvent.event_type == "task_completed")
+                                      .order_by(AuditEvent.seq))]
+        is_open = task.status == "open"
+        mine_or_free = task.assignee in (None, username)
+        return TaskDetail(
+            task=_view(s, task), schema=schema_for(s, task, instance.definition_version_id), ui_schema=ui,
+            history=history,
+            request={"number": request.number, "title": request.title, "type": request.request_type,
+                     "agency": request.agency, "requester": request.requester_name,
+                     "requester_email": request.requester_email, "priority": request.priority,
+                     "description": request.description, "crm_case_id": request.crm_case_id,
+                     "sla_due_at": request.sla_due_at, "provider_group": request.provider_group.name},
+            may_complete=is_open and _may_see(user, task) and mine_or_free,
+            may_claim=is_open and _may_see(user, task) and task.assignee is None,
+            may_unclaim=is_open and (task.assignee == username or (manager and task.assignee is not None)),
+            may_assign=is_open and manager,
+            colleagues=group_members(s, task.role_code, task.provider_group) if task.role_code else [],
+        )
+
+
+def unclaim(services: Services, task_id: str, username: str) -> TaskView:
+    with services.uow() as uow:
+        task = _open_task(uow.session, task_id)
+        user = _user(uow.session, username)
+        if task.assignee != username and not _is_manager(user, task.provider_group):
+            raise Forbidden("only the assignee or a manager of the group can release this task")
+        previous, task.assignee = task.assignee, None
+        audit.append(uow.session, actor=username, event_type="task_unclaimed", request_id=task.request_id,
+                     now=services.clock.now(), payload={"task": task.task_uuid, "previous_assignee": previous})
+        view = _view(uow.session, task)
+        uow.commit()
+        return view
+
+
+def assign(services: Services, task_id: str, username: str, assignee: str) -> TaskView:
+    """A manager of the task's provider group hands it to a colleague holding the lane's role."""
+    with services.uow() as uow:
+        s = uow.session
+        task = _open_task(s, task_id)
+        if not _is_manager(_user(s, username), task.provider_group):
+            raise Forbidden(f"only a manager of {task.provider_group} can assign this task")
+        if not task.role_code or assignee not in group_members(s, task.role_code, task.provider_group):
+            raise Forbidden(f"{assignee} does not hold the {task.lane} role in {task.provider_group}")
+        previous, task.assignee = task.assignee, assignee
+        audit.append(s, actor=username, event_type="task_assigned", request_id=task.request_id,
+                     now=services.clock.now(), payload={"task": task.task_uuid, "assignee": assignee,
+                                                        "previous_assignee": previous})
+        view = _view(s, task)
+        uow.commit()
+        return view

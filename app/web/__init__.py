@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from typing import Any
 
-from flask import Flask, render_template, request
+from flask import Flask, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from app.bootstrap import Services, bootstrap
+from app.config import PROJECT_ROOT
 from app.errors import AppError
+
+
+def _secret_key(configured: str | None) -> str:
+    """RF_SECRET_KEY, else a key generated once and kept in instance/secret_key (sessions survive restarts)."""
+    if configured:
+        return configured
+    if os.environ.get("RF_SECRET_KEY"):
+        return os.environ["RF_SECRET_KEY"]
+    path = PROJECT_ROOT / "instance" / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def create_app(services: Services | None = None, config: dict[str, Any] | None = None) -> Flask:
@@ -17,9 +34,24 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     flask_app.config.update(config or {})
     flask_app.extensions["rf_services"] = services or bootstrap()
 
+    flask_app.secret_key = _secret_key(flask_app.config.get("SECRET_KEY"))
+    flask_app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+
+    from app.web import admin, auth, inbox, intake
     from app.web.pages import pages
 
-    flask_app.register_blueprint(pages)
+    for blueprint in (pages, auth.bp, inbox.bp, intake.bp, admin.bp):
+        flask_app.register_blueprint(blueprint)
+    flask_app.before_request(auth.before_request)
+
+    @flask_app.context_processor
+    def _template_helpers() -> dict[str, Any]:
+        def page_url(page: int) -> str:
+            args = request.args.to_dict()
+            args["page"] = str(page)
+            return url_for(request.endpoint or "inbox.inbox", **(request.view_args or {}), **args)
+
+        return {"csrf_token": auth.csrf_token, "page_url": page_url}
 
     @flask_app.errorhandler(AppError)
     def _app_error(err: AppError) -> tuple[Any, int]:

@@ -1,0 +1,102 @@
+"""The staff inbox and task pages: list, claim, release, assign, fill in and submit the task's form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
+from werkzeug.wrappers import Response
+
+from app.errors import Conflict, InvalidData
+from app.models import PRIORITIES, REQUEST_TYPES
+from app.services import inbox as inbox_service
+from app.services import tasks
+from app.web.context import identity, services
+from app.web.schema_forms import read_submission, render_form
+
+bp = Blueprint("inbox", __name__)
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return max(1, int(value or default))
+    except ValueError:
+        return default
+
+
+@bp.get("/inbox")
+def inbox() -> str:
+    args = request.args
+    filters = inbox_service.InboxFilters(
+        queue=args.get("queue") if args.get("queue") in inbox_service.QUEUES else "mine",
+        group=args.get("group") or None, request_type=args.get("type") if args.get("type") in REQUEST_TYPES else None,
+        priority=args.get("priority") if args.get("priority") in PRIORITIES else None,
+        overdue=args.get("overdue") == "1", sort=args.get("sort") or "due", page=_int(args.get("page"), 1))
+    page = inbox_service.inbox(services(), identity(), filters)
+    return render_template("inbox.html", page=page, filters=filters, priorities=PRIORITIES, types=REQUEST_TYPES,
+                           queues=inbox_service.QUEUES, sorts=inbox_service.SORTS)
+
+
+def _task_page(task_id: str, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
+               status: int = 200) -> tuple[str, int]:
+    detail = tasks.task_detail(services(), task_id, identity().username)
+    form = render_form(detail.schema, detail.ui_schema, values or {}, errors or {})
+    return render_template("task.html", d=detail, form=Markup(form)), status
+
+
+@bp.get("/tasks/<task_id>")
+def task(task_id: str) -> tuple[str, int]:
+    return _task_page(task_id)
+
+
+@bp.post("/tasks/<task_id>")
+def submit(task_id: str) -> Any:
+    detail = tasks.task_detail(services(), task_id, identity().username)
+    data, errors = read_submission(detail.schema, request.form, detail.ui_schema)
+    if errors:
+        return _task_page(task_id, dict(request.form) | data, errors, 422)
+    try:
+        done = tasks.complete(services(), task_id, identity().username, data)
+    except InvalidData as err:
+        return _task_page(task_id, data, {e.field: e.message for e in err.errors} or {"": str(err)}, 422)
+    except Conflict as err:
+        flash(str(err), "warn")
+        return redirect(url_for("inbox.inbox"))
+    flash(f"“{done.name}” completed for {done.request_number}.", "ok")
+    return redirect(url_for("inbox.inbox"))
+
+
+def _back(task_id: str) -> Response:
+    target = request.form.get("next") or url_for("inbox.task", task_id=task_id)
+    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("inbox.inbox"))
+
+
+@bp.post("/tasks/<task_id>/claim")
+def claim(task_id: str) -> Response:
+    try:
+        view = tasks.claim(services(), task_id, identity().username)
+        flash(f"You took “{view.name}” ({view.request_number}).", "ok")
+    except Conflict as err:
+        flash(str(err), "warn")
+    return _back(task_id)
+
+
+@bp.post("/tasks/<task_id>/unclaim")
+def unclaim(task_id: str) -> Response:
+    try:
+        view = tasks.unclaim(services(), task_id, identity().username)
+        flash(f"“{view.name}” is back in the group queue.", "ok")
+    except Conflict as err:
+        flash(str(err), "warn")
+    return _back(task_id)
+
+
+@bp.post("/tasks/<task_id>/assign")
+def assign(task_id: str) -> Response:
+    try:
+        view = tasks.assign(services(), task_id, identity().username, request.form.get("assignee", ""))
+        flash(f"“{view.name}” assigned to {view.assignee}.", "ok")
+    except Conflict as err:
+        flash(str(err), "warn")
+    return _back(task_id)

@@ -1,0 +1,103 @@
+"""Intake pages: a new request, the CRM Pending Queue, the 60 day schedule."""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
+
+from app.errors import InvalidData
+from app.models import PRIORITIES
+from app.services import intake_views
+from app.web.context import identity, services
+from app.web.schema_forms import read_submission, render_form
+
+bp = Blueprint("intake", __name__)
+
+NEW_REQUEST_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["request_type", "title", "agency", "requester_name", "requester_email", "provider_group",
+                 "priority"],
+    "properties": {
+        "request_type": {"title": "Request type", "enum": ["assistance", "enhancement"],
+                         "description": "Assistance: a routine request worked from the CRM case. Enhancement: a "
+                                        "Request for Change planned on the 60 day schedule."},
+        "routine": {"type": "boolean", "title": "Routine request", "default": True,
+                    "description": "Related to an existing service of a current OMES customer. Untick to send an "
+                                   "enhancement through Discovery first."},
+        "title": {"type": "string", "title": "Title", "minLength": 3, "maxLength": 300},
+        "description": {"type": "string", "title": "Description", "maxLength": 10000},
+        "agency": {"type": "string", "title": "Agency", "minLength": 2, "maxLength": 200},
+        "requester_name": {"type": "string", "title": "Requester", "minLength": 2, "maxLength": 200},
+        "requester_email": {"type": "string", "title": "Requester email", "format": "email", "maxLength": 320},
+        "provider_group": {"title": "Provider group", "enum": []},
+        "priority": {"title": "Priority", "enum": list(PRIORITIES), "default": "medium"},
+    },
+}
+NEW_REQUEST_UI: dict[str, Any] = {
+    "ui:order": ["request_type", "routine", "title", "description", "agency", "requester_name", "requester_email",
+                 "provider_group", "priority"],
+    "request_type": {"ui:widget": "radio", "ui:enumNames": ["Assistance Request", "Enhancement Request"]},
+    "description": {"ui:widget": "textarea", "ui:options": {"rows": 4}},
+    "requester_email": {"ui:placeholder": "name@agency.ok.gov"},
+}
+
+
+def _schema() -> dict[str, Any]:
+    schema = copy.deepcopy(NEW_REQUEST_SCHEMA)
+    me = identity()
+    schema["properties"]["provider_group"]["enum"] = sorted(
+        set(me.groups_with("manager")) | set(me.groups_with("car")))
+    if not schema["properties"]["provider_group"]["enum"]:
+        abort(403, description="Only provider group managers and customer account representatives log requests.")
+    return schema
+
+
+@bp.route("/requests/new", methods=["GET", "POST"])
+def new_request() -> Any:
+    schema = _schema()
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        data, errors = read_submission(schema, request.form, NEW_REQUEST_UI)
+        values = dict(request.form) | data
+        if not errors:
+            request_type = data.pop("request_type")
+            try:
+                created = intake_views.new_request_as(services(), identity(), request_type, data)
+            except InvalidData as err:
+                errors = {e.field: e.message for e in err.errors} or {"": str(err)}
+            else:
+                flash(f"{created.number} logged (CRM case {created.crm_case_id}).", "ok")
+                return redirect(url_for("pages.request_page", ref=created.number))
+    form = Markup(render_form(schema, NEW_REQUEST_UI, values, errors))
+    return render_template("new_request.html", form=form), 422 if errors else 200
+
+
+@bp.get("/crm/queue")
+def crm_queue() -> str:
+    if not identity().has_role("manager"):
+        abort(403, description="The CRM Pending Queue is worked by provider group managers.")
+    return render_template("crm_queue.html", cases=intake_views.pending_cases(services(), identity()),
+                           priorities=PRIORITIES)
+
+
+@bp.post("/crm/queue/<case_number>/pull")
+def pull(case_number: str) -> Any:
+    priority = request.form.get("priority", "medium")
+    if priority not in PRIORITIES:
+        abort(400, description=f"unknown priority {priority!r}")
+    created = intake_views.pull_case(services(), identity(), case_number, priority)
+    flash(f"{case_number} pulled into {created.number}; it waits for a specialist to be assigned.", "ok")
+    return redirect(url_for("pages.request_page", ref=created.number))
+
+
+@bp.get("/schedule")
+def schedule() -> str:
+    today = services().clock.now().date()
+    rows = intake_views.schedule(services(), identity(), today)
+    weeks = [today + timedelta(days=7 * i) for i in range(9)]
+    return render_template("schedule.html", rows=rows, start=today, weeks=weeks, days=60)

@@ -1,0 +1,127 @@
+"""Staff in the browser (Flask test client): who sees and may act on which task, forms, CSRF, conflicts."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from app.models import AuditEvent, TaskRow
+from tests.driver import Driver
+from tests.web import WebUser
+
+
+def audit_count(services) -> int:
+    with services.uow() as uow:
+        return int(uow.session.scalar(select(func.count()).select_from(AuditEvent)))
+
+
+def test_inbox_shows_a_task_only_to_holders_of_its_lane_role_in_the_group(services, clock):
+    drive = Driver(services, clock)
+    number = drive.new("assistance")
+    drive.work()
+    task = drive.open_task(number, "assign_specialist")
+    assert task.name.encode() in WebUser(services, "maria").get("/inbox?queue=available").data
+    for outsider in ("sam", "pete", "carla", "audrey"):
+        page = WebUser(services, outsider).get("/inbox?queue=groups")
+        assert number.encode() not in page.data, outsider
+
+
+def test_outsiders_get_403_on_view_claim_and_complete_and_nothing_changes(services, clock):
+    drive = Driver(services, clock)
+    number = drive.new("assistance")
+    drive.work()
+    task = drive.open_task(number, "assign_specialist")
+    before = audit_count(services)
+    for outsider in ("sam", "pete", "carla"):
+        web = WebUser(services, outsider)
+        assert web.get(f"/tasks/{task.task_uuid}").status_code == 403
+        assert web.post(f"/tasks/{task.task_uuid}/claim").status_code == 403
+        assert web.post(f"/tasks/{task.task_uuid}", {"specialist": "sam"}).status_code == 403
+    assert audit_count(services) == before + 3  # only the three logins were recorded
+    assert drive.open_task(number, "assign_specialist").assignee is None
+
+
+def test_a_task_assigned_to_a_colleague_cannot_be_completed_by_another_holder_of_the_role(services, clock):
+    drive = Driver(services, clock)
+    number = drive.new("assistance")
+    drive.work()
+    drive.complete(number, "assign_specialist", "maria", {"specialist": "sam"})
+    task = drive.open_task(number, "fulfil_assistance_request")
+    sara = WebUser(services, "sara")
+    assert b"sam is working on this task" in sara.get(f"/tasks/{task.task_uuid}").data
+    data = {"resolution_notes": "x", "resolution_code": "resolved", "time_spent_hours": "1"}
+    assert sara.post(f"/tasks/{task.task_uuid}", data).status_code == 403
+    assert WebUser(services, "sam").post(f"/tasks/{task.task_uuid}", data).status_code == 302
+
+
+def test_posts_without_a_csrf_token_are_refused(services, clock):
+    drive = Driver(services, clock)
+    number = drive.new("assistance")
+    drive.work()
+    task = drive.open_task(number, "assign_specialist")
+    maria = WebUser(services, "maria")
+    before = audit_count(services)
+    for path, data in [(f"/tasks/{task.task_uuid}", {"specialist": "sam"}), (f"/tasks/{task.task_uuid}/claim", {}),
+                       ("/requests/new", {"request_type": "assistance"}), ("/logout", {})]:
+        page = maria.post(path, data, csrf=False)
+        assert page.status_code == 400 and b"CSRF" in page.data, path
+    assert audit_count(services) == before
+    assert drive.open_task(number, "assign_specialist").assignee is None
+
+
+def test_invalid_form_data_re_renders_with_errors_beside_fields_and_keeps_input(services, clock):
+    drive = Driver(services, clock)
+    number = drive.new("enhancement")
+    task = drive.open_task(number, "draw_up_work_plan")
+    pete = WebUser(services, "pete")
+    before = audit_count(services)
+    page = pete.post(f"/tasks/{task.task_uuid}", {"work_plan": "Plan <b>bold</b>", "estimated_hours": "lots",
+                                                   "planned_start": "2026-12-02", "planned_finish": ""})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422
+    assert re.search(r'id="field-estimated_hours-error"[^>]*>Must be a number', html)
+    assert re.search(r'id="field-planned_finish-error"[^>]*>This field is required', html)
+    assert "Plan &lt;b&gt;bold&lt;/b&gt;" in html and 'value="2026-12-02"' in html
+    assert audit_count(services) == before
+    with services.uow() as uow:
+        assert uow.session.get(TaskRow, task.id).status == "open"
+
+
+def test_double_submit_says_the_task_was_already_completed(services, clock):
+    drive = Driver(services, clock)
+    number = drive.new("assistance")
+    drive.work()
+    task = drive.open_task(number, "assign_specialist")
+    maria = WebUser(services, "maria")
+    assert maria.post(f"/tasks/{task.task_uuid}", {"specialist": "sam"}).status_code == 302
+    again = maria.post(f"/tasks/{task.task_uuid}", {"specialist": "sara"})
+    assert again.status_code == 302
+    inbox = maria.get(again.headers["Location"]).get_data(as_text=True)
+    assert "already completed by maria" in inbox
+    assert drive.open_task(number, "fulfil_assistance_request").assignee == "sam"
+
+
+def test_manager_assigns_a_task_to_a_colleague_and_the_pending_queue_can_be_pulled(services, clock):
+    drive = Driver(services, clock)
+    number = drive.new("assistance")
+    drive.work()
+    drive.complete(number, "assign_specialist", "maria", {"specialist": "sam"})
+    task = drive.open_task(number, "fulfil_assistance_request")
+    maria = WebUser(services, "maria")
+    assert maria.post(f"/tasks/{task.task_uuid}/assign", {"assignee": "sara"}).status_code == 302
+    assert drive.open_task(number, "fulfil_assistance_request").assignee == "sara"
+    assert maria.post(f"/tasks/{task.task_uuid}/assign", {"assignee": "pete"}).status_code == 403
+    assert WebUser(services, "sam").post(f"/tasks/{task.task_uuid}/assign", {"assignee": "sam"}).status_code == 403
+
+
+def test_logging_a_request_in_the_browser_starts_its_process(services, clock):
+    carla = WebUser(services, "carla")
+    page = carla.post("/requests/new", {"request_type": "enhancement", "routine": "true", "title": "Visitor report",
+                                        "agency": "Tourism", "requester_name": "Ann Agency",
+                                        "requester_email": "ann@tourism.example", "provider_group": "apps",
+                                        "priority": "high"})
+    assert page.status_code == 302
+    number = page.headers["Location"].rsplit("/", 1)[1]
+    assert Driver(services, clock).open_bpmn_ids(number) == ["draw_up_work_plan"]
+    assert WebUser(services, "sam").get("/requests/new").status_code == 403
