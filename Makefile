@@ -7,7 +7,10 @@ STAMP := $(VENV)/.installed-stamp
 RF_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export RF_TEST_POSTGRES_URL
 
-.PHONY: run test install lint bench clean
+NODE_STAMP := node_modules/.installed-stamp
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test install lint bench clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +18,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# bpmn-js (the diagram viewer) from the npm registry; Flask serves it from node_modules/.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+# Browser tests drive Debian's Chromium through Playwright; it is installed here when missing (never downloaded
+# by Playwright itself).
+browser:
+	@command -v $(CHROMIUM) >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+install: $(STAMP) $(NODE_STAMP)
 
 run: install
 	$(BIN)/rf init --demo
@@ -25,7 +40,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: install lint
+test: install browser lint
 	$(BIN)/pytest
 
 bench: install
