@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from app import audit
+from app.adapters.crm import case_number
 from app.bootstrap import Services
-from app.models import Membership, ProviderGroup, Role, User
+from app.models import CrmCase, Membership, ProviderGroup, Role, User
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -40,6 +41,17 @@ DEMO_USERS: list[tuple[str, str, list[tuple[str, str | None]]]] = [
     ("olive", "Olive Owner", [("process_owner", None)]),
     ("audrey", "Audrey Auditor", [("auditor", None)]),
     ("adam", "Adam Admin", [("admin", None)]),
+]
+
+
+# Assistance requests waiting in the CRM Pending Queue of a demo installation.
+DEMO_CASES = [
+    ("Oklahoma Tourism and Recreation Department", "Ann Agency", "ann@travelok.example", "network",
+     "VPN access for the Guthrie field office", "Two new rangers need VPN profiles before Monday."),
+    ("Oklahoma Department of Libraries", "Lee Librarian", "lee@libraries.example", "network",
+     "Wi-Fi drops in the reading room", "Access point on the second floor restarts several times a day."),
+    ("Oklahoma Tax Commission", "Tia Taxes", "tia@tax.example", "apps",
+     "Reset workflow for the refund approval report", "The nightly report stopped after the upgrade."),
 ]
 
 
@@ -82,11 +94,25 @@ def _seed_demo(session: Session) -> int:
     return added
 
 
+def _seed_cases(session: Session) -> int:
+    if session.scalars(select(CrmCase).limit(1)).first() is not None:
+        return 0
+    for agency, name, email, group, subject, description in DEMO_CASES:
+        case = CrmCase(agency=agency, requester_name=name, requester_email=email, provider_group=group,
+                       subject=subject, description=description)
+        session.add(case)
+        session.flush()
+        case.case_number = case_number(case.id)
+    return len(DEMO_CASES)
+
+
 def seed(services: Services, demo: bool) -> dict[str, int]:
     with services.uow() as uow:
         roles = _seed_roles(uow.session)
         uow.session.flush()
         users = _seed_demo(uow.session) if demo else 0
+        if users:
+            _seed_cases(uow.session)
         if roles or users:
             audit.append(uow.session, actor="system", event_type="reference_data_seeded",
                          payload={"roles_added": roles, "demo_users_added": users}, now=services.clock.now())

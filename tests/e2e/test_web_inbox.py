@@ -125,3 +125,22 @@ def test_logging_a_request_in_the_browser_starts_its_process(services, clock):
     number = page.headers["Location"].rsplit("/", 1)[1]
     assert Driver(services, clock).open_bpmn_ids(number) == ["draw_up_work_plan"]
     assert WebUser(services, "sam").get("/requests/new").status_code == 403
+
+
+def test_manager_pulls_a_case_from_the_crm_pending_queue_into_a_request(services, clock):
+    maria = WebUser(services, "maria")
+    queue = maria.get("/crm/queue").get_data(as_text=True)
+    assert "VPN access for the Guthrie field office" in queue and "CRM-000001" in queue
+    page = maria.post("/crm/queue/CRM-000001/pull", {"priority": "high"})
+    assert page.status_code == 302
+    number = page.headers["Location"].rsplit("/", 1)[1]
+    drive = Driver(services, clock)
+    drive.work()
+    shown = drive.show(number)
+    assert (shown["crm_case"]["case"], shown["crm_case"]["status"], shown["priority"]) == ("CRM-000001",
+                                                                                           "in_progress", "high")
+    maria.get(f"/requests/{number}")  # shows (and so clears) the flash message
+    assert "Guthrie" not in maria.get("/crm/queue").get_data(as_text=True)
+    assert WebUser(services, "sam").get("/crm/queue").status_code == 403
+    again = maria.post("/crm/queue/CRM-000001/pull", {"priority": "high"})
+    assert again.status_code == 422 and b"not in the Pending Queue" in again.data

@@ -96,8 +96,9 @@ def test_last_failure_raises_an_incident_that_an_administrator_can_retry(drive, 
 
 def test_bad_parameters_go_straight_to_an_incident(drive, services):
     number = drive.new("assistance")
+    case_id = drive.show(number)["crm_case"]["case"]
     with services.uow() as uow:  # the case vanished from CRM: retrying cannot help
-        case = uow.session.scalars(select(CrmCase)).one()
+        case = uow.session.scalars(select(CrmCase).where(CrmCase.case_number == case_id)).one()
         case.case_number = "CRM-999999"
         uow.commit()
     assert drive.work().incidents == 1
