@@ -28,7 +28,7 @@ class ServiceRequest(Base):
     provider_group_id: Mapped[int] = mapped_column(ForeignKey("provider_group.id"))
     priority: Mapped[str] = mapped_column(String(20), default="medium")
     routine: Mapped[bool] = mapped_column(Boolean, default=True)
-    crm_case_id: Mapped[str | None] = mapped_column(String(32))
+    crm_case_id: Mapped[str | None] = mapped_column(String(32), unique=True)
     planned_start: Mapped[date | None] = mapped_column(Date)
     planned_finish: Mapped[date | None] = mapped_column(Date)
     sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -44,7 +44,25 @@ REQUEST_SCHEMA: dict[str, Any] = {
 }
 
 
+def _control_characters(data: Any, path: str = "") -> list[FieldError]:
+    """NUL and other C0 controls (except tab and newlines) are refused: no database stores NUL in text."""
+    found: list[FieldError] = []
+    if isinstance(data, str):
+        if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in data):
+            found.append(FieldError(path or "(data)", "contains a control character (such as NUL)"))
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            found += _control_characters(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found += _control_characters(value, f"{path}.{index}")
+    return found
+
+
 def validate(schema: dict[str, Any], data: Any, what: str) -> None:
+    control = _control_characters(data)
+    if control:
+        raise InvalidData(f"{what} is not valid", control)
     errors = sorted(Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
                     .iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
@@ -55,7 +73,11 @@ def validate(schema: dict[str, Any], data: Any, what: str) -> None:
 
 def _due(request_type: str, priority: str, data: dict[str, Any], now: datetime) -> datetime:
     if "sla_due_at" in data:
-        due = datetime.fromisoformat(data["sla_due_at"])
+        try:
+            due = datetime.fromisoformat(data["sla_due_at"])
+        except ValueError:
+            problem = FieldError("sla_due_at", f"{data['sla_due_at']!r} is not an ISO 8601 date-time")
+            raise InvalidData("sla_due_at is not a date-time", [problem]) from None
         if due.tzinfo is None:
             raise InvalidData("sla_due_at needs a time zone offset", [FieldError("sla_due_at", "no offset")])
         return due
@@ -106,6 +128,9 @@ def new_request(services: Services, request_type: str, data: dict[str, Any], act
         session.add(request)
         session.flush()
         request.number = f"RF-{request.id:06d}"
+        case.request_number = request.number  # leaves the Pending Queue now; a second pull is refused
+        if request_type == "enhancement":
+            case.status = "in_progress"  # worked on the work list; assistance cases are taken by crm.take_case
         definition = latest_version(session, MAIN_PROCESS)
         variables = {
             "request_id": request.id, "request_number": request.number, "request_type": request_type,

@@ -40,7 +40,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     from app.web import admin, auth, inbox, intake
     from app.web.pages import pages
 
-    for blueprint in (pages, auth.bp, inbox.bp, intake.bp, admin.bp):
+    for blueprint in (pages, auth.bp, inbox.bp, intake.bp, admin.bp, __import__("app.web.diagram", fromlist=["bp"]).bp):
         flask_app.register_blueprint(blueprint)
     flask_app.before_request(auth.before_request)
 

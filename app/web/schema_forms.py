@@ -179,7 +179,7 @@ def _render_field(name: str, prop: dict[str, Any], ui: dict[str, Any], value: An
         control = _render_number(prop, value, common, placeholder)
     else:
         attrs = {"type": widget, **common, "value": _form_text(value), "placeholder": placeholder}
-        if widget == "date" and value is not None and not _DATE_RE.fullmatch(_form_text(value)):
+        if widget == "date" and _form_text(value) and not _DATE_RE.fullmatch(_form_text(value)):
             # A browser empties a date input holding anything else: show the raw text so the user can correct it.
             attrs.update(type="text", placeholder=placeholder or "YYYY-MM-DD")
         if widget in _TEXT_TYPES:

@@ -222,6 +222,7 @@ def upgrade() -> None:
     sa.Column('closed_at', app.db.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['provider_group_id'], ['provider_group.id'], ),
     sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('crm_case_id'),
     sa.UniqueConstraint('number')
     )
     op.create_table('process_instance',

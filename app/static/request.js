@@ -1,0 +1,240 @@
+/* The request page's process diagram: one tab per BPMN diagram of the request's definition version, rendered
+ * with the bpmn-js NavigatedViewer (served from node_modules by the app), completed elements in green, the
+ * elements the request waits at in orange, and a count badge on elements completed more than once.
+ * Everything else on the page works without JavaScript. */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("process-diagram");
+  if (!root) { return; }
+  var tabList = root.querySelector(".diagram-tabs");
+  var panels = root.querySelector(".diagram-panels");
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  var KIND_WORDS = {
+    user_task: "waiting for a person", service_task: "waiting for the worker", incident: "incident",
+    timer: "timer waiting", call_activity: "in progress"
+  };
+  var tabs = [];   // {diagram, tab, panel, canvasEl, viewer, ready}
+  var current = null;
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) { node.setAttribute(key, attrs[key]); });
+    if (text) { node.textContent = text; }
+    return node;
+  }
+
+  function status(message) {
+    panels.textContent = "";
+    panels.appendChild(el("p", { "class": "diagram-status muted" }, message));
+  }
+
+  function addTitle(gfx, text) {
+    if (!gfx) { return; }
+    var old = gfx.querySelector(":scope > title");
+    if (old) { old.remove(); }
+    var title = document.createElementNS(SVG_NS, "title");
+    title.textContent = text;
+    gfx.insertBefore(title, gfx.firstChild);
+  }
+
+  function decorate(entry) {
+    var d = entry.diagram;
+    var viewer = entry.viewer;
+    var canvas = viewer.get("canvas");
+    var registry = viewer.get("elementRegistry");
+    var overlays = viewer.get("overlays");
+    var eventBus = viewer.get("eventBus");
+
+    Object.keys(d.completed).forEach(function (id) {
+      if (!registry.get(id)) { return; }
+      canvas.addMarker(id, "rf-done");
+      var times = d.completed[id];
+      if (times > 1) {
+        overlays.add(id, "rf-count", {
+          position: { top: -11, right: 11 },
+          html: '<span class="rf-count" title="completed ' + times + ' times">×' + times + "</span>"
+        });
+      }
+    });
+    d.active.forEach(function (id) {
+      if (!registry.get(id)) { return; }
+      var kind = d.active_kinds[id];
+      canvas.addMarker(id, "rf-active");
+      canvas.addMarker(id, "rf-kind-" + kind);
+    });
+    registry.getAll().forEach(function (element) {
+      var id = element.id;
+      if (element.labelTarget || !d.names[id]) { return; }
+      var parts = [d.names[id]];
+      if (d.completed[id]) { parts.push(d.completed[id] > 1 ? "completed " + d.completed[id] + " times" : "completed"); }
+      if (d.notes[id]) { parts.push(d.notes[id]); }
+      else if (d.active_kinds[id]) { parts.push(KIND_WORDS[d.active_kinds[id]] || "active"); }
+      if (!d.completed[id] && !d.active_kinds[id]) { parts.push("not reached"); }
+      addTitle(registry.getGraphics(element), parts.join(" · "));
+      if (d.calls[id] && byProcess(d.calls[id])) { canvas.addMarker(id, "rf-link"); }
+    });
+    eventBus.on("element.click", function (event) {
+      var called = d.calls[event.element.id];
+      var target = called && byProcess(called);
+      if (target) { select(target, true); }
+    });
+  }
+
+  function byProcess(processId) {
+    for (var i = 0; i < tabs.length; i++) {
+      if (tabs[i].diagram.process_id === processId) { return tabs[i]; }
+    }
+    return null;
+  }
+
+  var MIN_SCALE = 0.5;  // below this the labels get hard to read: show the part where the request is
+
+  function focusBox(entry, registry) {
+    var d = entry.diagram;
+    var ids = d.active.length ? d.active : Object.keys(d.completed);
+    var box = null;
+    ids.forEach(function (id) {
+      var element = registry.get(id);
+      if (!element || element.waypoints) { return; }
+      var x2 = element.x + element.width, y2 = element.y + element.height;
+      box = box ? { x: Math.min(box.x, element.x), y: Math.min(box.y, element.y),
+                    x2: Math.max(box.x2, x2), y2: Math.max(box.y2, y2) }
+                : { x: element.x, y: element.y, x2: x2, y2: y2 };
+    });
+    return box;
+  }
+
+  function clamp(value, low, high) { return Math.max(low, Math.min(high, value)); }
+
+  function fit(entry, whole) {
+    if (!entry || !entry.viewer || !entry.ready) { return; }
+    var canvas = entry.viewer.get("canvas");
+    canvas.resized();
+    var inner = canvas.viewbox().inner;
+    var width = entry.canvasEl.clientWidth;
+    if (!inner || !(inner.width > 0) || !(width > 0)) { canvas.zoom("fit-viewport", "auto"); return; }
+    var margin = 30;
+    var fitScale = width / (inner.width + 2 * margin);
+    var scale = whole ? fitScale : clamp(fitScale, MIN_SCALE, 1);
+    // the canvas takes the diagram's proportions at that scale, within limits
+    var height = Math.round(clamp((inner.height + 2 * margin) * scale, 260,
+                                  Math.max(260, Math.min(window.innerHeight * 0.7, 620))));
+    if (Math.abs(entry.canvasEl.clientHeight - height) > 2) {
+      entry.canvasEl.style.height = height + "px";
+      canvas.resized();
+    }
+    var box = { x: inner.x, y: inner.y, x2: inner.x + inner.width, y2: inner.y + inner.height };
+    if (scale <= fitScale + 0.001) {  // the whole diagram, centred, with a margin
+      scale = Math.min(width / (inner.width + 2 * margin), height / (inner.height + 2 * margin));
+    } else {  // too wide to read at full size: a readable scale around the elements the request is at
+      box = focusBox(entry, entry.viewer.get("elementRegistry")) || box;
+    }
+    var viewWidth = width / scale, viewHeight = height / scale;
+    var cx = (box.x + box.x2) / 2, cy = (box.y + box.y2) / 2;
+    var x = viewWidth >= inner.width + 2 * margin ? inner.x + inner.width / 2 - viewWidth / 2
+      : clamp(cx - viewWidth / 2, inner.x - margin, inner.x + inner.width + margin - viewWidth);
+    var y = viewHeight >= inner.height + 2 * margin ? inner.y + inner.height / 2 - viewHeight / 2
+      : clamp(cy - viewHeight / 2, inner.y - margin, inner.y + inner.height + margin - viewHeight);
+    canvas.viewbox({ x: x, y: y, width: viewWidth, height: viewHeight });
+  }
+
+  function render(entry) {
+    if (entry.viewer) { return Promise.resolve(); }
+    entry.viewer = new window.BpmnJS({ container: entry.canvasEl });
+    return entry.viewer.importXML(entry.diagram.xml).then(function () {
+      entry.ready = true;
+      decorate(entry);
+      fit(entry);
+    }).catch(function (err) {
+      entry.canvasEl.textContent = "";
+      entry.canvasEl.appendChild(el("p", { "class": "diagram-status error" },
+        "This diagram could not be drawn (" + (err && err.message ? err.message : err) + "). The path is listed below."));
+    });
+  }
+
+  function select(entry, focus) {
+    tabs.forEach(function (other) {
+      var on = other === entry;
+      other.tab.setAttribute("aria-selected", on ? "true" : "false");
+      other.tab.tabIndex = on ? 0 : -1;
+      other.panel.hidden = !on;
+    });
+    current = entry;
+    if (focus) { entry.tab.focus(); }
+    render(entry).then(function () { fit(entry); });
+  }
+
+  function build(diagrams) {
+    panels.textContent = "";
+    diagrams.forEach(function (d, i) {
+      var tab = el("button", {
+        type: "button", role: "tab", id: "diagram-tab-" + i, "aria-controls": "diagram-panel-" + i,
+        "class": "diagram-tab" + (d.active.length ? " has-active" : "") + (d.touched ? "" : " untouched")
+      });
+      if (d.active.length) {
+        var incident = d.active.some(function (id) { return d.active_kinds[id] === "incident"; });
+        tab.appendChild(el("span", { "class": "dot " + (incident ? "incident" : "active"), "aria-hidden": "true" }));
+      } else if (d.touched) {
+        tab.appendChild(el("span", { "class": "dot done", "aria-hidden": "true" }));
+      }
+      tab.appendChild(document.createTextNode(d.name));
+      var hint = d.active.length ? "active" : (d.touched ? "" : "not reached");
+      if (d.main) { hint = hint ? "top level, " + hint : "top level"; }
+      if (hint) { tab.appendChild(el("span", { "class": "hint" }, hint)); }
+      var panel = el("div", { role: "tabpanel", id: "diagram-panel-" + i, "aria-labelledby": "diagram-tab-" + i,
+                              "class": "diagram-panel" });
+      var canvasEl = el("div", { "class": "diagram-canvas" });
+      panel.appendChild(canvasEl);
+      panel.hidden = true;
+      tabList.appendChild(tab);
+      panels.appendChild(panel);
+      var entry = { diagram: d, tab: tab, panel: panel, canvasEl: canvasEl, viewer: null, ready: false };
+      tab.addEventListener("click", function () { select(entry, false); });
+      tabs.push(entry);
+    });
+    tabList.addEventListener("keydown", function (event) {
+      var at = tabs.indexOf(current);
+      var next = null;
+      if (event.key === "ArrowRight") { next = tabs[(at + 1) % tabs.length]; }
+      else if (event.key === "ArrowLeft") { next = tabs[(at - 1 + tabs.length) % tabs.length]; }
+      else if (event.key === "Home") { next = tabs[0]; }
+      else if (event.key === "End") { next = tabs[tabs.length - 1]; }
+      if (next) { event.preventDefault(); select(next, true); }
+    });
+    if (tabs.length) { select(tabs[0], false); }
+  }
+
+  root.querySelectorAll("[data-zoom]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      if (!current || !current.ready) { return; }
+      var how = button.getAttribute("data-zoom");
+      if (how === "fit") { fit(current, true); return; }
+      current.viewer.get("zoomScroll").stepZoom(how === "in" ? 1 : -1);
+    });
+  });
+
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(function () { fit(current); }, 150);
+  });
+
+  root.hidden = false;
+  if (typeof window.BpmnJS !== "function") {
+    status("The diagram viewer did not load; the path taken is listed below.");
+    return;
+  }
+  fetch(root.getAttribute("data-src"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+    .then(function (response) {
+      if (!response.ok) { throw new Error("HTTP " + response.status); }
+      return response.json();
+    })
+    .then(function (diagrams) {
+      if (!diagrams.length) { status("This request's process version has no diagrams."); return; }
+      build(diagrams);
+    })
+    .catch(function (err) {
+      status("The diagram could not be loaded (" + err.message + "); the path taken is listed below.");
+    });
+}());
