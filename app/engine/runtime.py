@@ -142,8 +142,8 @@ def _advance(wf: BpmnWorkflow) -> list[str]:
             wf.do_engine_steps()
     except SpiffWorkflowException as err:
         raise _engine_error(err) from err
-    still_waiting = {t.id for t, _ in _timer_tasks(wf)}
-    return [bpmn_id for task_id, bpmn_id in before.items() if task_id not in still_waiting]
+    completed = {t.id for t in _tasks(wf, TaskState.COMPLETED)}
+    return [bpmn_id for task_id, bpmn_id in before.items() if task_id in completed]  # not merely withdrawn
 
 
 def _engine_error(err: SpiffWorkflowException) -> EngineError:

@@ -147,7 +147,7 @@ def _load(services: Services, ref: str, *, show: bool = True) -> _Loaded:
 def _completed_counts(path: list[str], events: list[AuditEvent]) -> Counter[str]:
     """How often each element completed: the path, never less than the audit log's task and service completions.
 
-    (timer_fired is not counted: the engine also reports a boundary timer withdrawn with its activity as fired.)
+    (timer_fired is not counted separately: a fired timer completes, so it is on the path.)
     """
     counts = Counter(path)
     audited: Counter[str] = Counter()
@@ -176,14 +176,14 @@ def _active(shown: dict[str, Any], diagrams: list[_Diagram], counts: Counter[str
         return active
     for task in shown.get("open_tasks", []):
         holder = f"held by {task['assignee']}" if task.get("assignee") else f"unclaimed ({task['lane']})"
-        active[task["bpmn_id"]] = {"kind": "user_task", "note": f"{task['name']}: {holder}"}
+        active[task["bpmn_id"]] = {"kind": "user_task", "note": holder}
     for job in shown.get("pending_services", []):
         if job["status"] == "incident":
-            note = f"Incident after {job['attempts']} attempt(s): {(job.get('last_error') or '').strip()[:200]}"
+            note = f"incident after {job['attempts']} attempt(s): {(job.get('last_error') or '').strip()[:200]}"
             active[job["bpmn_id"]] = {"kind": "incident", "note": note}
         else:
             tries = f", {job['attempts']} failed attempt(s) so far" if job.get("attempts") else ""
-            active[job["bpmn_id"]] = {"kind": "service_task", "note": f"Waiting for the worker ({job['operator']}"
+            active[job["bpmn_id"]] = {"kind": "service_task", "note": f"waiting for the worker ({job['operator']}"
                                                                       f"{tries})"}
     nodes = {node.id: node for d in diagrams for node in d.nodes.values()}
     by_process = {d.process_id: d for d in diagrams}
@@ -193,8 +193,7 @@ def _active(shown: dict[str, Any], diagrams: list[_Diagram], counts: Counter[str
             if node.timer and node.kind == "intermediateCatchEvent" and node.id not in active:
                 arrived = sum(counts[source] for source in node.incoming)
                 if arrived > counts[node.id]:
-                    active[node.id] = {"kind": "timer", "note": f"{node.name}: waiting (next timer due "
-                                                                f"{_when(next_timer)})"}
+                    active[node.id] = {"kind": "timer", "note": f"waiting (next timer due {_when(next_timer)})"}
     changed = True
     while changed:  # a call activity is active while anything in the process it calls is
         changed = False
@@ -202,15 +201,14 @@ def _active(shown: dict[str, Any], diagrams: list[_Diagram], counts: Counter[str
             if node.kind == "callActivity" and node.id not in active and node.called in by_process:
                 inner = by_process[node.called].nodes
                 if any(element_id in inner for element_id in active):
-                    active[node.id] = {"kind": "call_activity", "note": f"{node.name}: in progress"}
+                    active[node.id] = {"kind": "call_activity", "note": "in progress (click to open its diagram)"}
                     changed = True
     if next_timer:  # boundary timers on an active activity that have not fired for this run of it
         for node in nodes.values():
             if node.timer and node.kind == "boundaryEvent" and node.attached_to in active and node.id not in active:
                 entered = counts[node.attached_to] + 1
                 if counts[node.id] < entered:
-                    active[node.id] = {"kind": "timer", "note": f"{node.name}: armed (next timer due "
-                                                                f"{_when(next_timer)})"}
+                    active[node.id] = {"kind": "timer", "note": f"armed (next timer due {_when(next_timer)})"}
     return active
 
 
@@ -355,8 +353,8 @@ def _describe(event: AuditEvent, names: dict[str, str], task_names: dict[str, st
 def request_timeline(services: Services, ref: str, path: list[str] | None = None) -> list[dict[str, Any]]:
     """The request's audit events, oldest first: time, actor, what happened in plain words, and a summary.
 
-    `path` (the completed element ids, as `queries.show_request` gives them) tells a timer that really fired from
-    one the engine withdrew with its activity (both are logged as timer_fired); it is looked up when not given.
+    `path` (the completed element ids, as `queries.show_request` gives them) double-checks that a logged timer
+    really completed (logs written before timers were told apart from withdrawn ones); looked up when not given.
     """
     loaded = _load(services, ref, show=path is None)
     return _timeline(loaded, list(loaded.shown.get("path") or []) if path is None else path)

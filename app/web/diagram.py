@@ -1,11 +1,9 @@
-"""The process diagram of a request: the bpmn-js viewer files (from node_modules, never a CDN), the diagrams'
-JSON with their completed/active markers, and a template helper for the request page (timeline, element names)."""
+"""The process diagram of a request: the bpmn-js viewer files (from node_modules, never a CDN) and the diagrams'
+JSON with their completed/active markers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, send_from_directory
 
@@ -33,10 +31,3 @@ def vendor(filename: str) -> Response:
 @bp.get("/api/requests/<ref>/diagrams")
 def diagrams(ref: str) -> Response:
     return jsonify(diagram.request_diagrams(services(), ref))
-
-
-@bp.app_context_processor
-def _request_page_helpers() -> dict[str, Callable[..., Any]]:
-    """request.html calls `request_page_extras(r)` for the names, timeline and waiting elements it shows; lazy, so
-    no other page pays for it. (Better: pages.request_page passes them in; see the hand-over notes.)"""
-    return {"request_page_extras": lambda shown: diagram.request_page_extras(services(), shown)}

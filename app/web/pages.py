@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, current_app, render_template
 
 from app.bootstrap import Services
-from app.services import overview, queries
+from app.services import diagram, overview, queries
 
 pages = Blueprint("pages", __name__)
 
@@ -24,7 +24,8 @@ def dashboard() -> str:
 
 @pages.get("/requests/<ref>")
 def request_page(ref: str) -> str:
-    return render_template("request.html", r=queries.show_request(services(), ref))
+    shown = queries.show_request(services(), ref)
+    return render_template("request.html", r=shown, extras=diagram.request_page_extras(services(), shown))
 
 
 @pages.get("/api/requests/<ref>")
