@@ -46,7 +46,8 @@ class TaskRow(Base):
 
     __tablename__ = "task"
     __table_args__ = (
-        Index("ix_task_queue", "status", "provider_group", "role_code"),
+        # covers the inbox's visibility filter, queues and sorts, so paging reads only the index
+        Index("ix_task_inbox", "status", "provider_group", "role_code", "assignee", "due_at", "priority", "request_id"),
         Index("ix_task_assignee", "status", "assignee"),
     )
 
