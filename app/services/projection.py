@@ -17,6 +17,15 @@ def lane_roles(session: Session) -> dict[str, str]:
     return {role.lane: role.code for role in session.scalars(select(Role)) if role.lane}
 
 
+def lock_instance(session: Session, instance_id: int, *, skip_locked: bool = False) -> ProcessInstance | None:
+    """Lock the instance row first in every transaction that will write the instance, so that writers always take
+    locks in the same order (instance, then task/job rows, then the audit head) and never deadlock.
+    Returns None when skip_locked is set and another transaction holds it (SQLite serialises writers anyway)."""
+    query = (select(ProcessInstance).where(ProcessInstance.id == instance_id)
+             .with_for_update(skip_locked=skip_locked).execution_options(populate_existing=True))
+    return session.scalars(query).one_or_none()
+
+
 def save_state(session: Session, instance: ProcessInstance, seen_version: int, state: InstanceState,
                now: datetime) -> None:
     """Write the new state only if nobody else wrote since we read `seen_version`; else raise Conflict."""

@@ -125,8 +125,10 @@ def complete(services: Services, task_id: str, username: str, data: Any) -> Task
             raise Forbidden(f"{username} does not hold the {task.lane} role in {task.provider_group}")
         if task.assignee not in (None, username):
             raise Forbidden(f"task is assigned to {task.assignee}")
-        instance = session.get(ProcessInstance, task.instance_id)
+        instance = projection.lock_instance(session, task.instance_id)
         assert instance is not None
+        session.refresh(task)  # re-read under the instance lock: a racing completion shows up here
+        task = _open_task(session, task_id)
         submitted = validate_submission(schema_for(session, task, instance.definition_version_id), data)
         definition = session.get(DefinitionVersion, instance.definition_version_id)
         assert definition is not None

@@ -52,10 +52,11 @@ def _due_jobs(services: Services, now: datetime, limit: int) -> list[int]:
             .order_by(ServiceJob.next_attempt_at, ServiceJob.id).limit(limit)))
 
 
-def _loaded(session: Session, instance_id: int) -> tuple[ProcessInstance, DefinitionVersion]:
-    instance = session.get(ProcessInstance, instance_id)
+def _loaded(session: Session, instance_id: int) -> tuple[ProcessInstance, DefinitionVersion] | None:
+    """The instance, locked (None when another transaction holds it: try again next pass)."""
+    instance = projection.lock_instance(session, instance_id, skip_locked=True)
     if instance is None:
-        raise NotFound(f"instance {instance_id} is gone")
+        return None
     definition = session.get(DefinitionVersion, instance.definition_version_id)
     assert definition is not None
     return instance, definition
@@ -66,10 +67,14 @@ def run_job(services: Services, job_id: int, now: datetime) -> str:
     params: dict[str, Any] = {}
     with services.uow() as uow:
         session = uow.session
+        instance_id = session.scalar(select(ServiceJob.instance_id).where(ServiceJob.id == job_id))
+        loaded = _loaded(session, instance_id) if instance_id is not None else None
+        if loaded is None:
+            return "skipped"
+        instance, definition = loaded
         job = session.scalars(_locked(session, select(ServiceJob).where(ServiceJob.id == job_id))).one_or_none()
         if job is None or job.status != "pending":
             return "skipped"
-        instance, definition = _loaded(session, job.instance_id)
         seen = instance.version
         handler = services.handlers.get(job.operator)
         clients = database_clients(session)
@@ -142,7 +147,10 @@ def fire_timers(services: Services, now: datetime, limit: int = 100) -> int:
     fired = 0
     for instance_id in due:
         with services.uow() as uow:
-            instance, definition = _loaded(uow.session, instance_id)
+            loaded = _loaded(uow.session, instance_id)
+            if loaded is None:
+                continue
+            instance, definition = loaded
             if instance.next_timer_at is None or instance.next_timer_at > now:
                 continue
             seen = instance.version
