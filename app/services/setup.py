@@ -60,7 +60,7 @@ def migrate(services: Services) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with services.engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "heads")
 
 
 def _seed_roles(session: Session) -> int:
