@@ -49,19 +49,12 @@ from app.clock import FixedClock
 from app.config import PROJECT_ROOT, Settings
 from app.models import Notification, ServiceJob, ServiceRequest
 from app.services import definitions, intake, queries, setup, tasks, worker
+from tests.driver import REQUEST
 
 DEFAULT_REQUESTS = 30
 START = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 MAIN_PROCESS = "request_fulfillment"
 
-REQUEST = {
-    "title": "VPN access for the field office",
-    "agency": "Oklahoma Department of Tourism",
-    "requester_name": "Ann Agency",
-    "requester_email": "ann@tourism.example",
-    "provider_group": "network",
-    "priority": "high",
-}
 WORK_PLAN = {"work_plan": "Add the new report to the agency portal", "estimated_hours": 16,
              "planned_start": "2026-12-02", "planned_finish": "2026-12-18"}
 FULFILMENT = {"fulfilment_notes": "Report built and deployed to staging", "hours_spent": 6}

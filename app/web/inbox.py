@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -72,31 +73,28 @@ def _back(task_id: str) -> Response:
     return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("inbox.inbox"))
 
 
-@bp.post("/tasks/<task_id>/claim")
-def claim(task_id: str) -> Response:
+def _act(task_id: str, action: Callable[[], tasks.TaskView], message: Callable[[tasks.TaskView], str]) -> Response:
     try:
-        view = tasks.claim(services(), task_id, identity().username)
-        flash(f"You took “{view.name}” ({view.request_number}).", "ok")
+        flash(message(action()), "ok")
     except Conflict as err:
         flash(str(err), "warn")
     return _back(task_id)
+
+
+@bp.post("/tasks/<task_id>/claim")
+def claim(task_id: str) -> Response:
+    return _act(task_id, lambda: tasks.claim(services(), task_id, identity().username),
+                lambda v: f"You took “{v.name}” ({v.request_number}).")
 
 
 @bp.post("/tasks/<task_id>/unclaim")
 def unclaim(task_id: str) -> Response:
-    try:
-        view = tasks.unclaim(services(), task_id, identity().username)
-        flash(f"“{view.name}” is back in the group queue.", "ok")
-    except Conflict as err:
-        flash(str(err), "warn")
-    return _back(task_id)
+    return _act(task_id, lambda: tasks.unclaim(services(), task_id, identity().username),
+                lambda v: f"“{v.name}” is back in the group queue.")
 
 
 @bp.post("/tasks/<task_id>/assign")
 def assign(task_id: str) -> Response:
-    try:
-        view = tasks.assign(services(), task_id, identity().username, request.form.get("assignee", ""))
-        flash(f"“{view.name}” assigned to {view.assignee}.", "ok")
-    except Conflict as err:
-        flash(str(err), "warn")
-    return _back(task_id)
+    assignee = request.form.get("assignee", "")
+    return _act(task_id, lambda: tasks.assign(services(), task_id, identity().username, assignee),
+                lambda v: f"“{v.name}” assigned to {v.assignee}.")

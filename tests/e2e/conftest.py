@@ -21,19 +21,12 @@ from app.cli import cli
 from app.config import Settings
 from app.db import Base
 from tests.conftest import env_for
+from tests.driver import REQUEST  # noqa: F401 - re-exported for the e2e modules
 
 RF_SCRIPT = Path(sys.executable).parent / "rf"
 DATA = Path(__file__).resolve().parent.parent / "data"
 HOSTILE = DATA / "hostile"
 
-REQUEST = {
-    "title": "VPN access for the field office",
-    "agency": "Oklahoma Department of Tourism",
-    "requester_name": "Ann Agency",
-    "requester_email": "ann@tourism.example",
-    "provider_group": "network",
-    "priority": "high",
-}
 
 
 @dataclass
