@@ -15,7 +15,7 @@ CHROMIUM ?= /usr/bin/chromium
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,audit-test]'
 	touch $(STAMP)
 
 # bpmn-js (the diagram viewer) from the npm registry; Flask serves it from node_modules/.

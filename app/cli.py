@@ -293,5 +293,15 @@ def serve_cmd(host: str, port: int, worker: bool, mail_sink: bool | None) -> Non
     serve(create_app(services), services, host=host, port=port, worker=worker, mail_sink=mail_sink, echo=click.echo)
 
 
+from app.cli_audit import audit_group, export_cmd  # noqa: E402 - the auditors' commands, in their own module
+
+cli.add_command(audit_group)
+cli.add_command(export_cmd)
+
+from app.cli_replay import replay_cmd  # noqa: E402 - replay, in its own module
+
+cli.add_command(replay_cmd)
+
+
 def main() -> None:
     cli(prog_name="rf")

@@ -47,7 +47,7 @@ from app.bootstrap import Services, bootstrap
 from app.clock import FixedClock
 from app.config import PROJECT_ROOT, Settings
 from app.models import PRIORITIES, AuditEvent, AuditHead, CrmCase, ProcessInstance, ServiceRequest, TaskRow
-from app.services import definitions, intake, setup, tasks, worker
+from app.services import definitions, intake, setup, sla, tasks, worker
 from app.services.auth import load_identity
 from bench.lifecycle import backend_facts, database
 from tests.web import WebUser
@@ -225,14 +225,17 @@ def bulk_rows(conn: Connection, rng: random.Random, templates: dict[tuple[str, s
     claim_share = max(0.0, (ASSIGNED_SHARE - pre_assigned) / (1 - pre_assigned))
     out = Bulk([], [], [], [], [])
     stages = rng.choices(STAGES, weights=[s.weight for s in STAGES], k=n)
+    sla_spans: dict[tuple[str, str], timedelta] = {}
     for i, stage in enumerate(stages):
         t = rng.choice(templates[(stage.bpmn_id, rng.choice(stage.groups))])
         request_id, case_id = ids["request"] + i, ids["case"] + i
         number, crm = f"RF-{request_id:06d}", case_number(case_id)
         priority = rng.choices(list(PRIORITY_WEIGHTS), weights=list(PRIORITY_WEIGHTS.values()))[0]
-        sla_days = intake.SLA_DAYS[stage.request_type][priority]
-        created = NOW - timedelta(seconds=rng.uniform(0, 1.15 * sla_days * 86400))  # about 1 in 8 overdue
-        due = created + timedelta(days=sla_days)
+        if (stage.request_type, priority) not in sla_spans:
+            sla_spans[stage.request_type, priority] = sla.default_due(stage.request_type, priority, NOW) - NOW
+        span = sla_spans[stage.request_type, priority]
+        created = NOW - timedelta(seconds=rng.uniform(0, 1.15 * span.total_seconds()))  # about 1 in 8 overdue
+        due = created + span  # the business-calendar target measured from NOW, close enough for load
         person = rng.choice(PEOPLE)
         out.requests.append({**t.request, "id": request_id, "number": number, "title": rng.choice(SUBJECTS),
                              "agency": rng.choice(AGENCIES), "requester_name": person,

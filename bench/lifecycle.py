@@ -48,7 +48,7 @@ from app.bootstrap import Services, bootstrap
 from app.clock import FixedClock
 from app.config import PROJECT_ROOT, Settings
 from app.models import Notification, ServiceJob, ServiceRequest
-from app.services import definitions, intake, queries, setup, tasks, worker
+from app.services import definitions, intake, queries, setup, sla, tasks, worker
 from tests.driver import REQUEST
 
 DEFAULT_REQUESTS = 30
@@ -217,7 +217,7 @@ def parse_raw(bpmn_dir: Path) -> RawSpecs:
 
 def raw_variables(kind: str, n: int) -> dict[str, Any]:
     """The data intake.new_request gives the instance, with an SLA target that does not pass during the run."""
-    due = datetime.now(UTC) + timedelta(days=intake.SLA_DAYS[kind][REQUEST["priority"]])
+    due = sla.default_due(kind, REQUEST["priority"], datetime.now(UTC))
     return {
         "request_id": n, "request_number": f"RF-{n:06d}", "request_type": kind, "routine": True,
         "title": REQUEST["title"], "description": "", "agency": REQUEST["agency"],

@@ -1,6 +1,17 @@
 """The process engine: the only package that imports SpiffWorkflow. Everything it returns is plain data."""
 
 from app.engine.compiler import CompiledBundle, compile_bundle
+from app.engine.replay import (
+    Difference,
+    RecordedInput,
+    ReplayRun,
+    Snapshot,
+    WaitingTimer,
+    compare,
+    element_names,
+    replay_inputs,
+    snapshot,
+)
 from app.engine.runtime import (
     HumanTask,
     InstanceState,
@@ -14,6 +25,7 @@ from app.engine.runtime import (
 from app.engine.scripts import ScriptRejected
 
 __all__ = [
-    "CompiledBundle", "HumanTask", "InstanceState", "ScriptRejected", "ServiceCall", "compile_bundle",
-    "complete_human_task", "fire_due_timers", "inspect", "run_service_task", "start",
+    "CompiledBundle", "Difference", "HumanTask", "InstanceState", "RecordedInput", "ReplayRun", "ScriptRejected",
+    "ServiceCall", "Snapshot", "WaitingTimer", "compare", "compile_bundle", "complete_human_task", "element_names",
+    "fire_due_timers", "inspect", "replay_inputs", "run_service_task", "snapshot", "start",
 ]

@@ -80,9 +80,10 @@ def _is_service(task: Any) -> bool:
     return isinstance(task.task_spec, ServiceTaskMixin)
 
 
-def _timer_tasks(wf: BpmnWorkflow) -> list[tuple[Any, datetime]]:
+def _timer_tasks(wf: BpmnWorkflow, waiting: list[Any] | None = None) -> list[tuple[Any, datetime]]:
+    """The waiting timer tasks (among `waiting`, default: all waiting tasks) and when each is due."""
     timers = []
-    for task in _tasks(wf, TaskState.WAITING):
+    for task in _tasks(wf, TaskState.WAITING) if waiting is None else waiting:
         definition = getattr(task.task_spec, "event_definition", None)
         if isinstance(definition, TimerEventDefinition):
             value = task.internal_data.get("event_value")
@@ -113,6 +114,12 @@ def _path(wf: BpmnWorkflow) -> list[str]:
     return [t.task_spec.bpmn_id for t in done]
 
 
+def _current_data(wf: BpmnWorkflow, ready: list[Any], waiting: list[Any]) -> dict[str, Any]:
+    """The instance's data as shown: the first ready (else waiting) task's, else the last completed task's."""
+    frontier = ready or waiting
+    return dict(frontier[0].data) if frontier else dict(wf.last_task.data if wf.last_task else wf.data)
+
+
 def _describe(wf: BpmnWorkflow, fired: list[str] | None = None) -> InstanceState:
     state_json = split_state(SERIALIZER.serialize_json(wf))
     ready = _tasks(wf, TaskState.READY)
@@ -122,8 +129,7 @@ def _describe(wf: BpmnWorkflow, fired: list[str] | None = None) -> InstanceState
     timers = _timer_tasks(wf)
     completed = wf.is_completed()
     waiting = _tasks(wf, TaskState.WAITING | TaskState.STARTED)
-    frontier = ready or waiting
-    data = dict(frontier[0].data) if frontier else dict(wf.last_task.data if wf.last_task else wf.data)
+    data = _current_data(wf, ready, waiting)
     if not completed and not ready and not waiting:
         raise EngineError("the instance has stopped: nothing is ready or waiting, yet it is not complete")
     return InstanceState(

@@ -1,6 +1,7 @@
 """All SQLAlchemy models; importing this package registers every table on Base.metadata."""
 
 from app.models.audit import AuditEvent, AuditHead
+from app.models.calendar import SLA_UNITS, Holiday, HolidayYear, SlaTarget
 from app.models.external import AsdService, BillingCase, CrmCase, CrmNote, Notification, WorkListEntry
 from app.models.process import DefinitionVersion, ProcessInstance, ServiceJob, TaskRow
 from app.models.reference import Membership, ProviderGroup, Role, User
@@ -10,4 +11,5 @@ __all__ = [
     "PRIORITIES", "REQUEST_TYPES", "AsdService", "AuditEvent", "AuditHead", "BillingCase", "CrmCase", "CrmNote",
     "DefinitionVersion", "Membership", "Notification", "ProcessInstance", "ProviderGroup", "Role", "ServiceJob",
     "ServiceRequest", "TaskRow", "User", "WorkListEntry",
+    "SLA_UNITS", "Holiday", "HolidayYear", "SlaTarget",
 ]

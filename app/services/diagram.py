@@ -169,6 +169,21 @@ def _when(value: Any) -> str:
         return str(value)
 
 
+def _with_call_activities(diagrams: list[_Diagram], active: dict[str, dict[str, str]]) -> None:
+    """Mark every call activity active while anything in the process it calls is (in place)."""
+    nodes = {node.id: node for d in diagrams for node in d.nodes.values()}
+    by_process = {d.process_id: d for d in diagrams}
+    changed = True
+    while changed:
+        changed = False
+        for node in nodes.values():
+            if node.kind == "callActivity" and node.id not in active and node.called in by_process:
+                inner = by_process[node.called].nodes
+                if any(element_id in inner for element_id in active):
+                    active[node.id] = {"kind": "call_activity", "note": "in progress (click to open its diagram)"}
+                    changed = True
+
+
 def _active(shown: dict[str, Any], diagrams: list[_Diagram], counts: Counter[str]) -> dict[str, dict[str, str]]:
     """Element id -> {kind, note} for everything the request is waiting at now."""
     active: dict[str, dict[str, str]] = {}
@@ -186,7 +201,6 @@ def _active(shown: dict[str, Any], diagrams: list[_Diagram], counts: Counter[str
             active[job["bpmn_id"]] = {"kind": "service_task", "note": f"waiting for the worker ({job['operator']}"
                                                                       f"{tries})"}
     nodes = {node.id: node for d in diagrams for node in d.nodes.values()}
-    by_process = {d.process_id: d for d in diagrams}
     next_timer = shown.get("instance", {}).get("next_timer_at")
     if next_timer:  # intermediate timers whose predecessors completed more often than they fired
         for node in nodes.values():
@@ -194,15 +208,7 @@ def _active(shown: dict[str, Any], diagrams: list[_Diagram], counts: Counter[str
                 arrived = sum(counts[source] for source in node.incoming)
                 if arrived > counts[node.id]:
                     active[node.id] = {"kind": "timer", "note": f"waiting (next timer due {_when(next_timer)})"}
-    changed = True
-    while changed:  # a call activity is active while anything in the process it calls is
-        changed = False
-        for node in nodes.values():
-            if node.kind == "callActivity" and node.id not in active and node.called in by_process:
-                inner = by_process[node.called].nodes
-                if any(element_id in inner for element_id in active):
-                    active[node.id] = {"kind": "call_activity", "note": "in progress (click to open its diagram)"}
-                    changed = True
+    _with_call_activities(diagrams, active)
     if next_timer:  # boundary timers on an active activity that have not fired for this run of it
         for node in nodes.values():
             if node.timer and node.kind == "boundaryEvent" and node.attached_to in active and node.id not in active:
@@ -223,11 +229,24 @@ def request_diagrams(services: Services, ref: str) -> list[dict[str, Any]]:
     the request touched, top level first; untouched diagrams last.
     """
     loaded = _load(services, ref)
-    shown = loaded.shown
-    path: list[str] = list(shown.get("path") or [])
+    path: list[str] = list(loaded.shown.get("path") or [])
     counts = _completed_counts(path, loaded.events)
-    active = _active(shown, loaded.diagrams, counts)
-    main_process = shown["definition"]["process_id"]
+    return _marked(loaded, path, counts, _active(loaded.shown, loaded.diagrams, counts))
+
+
+def step_diagrams(services: Services, ref: str, path: list[str],
+                  active: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+    """Like `request_diagrams`, for the request as it was at some earlier point: `path` is what it had completed
+    then and `active` (element id -> {kind, note}) what it waited at (call activities are added here)."""
+    loaded = _load(services, ref, show=False)
+    active = dict(active)
+    _with_call_activities(loaded.diagrams, active)
+    return _marked(loaded, path, Counter(path), active)
+
+
+def _marked(loaded: _Loaded, path: list[str], counts: Counter[str],
+            active: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+    main_process = loaded.shown["definition"]["process_id"]
     depths = _depths(loaded.diagrams, main_process)
     first_seen = {element_id: i for i, element_id in reversed(list(enumerate(path)))}
 

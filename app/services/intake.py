@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -13,17 +13,11 @@ from app import audit, engine
 from app.adapters.crm import case_number
 from app.bootstrap import Services
 from app.errors import FieldError, InvalidData
-from app.models import PRIORITIES, CrmCase, ProcessInstance, ProviderGroup, ServiceRequest
-from app.services import projection
+from app.models import PRIORITIES, REQUEST_TYPES, CrmCase, ProcessInstance, ProviderGroup, ServiceRequest
+from app.services import projection, sla
 from app.services.definitions import latest_version
 
 MAIN_PROCESS = "request_fulfillment"
-
-# Calendar-day targets until the business calendar lands; per request type and priority.
-SLA_DAYS: dict[str, dict[str, int]] = {
-    "assistance": {"critical": 1, "high": 2, "medium": 5, "low": 10},
-    "enhancement": {"critical": 30, "high": 45, "medium": 60, "low": 60},
-}
 
 REQUEST_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -71,7 +65,8 @@ def validate(schema: dict[str, Any], data: Any, what: str) -> None:
                        str(e.message).split("'")[1]) or "(data)", e.message) for e in errors])
 
 
-def _due(request_type: str, priority: str, data: dict[str, Any], now: datetime) -> datetime:
+def _due(session: Session, request_type: str, priority: str, data: dict[str, Any], now: datetime) -> datetime:
+    """The explicit `sla_due_at`, else the request type's and priority's target on the business calendar."""
     if "sla_due_at" in data:
         try:
             due = datetime.fromisoformat(data["sla_due_at"])
@@ -81,7 +76,7 @@ def _due(request_type: str, priority: str, data: dict[str, Any], now: datetime) 
         if due.tzinfo is None:
             raise InvalidData("sla_due_at needs a time zone offset", [FieldError("sla_due_at", "no offset")])
         return due
-    return now + timedelta(days=SLA_DAYS[request_type][priority])
+    return sla.due_at(session, request_type, priority, now)
 
 
 def _crm_case(session: Session, request_type: str, data: dict[str, Any], group: ProviderGroup,
@@ -104,7 +99,7 @@ def _crm_case(session: Session, request_type: str, data: dict[str, Any], group: 
 
 
 def new_request(services: Services, request_type: str, data: dict[str, Any], actor: str) -> ServiceRequest:
-    if request_type not in SLA_DAYS:
+    if request_type not in REQUEST_TYPES:
         raise InvalidData("unknown request type",
                           [FieldError("type", f"{request_type!r}: use assistance or enhancement")])
     validate(REQUEST_SCHEMA, data, "request")
@@ -124,7 +119,7 @@ def new_request(services: Services, request_type: str, data: dict[str, Any], act
             request_type=request_type, title=data["title"], description=data.get("description", ""),
             agency=data["agency"], requester_name=data["requester_name"], requester_email=data["requester_email"],
             provider_group=group, priority=priority, routine=routine, crm_case_id=case.case_number,
-            sla_due_at=_due(request_type, priority, data, now), created_by=actor, created_at=now)
+            sla_due_at=_due(session, request_type, priority, data, now), created_by=actor, created_at=now)
         session.add(request)
         session.flush()
         request.number = f"RF-{request.id:06d}"

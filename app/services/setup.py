@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -14,6 +15,7 @@ from app import audit
 from app.adapters.crm import case_number
 from app.bootstrap import Services
 from app.models import CrmCase, Membership, ProviderGroup, Role, User
+from app.services import calendar_admin
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -106,15 +108,18 @@ def _seed_cases(session: Session) -> int:
     return len(DEMO_CASES)
 
 
-def seed(services: Services, demo: bool) -> dict[str, int]:
+def seed(services: Services, demo: bool) -> dict[str, Any]:
+    """Roles, the statutory holidays of the clock's current and next year, the default SLA targets (and demo data)."""
+    now = services.clock.now()
     with services.uow() as uow:
         roles = _seed_roles(uow.session)
         uow.session.flush()
         users = _seed_demo(uow.session) if demo else 0
         if users:
             _seed_cases(uow.session)
-        if roles or users:
+        calendar = calendar_admin.seed(uow.session, now)
+        if roles or users or calendar["holidays_added"] or calendar["sla_targets_added"]:
             audit.append(uow.session, actor="system", event_type="reference_data_seeded",
-                         payload={"roles_added": roles, "demo_users_added": users}, now=services.clock.now())
+                         payload={"roles_added": roles, "demo_users_added": users, **calendar}, now=now)
         uow.commit()
-    return {"roles_added": roles, "demo_users_added": users}
+    return {"roles_added": roles, "demo_users_added": users, **calendar}

@@ -137,7 +137,8 @@ def complete(services: Services, task_id: str, username: str, data: Any) -> Task
         task.status, task.completed_by, task.completed_at = "completed", username, now
         task.assignee = task.assignee or username
         audit.append(session, actor=username, event_type="task_completed", request_id=task.request_id, now=now,
-                     payload={"task": task_id, "bpmn_id": task.bpmn_id, "name": task.name, "data": submitted})
+                     payload={"task": task_id, "bpmn_id": task.bpmn_id, "process_id": task.process_id,
+                              "name": task.name, "data": submitted})
         try:
             projection.apply(session, instance, seen, state, now, username)
         except Conflict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, jsonify, send_from_directory
+from flask import Blueprint, Response, abort, jsonify, request, send_from_directory
 
 from app.config import PROJECT_ROOT
 from app.services import diagram
@@ -30,4 +30,9 @@ def vendor(filename: str) -> Response:
 
 @bp.get("/api/requests/<ref>/diagrams")
 def diagrams(ref: str) -> Response:
+    """?step=N: coloured for the request as it was after its N-th audit event (replayed; notes in ?tz=)."""
+    if request.args.get("step"):
+        from app.web.history import step_diagrams
+
+        return jsonify(step_diagrams(ref, request.args["step"]))
     return jsonify(diagram.request_diagrams(services(), ref))

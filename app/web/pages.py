@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, g, render_template
 
 from app.bootstrap import Services
-from app.services import diagram, overview, queries
+from app.services import audit_views, diagram, overview, queries
 
 pages = Blueprint("pages", __name__)
 
@@ -24,12 +24,14 @@ def dashboard() -> str:
 
 @pages.get("/requests/<ref>")
 def request_page(ref: str) -> str:
+    audit_views.record_request_view(services(), g.identity, ref)  # an auditor's look is itself audited
     shown = queries.show_request(services(), ref)
     return render_template("request.html", r=shown, extras=diagram.request_page_extras(services(), shown))
 
 
 @pages.get("/api/requests/<ref>")
 def request_json(ref: str) -> dict[str, Any]:
+    audit_views.record_request_view(services(), g.identity, ref, view="request_json")
     return queries.show_request(services(), ref)
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from app import audit
 from app.models import AsdService, AuditEvent, BillingCase, CrmCase, CrmNote, Notification, WorkListEntry
+from app.services import sla
 from tests.e2e.conftest import Rf, count, records
 
 WORK_PLAN = {"work_plan": "Add the new report to the agency portal", "estimated_hours": 16,
@@ -247,8 +248,17 @@ def test_enhancement_sla_breach_escalates_to_the_manager_of_its_group(rf, servic
     assert len(mailbox.messages) == 1
 
 
-def test_default_sla_target_follows_type_and_priority(rf):
+def test_default_sla_target_follows_type_and_priority(rf, services):
+    """A critical enhancement gets 20 business days (of 9 working hours) on the business calendar, holidays from
+    the seeded table skipped (it used to be 30 calendar days). The CLI runs on the real clock, so the due date is
+    bracketed by the targets measured from just before and just after the command."""
+    before = datetime.now(UTC)
     number = rf.new_request("enhancement", priority="critical")
+    after = datetime.now(UTC)
     due = datetime.fromisoformat(rf.show(number)["sla_due_at"])
-    assert abs(due - (datetime.now(UTC) + timedelta(days=30))) < timedelta(minutes=5)
+    with services.uow() as uow:
+        calendar = sla.load_calendar(uow.session)
+    target = calendar.business_days(20)
+    assert calendar.add(before, target) <= due <= calendar.add(after, target)
+    assert timedelta(days=25) <= due - before <= timedelta(days=35)  # still about the 30 calendar days of old
     assert date.fromisoformat(rf.task(number, "draw_up_work_plan")["due_at"][:10]) == due.date()

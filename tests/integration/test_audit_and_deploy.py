@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 
 from app import audit
 from app.errors import DefinitionRejected
@@ -11,22 +11,60 @@ from app.services import definitions
 from tests.driver import Driver
 
 
+def _as_dba(session) -> None:
+    """Simulate a tamperer with the table owner's rights: on PostgreSQL switch the append-only trigger off inside
+    this transaction (the unit of work rolls it back with the tampering)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only"))
+
+
 def test_audit_chain_detects_a_tampered_payload_a_deleted_row_and_a_cut_tail(services, clock):
     Driver(services, clock).new("assistance")
     with services.uow() as uow:
         assert audit.verify(uow.session).intact
+        _as_dba(uow.session)
         uow.session.execute(update(AuditEvent).where(AuditEvent.seq == 3).values(payload={"forged": True}))
         report = audit.verify(uow.session)
         assert (report.intact, report.broken_at) == (False, 3)
     with services.uow() as uow:
+        _as_dba(uow.session)
         uow.session.execute(delete(AuditEvent).where(AuditEvent.seq == 2))
         report = audit.verify(uow.session)
         assert (report.intact, report.broken_at) == (False, 2)
     with services.uow() as uow:
+        _as_dba(uow.session)
         last = uow.session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
         uow.session.execute(delete(AuditEvent).where(AuditEvent.seq == last))
         report = audit.verify(uow.session)
         assert (report.intact, report.broken_at) == (False, last)
+    with services.uow() as uow:  # the tampering above was rolled back
+        assert audit.verify(uow.session).intact
+
+
+def _swap(session, first: int, second: int, columns: tuple[str, ...]) -> None:
+    rows = {e.seq: {c: getattr(e, c) for c in columns}
+            for e in session.scalars(select(AuditEvent).where(AuditEvent.seq.in_([first, second])))}
+    session.execute(update(AuditEvent).where(AuditEvent.seq == first).values(**rows[second]))
+    session.execute(update(AuditEvent).where(AuditEvent.seq == second).values(**rows[first]))
+    session.expire_all()
+
+
+def test_audit_chain_detects_a_swapped_pair_of_rows(services, clock):
+    drive = Driver(services, clock)
+    drive.new("assistance")
+    drive.work()
+    with services.uow() as uow:  # two rows' payloads and hashes swapped: the first of them no longer matches
+        _as_dba(uow.session)
+        _swap(uow.session, 3, 4, ("payload", "hash"))
+        report = audit.verify(uow.session)
+        assert (report.intact, report.broken_at, report.reason) == (False, 3, "row content does not match its hash")
+    with services.uow() as uow:  # two whole rows swapped (reordered history): the link into the first breaks
+        _as_dba(uow.session)
+        _swap(uow.session, 2, 3, ("at", "actor", "event_type", "request_id", "payload", "prev_hash", "hash"))
+        report = audit.verify(uow.session)
+        assert (report.intact, report.broken_at, report.reason) == (False, 2, "link to the previous row is broken")
+    with services.uow() as uow:
+        assert audit.verify(uow.session).intact
 
 
 def test_identical_content_is_not_a_new_version_and_a_change_is(services, settings, tmp_path):

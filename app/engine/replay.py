@@ -1,0 +1,490 @@
+"""Replay: re-execute an instance in memory, on its pinned definition version, from the inputs its audit log
+recorded, and compare the outcome with the stored state.
+
+The inputs are plain `RecordedInput`s (the services turn audit rows into them): the start variables, every
+submitted task form, every service task's recorded result (no handler is ever called) and every timer that fired,
+each with the time it happened, which becomes the engine's clock for that step. Task ids differ in a replay, so
+a recorded completion is matched to the ready task with the same BPMN id (and process, when recorded).
+
+The workflow stays in memory for the whole replay (no save/load between steps), and nothing is described until the
+end (`Snapshot`), so a replay costs one engine step per recorded input plus one description.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from app.engine.clock import engine_time
+from app.engine.runtime import (
+    _advance,
+    _current_data,
+    _engine_error,
+    _is_service,
+    _path,
+    _tasks,
+    _timer_tasks,
+)
+from app.engine.scripts import AppScriptEngine
+from app.engine.serialization import _specs, load_workflow
+from app.errors import AppError
+
+START, COMPLETE, SERVICE, TIMER = "start", "complete", "service", "timer"
+
+
+@dataclass(frozen=True)
+class RecordedInput:
+    """One input of the instance as the audit log recorded it.
+
+    kind: start (data = start variables), complete (data = submitted form), service (data = the recorded result,
+    params/operator as called), timer (bpmn_id of the timer that fired).
+    """
+
+    seq: int
+    at: datetime
+    kind: str
+    bpmn_id: str = ""
+    name: str = ""
+    process_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    operator: str | None = None
+    params: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class WaitingTimer:
+    bpmn_id: str
+    due: str  # ISO 8601
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What an instance looks like at one point: comparable between a stored state and a replay."""
+
+    completed: bool
+    path: list[str]
+    human_tasks: list[str]  # bpmn ids of the ready human tasks, sorted
+    service_tasks: list[str]  # bpmn ids of the ready service tasks, sorted
+    timers: list[WaitingTimer]  # sorted by bpmn id and due time
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One way the replay disagrees with the record. `element` is a BPMN element id or a data key ('' if none)."""
+
+    aspect: str  # input | completed | path | human_task | service_task | timer | data
+    element: str
+    message: str
+    stored: Any = None
+    replayed: Any = None
+    seq: int | None = None  # the audit event it concerns, when it concerns one
+
+
+@dataclass
+class ReplayRun:
+    snapshot: Snapshot | None  # None when no instance_started was replayed
+    problems: list[Difference]  # inputs the replay could not apply as recorded
+    applied: int  # inputs replayed (matched or not)
+    stopped_at: int | None = None  # seq of an input whose step failed in the engine; nothing after it ran
+
+
+def _json(value: Any) -> Any:
+    """What the value looks like after a trip through the database (how stored state and audit rows are kept)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def element_names(spec_json: str) -> dict[str, str]:
+    """BPMN element id -> name (or the id) for every task spec of a definition version."""
+    spec, subprocess_specs = _specs(spec_json)
+    names: dict[str, str] = {}
+    for process in [spec, *subprocess_specs.values()]:
+        for task_spec in process.task_specs.values():
+            bpmn_id = getattr(task_spec, "bpmn_id", None)
+            if bpmn_id:
+                names[bpmn_id] = getattr(task_spec, "bpmn_name", None) or bpmn_id
+    return names
+
+
+def _snapshot(wf: BpmnWorkflow) -> Snapshot:
+    ready = _tasks(wf, TaskState.READY)
+    waiting = _tasks(wf, TaskState.WAITING | TaskState.STARTED)
+    timers = sorted((WaitingTimer(task.task_spec.bpmn_id, due.isoformat()) for task, due in _timer_tasks(wf)),
+                    key=lambda t: (t.bpmn_id, t.due))
+    return Snapshot(
+        completed=wf.is_completed(), path=_path(wf),
+        human_tasks=sorted(t.task_spec.bpmn_id for t in ready if t.task_spec.manual and not _is_service(t)),
+        service_tasks=sorted(t.task_spec.bpmn_id for t in ready if _is_service(t)),
+        timers=timers, data=_json(_current_data(wf, ready, waiting)))
+
+
+def snapshot(spec_json: str, state_json: str) -> Snapshot:
+    """The stored state, described like a replay (unlike `inspect`, a stalled state is described, not refused)."""
+    return _snapshot(load_workflow(spec_json, state_json, AppScriptEngine()))
+
+
+# --- keeping the replay linear ------------------------------------------------------------------------------------
+#
+# SpiffWorkflow walks an instance's whole task tree to find its ready tasks (every engine step) and its waiting tasks
+# (every task completion). A task tree only grows (a rework loop adds its tasks again on every round), so replaying
+# a long history that way costs O(events x tree size). During a replay every workflow (the instance and each
+# subprocess) keeps the set of its tasks that are not finished yet, and answers those two questions from it, in the
+# same depth-first order the tree walk gives; nothing else about the engine changes. `indexed=False` replays with
+# SpiffWorkflow's own walks (the tests check both give the same result).
+
+_FINISHED = TaskState.FINISHED_MASK
+
+
+class _TaskIndex(dict):  # type: ignore[type-arg]
+    """A workflow's `tasks` dict that also keeps the tasks that may still be unfinished (finished is final)."""
+
+    def __init__(self, tasks: dict[UUID, Any]) -> None:
+        super().__init__(tasks)
+        self.live: dict[UUID, Any] = {key: task for key, task in tasks.items() if not task.state & _FINISHED}
+
+    def __setitem__(self, key: UUID, task: Any) -> None:
+        super().__setitem__(key, task)
+        self.live[key] = task
+
+    def __delitem__(self, key: UUID) -> None:
+        super().__delitem__(key)
+        self.live.pop(key, None)
+
+    def pop(self, key: UUID, *default: Any) -> Any:
+        self.live.pop(key, None)
+        return super().pop(key, *default)
+
+    def in_state(self, state: int) -> list[Any]:
+        found = []
+        for key, task in list(self.live.items()):
+            if task.state & _FINISHED:
+                del self.live[key]
+            elif task.state & state:
+                found.append(task)
+        return found
+
+
+def _workflows(wf: BpmnWorkflow) -> list[Any]:
+    return [wf, *wf.subprocesses.values()]
+
+
+def _indexed(wf: BpmnWorkflow, state: int) -> list[Any]:
+    """Like runtime._tasks(wf, state) for unfinished states, from the index (same order: instance, subprocesses)."""
+    return [task for workflow in _workflows(wf) for task in workflow.tasks.in_state(state)]
+
+
+def _tree_key(task: Any) -> tuple[int, ...]:
+    """Position of a task in SpiffWorkflow's depth-first walk (a subprocess's tree comes before the children of
+    the task that runs it)."""
+    parts: list[int] = []
+    while True:
+        parent = task.parent
+        if parent is None:
+            parent_id = getattr(task.workflow, "parent_task_id", None)
+            if parent_id is None:
+                break
+            parts.append(-1)
+            task = task.workflow.top_workflow.get_task_from_id(parent_id)
+            continue
+        parts.append(parent._children.index(task.id))
+        task = parent
+    return tuple(reversed(parts))
+
+
+def _in_tree_order(tasks: list[Any]) -> list[Any]:
+    return tasks if len(tasks) < 2 else sorted(tasks, key=_tree_key)
+
+
+def _descends_from(workflow: Any, ancestor: Any) -> bool:
+    while workflow is not ancestor:
+        parent_id = getattr(workflow, "parent_task_id", None)
+        if parent_id is None:
+            return False
+        workflow = workflow.top_workflow.get_task_from_id(parent_id).workflow
+    return True
+
+
+def _install_index(top: BpmnWorkflow) -> None:
+    def install(workflow: Any) -> None:
+        original_get_tasks = workflow.get_tasks
+        workflow.tasks = _TaskIndex(workflow.tasks)
+
+        def get_tasks(first_task: Any = None, **kwargs: Any) -> list[Any]:
+            # what BpmnTaskIterator(state=READY) yields: the ready tasks of this workflow and of every subprocess
+            # under it, depth first
+            if first_task is not None or set(kwargs) != {"state"} or kwargs["state"] != TaskState.READY:
+                return list(original_get_tasks(first_task, **kwargs))
+            found = [task for sub in _workflows(top) if _descends_from(sub, workflow)
+                     for task in sub.tasks.in_state(TaskState.READY)]
+            return _in_tree_order(found)
+
+        def update_waiting_tasks() -> None:
+            # Workflow.update_waiting_tasks: _update every WAITING task of this workflow (not its subprocesses),
+            # depth first; a task that becomes WAITING meanwhile is visited when it comes later in the walk
+            done: set[UUID] = set()
+            previous: Any = None
+            while True:
+                waiting = [t for t in workflow.tasks.in_state(TaskState.WAITING) if t.id not in done]
+                if not waiting:
+                    return
+                if previous is None and len(waiting) == 1:
+                    task = waiting[0]
+                else:
+                    last = None if previous is None else _tree_key(previous)
+                    keyed = [(_tree_key(t), t) for t in waiting]
+                    later = [pair for pair in keyed if last is None or pair[0] > last]
+                    if not later:
+                        return
+                    task = min(later, key=lambda pair: pair[0])[1]
+                done.add(task.id)
+                previous = task
+                task.task_spec._update(task)
+
+        workflow.get_tasks = get_tasks
+        workflow.update_waiting_tasks = update_waiting_tasks
+
+    install(top)
+    for sub in top.subprocesses.values():
+        install(sub)
+    original_create = top.create_subprocess
+
+    def create_subprocess(my_task: Any, spec_name: str) -> Any:
+        sub = original_create(my_task, spec_name)
+        install(sub)
+        return sub
+
+    top.create_subprocess = create_subprocess  # type: ignore[method-assign]
+
+
+def _advance_indexed(wf: BpmnWorkflow) -> list[str]:
+    """runtime._advance, answering its own questions about ready and waiting tasks from the index."""
+    before = [task for task, _ in _timer_tasks(wf, _indexed(wf, TaskState.WAITING))]
+    try:
+        wf.do_engine_steps()
+        while any(not t.task_spec.manual for t in _indexed(wf, TaskState.READY)):
+            wf.do_engine_steps()
+    except SpiffWorkflowException as err:
+        raise _engine_error(err) from err
+    return [task.task_spec.bpmn_id for task in before
+            if task.state == TaskState.COMPLETED and task.workflow.tasks.get(task.id) is task]
+
+
+class _Replay:
+    def __init__(self, spec_json: str, indexed: bool) -> None:
+        self.spec_json = spec_json
+        self.indexed = indexed
+        self.wf: BpmnWorkflow | None = None
+        self.problems: list[Difference] = []
+        self.fired: dict[str, list[int]] = {}  # timers fired in the replay, not yet matched to a record: at which seq
+
+    def ready(self) -> list[Any]:
+        assert self.wf is not None
+        return _indexed(self.wf, TaskState.READY) if self.indexed else _tasks(self.wf, TaskState.READY)
+
+    def advance(self) -> list[str]:
+        assert self.wf is not None
+        return _advance_indexed(self.wf) if self.indexed else _advance(self.wf)
+
+    def problem(self, item: RecordedInput, element: str, message: str, **values: Any) -> None:
+        self.problems.append(Difference("input", element, message, seq=item.seq, **values))
+
+    def _ready(self, item: RecordedInput, service: bool) -> Any:
+        for task in self.ready():
+            if task.task_spec.bpmn_id != item.bpmn_id or _is_service(task) != service:
+                continue
+            if not service and not task.task_spec.manual:
+                continue
+            if item.process_id and task.workflow.spec.name != item.process_id:
+                continue
+            return task
+        return None
+
+    def _not_ready(self, item: RecordedInput, what: str) -> None:
+        ready = sorted(t.task_spec.bpmn_id for t in self.ready() if t.task_spec.manual)
+        label = f"“{item.name}” ({item.bpmn_id})" if item.name and item.name != item.bpmn_id else item.bpmn_id
+        self.problem(item, item.bpmn_id, f"event {item.seq}: {what} {label} was recorded, but in the replay it is "
+                                         f"not ready (ready: {', '.join(ready) or 'nothing'})",
+                     stored=item.bpmn_id, replayed=ready)
+
+    def apply(self, item: RecordedInput) -> None:
+        if item.kind == START:
+            if self.wf is not None:
+                self.problem(item, "", f"event {item.seq}: the instance was recorded as started twice")
+                return
+            self.wf = load_workflow(self.spec_json, None, AppScriptEngine())
+            if self.indexed:
+                _install_index(self.wf)
+            self.wf.get_tasks(state=TaskState.READY)[0].data.update(item.data)
+            self._fired(item, self.advance())
+            return
+        if self.wf is None:
+            self.problem(item, item.bpmn_id, f"event {item.seq}: recorded before the instance started")
+            return
+        if item.kind == COMPLETE:
+            task = self._ready(item, service=False)
+            if task is None:
+                self._not_ready(item, "completion of task")
+                return
+            task.data.update(item.data)
+            self._run(task)
+        elif item.kind == SERVICE:
+            task = self._ready(item, service=True)
+            if task is None:
+                self._not_ready(item, "service task")
+                return
+            self._run_service(task, item)
+        elif item.kind == TIMER:
+            self._fired(item, self.advance())
+            if self.fired.get(item.bpmn_id):
+                self.fired[item.bpmn_id].pop(0)
+            else:
+                self.problem(item, item.bpmn_id, f"event {item.seq}: timer {item.bpmn_id} was recorded as fired at "
+                                                 f"{item.at.isoformat()}, but in the replay it did not fire",
+                             stored="fired", replayed="not fired")
+            return
+        else:
+            return
+        self._fired(item, self.advance())
+
+    def _run(self, task: Any) -> None:
+        try:
+            task.run()
+        except SpiffWorkflowException as err:
+            raise _engine_error(err) from err
+
+    def _run_service(self, task: Any, item: RecordedInput) -> None:
+        def recorded(operator: str, params: dict[str, Any], _key: str) -> dict[str, Any]:
+            if item.operator and operator != item.operator:
+                self.problem(item, item.bpmn_id, f"event {item.seq}: service task {item.bpmn_id} calls {operator} in "
+                                                 f"the replay, {item.operator} in the record",
+                             stored=item.operator, replayed=operator)
+            if item.params is not None and _json(params) != item.params:
+                changed = sorted(k for k in set(params) | set(item.params)
+                                 if _json(params.get(k)) != item.params.get(k))
+                self.problem(item, item.bpmn_id, f"event {item.seq}: service task {item.bpmn_id} is called with other "
+                                                 f"parameters in the replay ({', '.join(changed)})",
+                             stored=item.params, replayed=_json(params))
+            return item.data
+
+        assert self.wf is not None
+        engine = self.wf.script_engine
+        self.wf.script_engine = AppScriptEngine(recorded)
+        try:
+            self._run(task)
+        finally:
+            self.wf.script_engine = engine
+
+    def _fired(self, item: RecordedInput, fired: list[str]) -> None:
+        for bpmn_id in fired:
+            self.fired.setdefault(bpmn_id, []).append(item.seq)
+
+
+def replay_inputs(spec_json: str, inputs: list[RecordedInput], *, until_seq: int | None = None,
+                  indexed: bool = True) -> ReplayRun:
+    """Replay `inputs` (in audit order) up to and including `until_seq` (all when None)."""
+    run = _Replay(spec_json, indexed)
+    applied = 0
+    stopped_at = None
+    for item in inputs:
+        if until_seq is not None and item.seq > until_seq:
+            break
+        applied += 1
+        try:
+            with engine_time(item.at):
+                run.apply(item)
+        except (AppError, SpiffWorkflowException) as err:
+            run.problem(item, item.bpmn_id, f"event {item.seq}: the replay stopped: {err}")
+            stopped_at = item.seq
+            break
+    if until_seq is None and stopped_at is None:
+        for bpmn_id, seqs in sorted(run.fired.items()):
+            for seq in seqs:
+                run.problems.append(Difference(
+                    "input", bpmn_id, f"timer {bpmn_id} fired in the replay (at event {seq}) but no timer_fired "
+                                      "event was recorded", stored="not fired", replayed="fired", seq=seq))
+    shown = None
+    if run.wf is not None:
+        try:
+            shown = _snapshot(run.wf)
+        except (AppError, SpiffWorkflowException) as err:
+            run.problems.append(Difference("input", "", f"the replayed instance cannot be described: {err}"))
+    return ReplayRun(snapshot=shown, problems=run.problems, applied=applied, stopped_at=stopped_at)
+
+
+def _counted(stored: list[str], replayed: list[str], aspect: str, what: str) -> list[Difference]:
+    """Per element, how often it appears in each list; `what` words it ("{element} completed {n} times")."""
+    a, b = Counter(stored), Counter(replayed)
+    found = []
+    for element in sorted(set(a) | set(b)):
+        if a[element] != b[element]:
+            found.append(Difference(aspect, element, f"{what.format(element=element, n=a[element])} in the stored "
+                                                     f"state, {b[element]} in the replay", stored=a[element],
+                                    replayed=b[element]))
+    return found
+
+
+def compare(stored: Snapshot, replayed: Snapshot) -> list[Difference]:
+    """Every way `replayed` differs from `stored`; empty when they are identical."""
+    found: list[Difference] = []
+    if stored.completed != replayed.completed:
+        words = {True: "complete", False: "not complete"}
+        found.append(Difference("completed", "", f"the stored instance is {words[stored.completed]}, the replayed "
+                                                 f"one is {words[replayed.completed]}", stored=stored.completed,
+                                replayed=replayed.completed))
+    by_count = _counted(stored.path, replayed.path, "path", "{element} completed {n} time(s)")
+    found += by_count
+    if not by_count and stored.path != replayed.path:
+        at = next(i for i, (a, b) in enumerate(zip(stored.path, replayed.path, strict=True)) if a != b)
+        found.append(Difference("path", stored.path[at], f"the path differs in order at step {at + 1}: "
+                                                         f"{stored.path[at]} stored, {replayed.path[at]} replayed",
+                                stored=stored.path, replayed=replayed.path))
+    found += _counted(stored.human_tasks, replayed.human_tasks, "human_task", "open human task {element}: {n}")
+    found += _counted(stored.service_tasks, replayed.service_tasks, "service_task",
+                      "pending service task {element}: {n}")
+    stored_timers, replayed_timers = _dues(stored.timers), _dues(replayed.timers)
+    for element in sorted(set(stored_timers) | set(replayed_timers)):
+        a, b = stored_timers.get(element, []), replayed_timers.get(element, [])
+        if a != b:
+            found.append(Difference("timer", element, f"waiting timer {element}: {_due_words(a)} in the stored "
+                                                      f"state, {_due_words(b)} in the replay", stored=a, replayed=b))
+    for key in sorted(set(stored.data) | set(replayed.data)):
+        a, b = stored.data.get(key, _MISSING), replayed.data.get(key, _MISSING)
+        if a != b:
+            found.append(Difference("data", key, f"data {key}: {_show(a)} in the stored state, {_show(b)} in the "
+                                                 "replay", stored=None if a is _MISSING else a,
+                                    replayed=None if b is _MISSING else b))
+    return found
+
+
+def _dues(timers: list[WaitingTimer]) -> dict[str, list[str]]:
+    dues: dict[str, list[str]] = {}
+    for timer in timers:
+        dues.setdefault(timer.bpmn_id, []).append(timer.due)
+    return {key: sorted(value) for key, value in dues.items()}
+
+
+def _due_words(dues: list[str]) -> str:
+    return "due " + ", ".join(dues) if dues else "not waiting"
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "absent"
+
+
+_MISSING: Any = _Missing()
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    if value is _MISSING:
+        return "absent"
+    text = json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

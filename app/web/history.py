@@ -1,0 +1,92 @@
+"""Replay and "view at step N" for a request: the Replay button's result on the request page, and the request as it
+was after each of its audit events (what was done, what it waited at, its data, its diagrams), with times in the
+auditor's time zone (`tz`, remembered for the session; default America/Chicago, Oklahoma's zone)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from flask import Blueprint, g, render_template, request, session, url_for
+
+from app.errors import FieldError, InvalidData
+from app.services import audit_views, diagram, queries, replay
+from app.web.context import services
+
+bp = Blueprint("history", __name__)
+DEFAULT_ZONE = "America/Chicago"
+COMMON_ZONES = ["America/Chicago", "America/New_York", "America/Denver", "America/Phoenix", "America/Los_Angeles",
+                "UTC"]
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def time_zone() -> tuple[str, ZoneInfo]:
+    """The auditor's zone: ?tz= (remembered in the session), else the session's, else America/Chicago."""
+    asked = request.args.get("tz", "").strip()
+    name = asked or session.get("tz") or DEFAULT_ZONE
+    if name not in _zone_names():
+        raise InvalidData("unknown time zone", [FieldError("tz", f"{name!r} is not an IANA time zone name "
+                                                                 "such as America/Chicago")])
+    try:
+        zone = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise InvalidData("unknown time zone", [FieldError("tz", f"{name!r} cannot be loaded")]) from None
+    if asked and session.get("tz") != name:
+        session["tz"] = name
+    return name, zone
+
+
+def _step(steps: int) -> int:
+    raw = request.args.get("step", "").strip()
+    if not raw:
+        return steps
+    if not raw.isdigit():
+        raise InvalidData("step must be a number", [FieldError("step", f"{raw!r}: use 1 to {steps}")])
+    return int(raw)
+
+
+@bp.post("/requests/<ref>/replay")
+def replay_request(ref: str) -> str:
+    """Replay the request and show the result on its page (nothing about the request changes; an auditor's replay
+    is logged like any look an auditor takes at a request)."""
+    audit_views.record_request_view(services(), g.identity, ref, view="replay")
+    shown = queries.show_request(services(), ref)
+    report = replay.replay_request(services(), ref).as_dict()
+    return render_template("request.html", r=shown, extras=diagram.request_page_extras(services(), shown),
+                           replay=report)
+
+
+@bp.get("/requests/<ref>/history")
+def history(ref: str) -> str:
+    zone_name, zone = time_zone()
+    audit_views.record_request_view(services(), g.identity, ref, view="history")  # an auditor's look is audited
+    shown = queries.show_request(services(), ref)
+    timeline = diagram.request_timeline(services(), ref, path=shown["path"])
+    step = _step(len(timeline))
+    state = replay.state_at(services(), ref, step)
+    names = state.names
+    waiting = state.waiting(zone)
+    done = [{"id": element, "name": names.get(element, element), "times": times}
+            for element, times in state.done.items()]
+    steps = [{**event, "step": i, "local": replay.local_time(event["at"], zone)}
+             for i, event in enumerate(timeline, start=1)]
+    return render_template(
+        "history.html", r=shown, state=state, steps=steps, current=steps[step - 1], done=done,
+        waiting=[{"id": element, "name": names.get(element, element), **info} for element, info in waiting.items()],
+        timers={t.bpmn_id: replay.local_time(t.due, zone) for t in state.snapshot.timers},
+        zone=zone_name, zones=sorted(set(COMMON_ZONES) | {zone_name}),
+        diagrams_url=url_for("diagram.diagrams", ref=shown["number"], step=step, tz=zone_name))
+
+
+def step_diagrams(ref: str, raw_step: str) -> list[dict[str, Any]]:
+    """The diagrams' JSON (as /api/requests/<ref>/diagrams) coloured for the request as it was after step N."""
+    if not raw_step.isdigit():
+        raise InvalidData("step must be a number", [FieldError("step", f"{raw_step!r} is not a step number")])
+    _, zone = time_zone()
+    state = replay.state_at(services(), ref, int(raw_step))
+    return diagram.step_diagrams(services(), ref, state.snapshot.path, state.waiting(zone))
