@@ -20,11 +20,9 @@ DIFFERENT = 3
 def _difference_lines(report: dict[str, Any]) -> list[str]:
     lines = []
     for d in report["differences"]:
-        where = d["element"] or "-"
-        if d["name"] and d["name"] != d["element"]:
-            where += f" ({d['name']})"
-        event = f" [event {d['event']}]" if d["event"] else ""
-        lines.append(f"  {d['aspect']:<12} {where}: {d['message']}{event}")
+        name = f" ({d['name']})" if d["name"] and d["name"] != d["element"] else ""
+        event = f" [audit event {d['event']}]" if d["event"] and f"event {d['event']}" not in d["message"] else ""
+        lines.append(f"  - {d['message']}{name}{event}")
     return lines
 
 
@@ -72,7 +70,8 @@ def replay_cmd(request_ref: str | None, all_requests: bool, as_json: bool) -> No
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=str))
     else:
-        lines = [f"{summary['requests']} requests replayed: {summary['identical']} identical, "
+        lines = [f"{summary['requests']} request{'s' if summary['requests'] != 1 else ''} replayed: "
+                 f"{summary['identical']} identical, "
                  f"{summary['with_differences']} with differences"]
         for report in different:
             lines += [_one_line(report), *_difference_lines(report)]

@@ -193,7 +193,7 @@ def test_rf_replay_one_and_all_with_exit_codes(services, settings, drive, clock)
     corrupt_title(services, good)
     bad = run_rf(settings, "replay", good)
     assert bad.returncode == 3
-    assert "data         title:" in bad.stdout and "1 difference" in bad.stdout
+    assert "  - data title: " in bad.stdout and "1 difference" in bad.stdout
     summary = run_rf(settings, "replay", "--all", "--json")
     assert summary.returncode == 3
     data = json.loads(summary.stdout)  # the progress bar goes to stderr, never into the JSON
