@@ -7,37 +7,14 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any
 
 import click
 
-from app.errors import AppError
+from app.cli_support import _services
+from app.cli_support import command as _command
 
 EXIT_BROKEN = 3
-
-
-def _command(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """AppErrors become a message and exit 2 (bad input) or 1, as for every other `rf` command."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except AppError as err:
-            from app.cli import _fail
-
-            _fail(err, kwargs.get("as_json", False))
-
-    return wrapper
-
-
-def _services() -> Any:
-    from app.bootstrap import bootstrap
-
-    return bootstrap()
 
 
 @click.group("audit", help="The audit log: verify its hash chain.")

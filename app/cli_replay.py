@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from app.cli_support import _fail, _services
 from app.errors import AppError, FieldError, InvalidData
 
 DIFFERENT = 3
@@ -41,13 +42,12 @@ def _one_line(report: dict[str, Any]) -> str:
 @click.option("--all", "all_requests", is_flag=True, help="Replay every request, with a progress bar and a summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def replay_cmd(request_ref: str | None, all_requests: bool, as_json: bool) -> None:
-    from app import cli as rf_cli
     from app.services import replay
 
     try:
         if bool(request_ref) == all_requests:
             raise InvalidData("give one REQUEST or --all", [FieldError("REQUEST", "name one request, or pass --all")])
-        services = rf_cli._services()
+        services = _services()
         if request_ref:
             report = replay.replay_request(services, request_ref).as_dict()
             if as_json:
@@ -62,7 +62,7 @@ def replay_cmd(request_ref: str | None, all_requests: bool, as_json: bool) -> No
             for number in bar:
                 reports.append(replay.replay_request(services, number).as_dict())
     except AppError as err:
-        rf_cli._fail(err, as_json)
+        _fail(err, as_json)
         return
     different = [r for r in reports if not r["identical"]]
     summary = {"requests": len(reports), "identical": len(reports) - len(different), "with_differences": len(different),
