@@ -7,6 +7,8 @@ import gc
 import json
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,3 +149,18 @@ def records(services: Services, model: Any, *where: Any) -> list[Any]:
         return found
 
 
+@pytest.fixture
+def served(services) -> Iterator[str]:
+    """The app in a werkzeug server thread on a free port (for the Chromium checks of single pages)."""
+    from werkzeug.serving import make_server
+
+    from app.web import create_app
+
+    server = make_server("127.0.0.1", 0, create_app(services, {"SECRET_KEY": "test-secret"}), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -208,21 +206,6 @@ def test_rf_replay_one_and_all_with_exit_codes(services, settings, drive, clock)
 
 
 # In Chromium: the history page's viewer colours the diagram for the chosen step (SQLite only, like tests/browser)
-
-@pytest.fixture
-def served(services) -> Iterator[str]:
-    from werkzeug.serving import make_server
-
-    from app.web import create_app
-
-    server = make_server("127.0.0.1", 0, create_app(services, {"SECRET_KEY": "test-secret"}), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 @needs_bpmn_js

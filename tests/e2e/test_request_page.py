@@ -5,7 +5,7 @@ one check in Chromium that the viewer draws the markers."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -231,21 +231,6 @@ def test_unknown_request_diagrams_are_a_json_404(services):
 
 CHROMIUM = Path("/usr/bin/chromium")
 
-
-@pytest.fixture
-def served(services) -> Iterator[str]:
-    from werkzeug.serving import make_server
-
-    from app.web import create_app
-
-    server = make_server("127.0.0.1", 0, create_app(services, {"SECRET_KEY": "test-secret"}), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 def in_own_thread(check: Callable[[], None]) -> None:
