@@ -45,6 +45,7 @@ class HumanTask:
     documentation: str | None
     assignee_variable: str | None
     data: dict[str, Any]
+    pauses_sla: bool = False  # property slaClock = paused: the request waits on the customer
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ def _human_task(task: Any) -> HumanTask:
         form_schema=props.get("formJsonSchemaFilename"), ui_schema=props.get("formUiSchemaFilename"),
         instructions=ext.get("instructionsForEndUser"), documentation=spec.documentation,
         assignee_variable=props.get("assigneeVariable"), data=dict(task.data),
+        pauses_sla=str(props.get("slaClock", "")).strip().lower() == "paused",
     )
 
 

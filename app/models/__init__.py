@@ -5,11 +5,11 @@ from app.models.calendar import SLA_UNITS, Holiday, HolidayYear, SlaTarget
 from app.models.external import AsdService, BillingCase, CrmCase, CrmNote, Notification, WorkListEntry
 from app.models.process import DefinitionVersion, ProcessInstance, ServiceJob, TaskRow
 from app.models.reference import Membership, ProviderGroup, Role, User
-from app.models.service_request import PRIORITIES, REQUEST_TYPES, ServiceRequest
+from app.models.service_request import ESCALATION_LEVELS, PRIORITIES, REQUEST_TYPES, ServiceRequest, SlaEscalation
 
 __all__ = [
     "PRIORITIES", "REQUEST_TYPES", "AsdService", "AuditEvent", "AuditHead", "BillingCase", "CrmCase", "CrmNote",
     "DefinitionVersion", "Membership", "Notification", "ProcessInstance", "ProviderGroup", "Role", "ServiceJob",
     "ServiceRequest", "TaskRow", "User", "WorkListEntry",
-    "SLA_UNITS", "Holiday", "HolidayYear", "SlaTarget",
+    "SLA_UNITS", "Holiday", "HolidayYear", "SlaTarget", "ESCALATION_LEVELS", "SlaEscalation",
 ]

@@ -14,7 +14,7 @@ from app.adapters.crm import case_number
 from app.bootstrap import Services
 from app.errors import FieldError, InvalidData
 from app.models import PRIORITIES, REQUEST_TYPES, CrmCase, ProcessInstance, ProviderGroup, ServiceRequest
-from app.services import projection, sla
+from app.services import projection, sla, sla_clock
 from app.services.definitions import latest_version
 
 MAIN_PROCESS = "request_fulfillment"
@@ -123,6 +123,7 @@ def new_request(services: Services, request_type: str, data: dict[str, Any], act
         session.add(request)
         session.flush()
         request.number = f"RF-{request.id:06d}"
+        sla_clock.start(session, request)
         case.request_number = request.number  # leaves the Pending Queue now; a second pull is refused
         if request_type == "enhancement":
             case.status = "in_progress"  # worked on the work list; assistance cases are taken by crm.take_case

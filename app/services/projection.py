@@ -11,6 +11,7 @@ from app import audit
 from app.engine import InstanceState
 from app.errors import Conflict
 from app.models import ProcessInstance, Role, ServiceJob, ServiceRequest, TaskRow
+from app.services import sla_clock
 
 
 def lane_roles(session: Session) -> dict[str, str]:
@@ -78,8 +79,10 @@ def project(session: Session, instance: ProcessInstance, request: ServiceRequest
     for timer in state.fired_timers:
         audit.append(session, actor="timer", event_type="timer_fired", request_id=request.id, now=now,
                      payload={"bpmn_id": timer})
+    sla_clock.sync_pause(session, request, any(task.pauses_sla for task in state.human_tasks), now, actor)
     if state.completed and request.status != "closed":
         request.status, request.closed_at = "closed", now
+        sla_clock.stop(request)
         audit.append(session, actor=actor, event_type="request_closed", request_id=request.id, now=now,
                      payload={"path": state.path})
     session.flush()

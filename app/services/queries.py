@@ -22,6 +22,7 @@ from app.models import (
     TaskRow,
     User,
 )
+from app.services import sla_clock
 
 
 def _iso(value: Any) -> Any:
@@ -56,6 +57,7 @@ def show_request(services: Services, ref: str) -> dict[str, Any]:
             "provider_group": request.provider_group.code, "priority": request.priority, "routine": request.routine,
             "status": request.status, "created_at": _iso(request.created_at), "closed_at": _iso(request.closed_at),
             "sla_due_at": _iso(request.sla_due_at),
+            "sla": sla_clock.summary(s, request, services.clock.now()),
             "definition": {"process_id": definition.process_id, "version": definition.version},
             "instance": {"status": instance.status, "version": instance.version,
                          "next_timer_at": _iso(instance.next_timer_at)},

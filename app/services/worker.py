@@ -20,8 +20,8 @@ from app.adapters import database_clients
 from app.adapters.outbox import deliver
 from app.bootstrap import Services
 from app.errors import AppError, Conflict, NotFound
-from app.models import DefinitionVersion, Notification, ProcessInstance, ServiceJob
-from app.services import projection
+from app.models import DefinitionVersion, Notification, ProcessInstance, ServiceJob, ServiceRequest
+from app.services import projection, sla_clock
 from handlers import HandlerContext, HandlerError, InvalidParams
 
 WORKER = "worker"
@@ -33,6 +33,7 @@ class WorkerPass:
     services_failed: int = 0
     incidents: int = 0
     timers_fired: int = 0
+    escalations: int = 0
     mails_sent: int = 0
 
     def did_something(self) -> bool:
@@ -164,6 +165,28 @@ def fire_timers(services: Services, now: datetime, limit: int = 100) -> int:
     return fired
 
 
+def escalate_slas(services: Services, now: datetime, limit: int = 100) -> int:
+    """Raise the SLA escalations that are due (75% used, target passed); each at most once per request."""
+    with services.uow() as uow:
+        due = list(uow.session.execute(
+            select(ServiceRequest.id, ProcessInstance.id).join(ProcessInstance, ProcessInstance.request_id ==
+                                                                ServiceRequest.id)
+            .where(ServiceRequest.status == "open", ServiceRequest.sla_next_check_at <= now)
+            .order_by(ServiceRequest.sla_next_check_at).limit(limit)))
+    raised = 0
+    for request_id, instance_id in due:
+        with services.uow() as uow:  # instance first, as every writer of a request does, then the request
+            if projection.lock_instance(uow.session, instance_id, skip_locked=True) is None:
+                continue
+            request = uow.session.scalars(select(ServiceRequest).where(ServiceRequest.id == request_id)
+                                          .execution_options(populate_existing=True)).one_or_none()
+            if request is None or request.sla_next_check_at is None or request.sla_next_check_at > now:
+                continue
+            raised += len(sla_clock.escalate(uow.session, request, now))
+            uow.commit()
+    return raised
+
+
 def send_mail(services: Services, now: datetime, limit: int = 50) -> int:
     settings = services.settings
     with services.uow() as uow:
@@ -199,9 +222,10 @@ def run_once(services: Services, now: datetime | None = None, max_rounds: int = 
             round_.services_failed += outcome == "retry"
             round_.incidents += outcome == "incident"
         round_.timers_fired = fire_timers(services, now_)
+        round_.escalations = escalate_slas(services, now_)
         round_.mails_sent = send_mail(services, now_)
         for name, value in round_.__dict__.items():
             setattr(summary, name, getattr(summary, name) + value)
-        if not (round_.services_run or round_.timers_fired):
+        if not (round_.services_run or round_.timers_fired or round_.escalations):
             break
     return summary

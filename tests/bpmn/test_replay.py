@@ -239,37 +239,38 @@ def test_state_at_step_out_of_range_is_bad_input(services, drive):
         replay.state_at(services, number, 0)
 
 
-def test_sla_timer_firing_during_a_completion_replays_identical(services, drive, clock):
-    """The SLA timer fires inside another operation (a completion after the due time), not in a worker pass."""
+def test_sla_escalations_between_steps_leave_the_replay_identical(services, drive, clock):
+    """The SLA clock escalates outside the engine: its audit events sit between the steps but replay skips them."""
     number = drive.new("assistance", priority="critical")
     drive.work()
     clock.advance(timedelta(days=2))
+    drive.work()
     drive.complete(number, "assign_specialist", "maria", {"specialist": "sara"})
     drive.work()
     report = replay.replay_request(services, number)
     assert report.identical, describe(report)
-    assert "escalate_assistance_sla" in drive.show(number)["path"]
+    assert [e["level"] for e in drive.show(number)["sla"]["escalations"]] == ["warning", "breach"]
 
 
-def test_a_long_rework_loop_with_the_sla_timer_firing_midway_replays_identical(services, drive, clock, mailbox):
-    number = drive.new("enhancement", provider_group="apps", priority="critical")  # a 30 day target
+def test_a_long_rework_loop_with_the_sla_breached_midway_replays_identical(services, drive, clock, mailbox):
+    number = drive.new("enhancement", provider_group="apps", priority="critical")  # a 20 business day target
     drive.complete(number, "draw_up_work_plan", "pete", WORK_PLAN)
     drive.work()
     for round_ in range(30):
         if round_ == 15:
             clock.advance(timedelta(days=31))
-            drive.work()  # the SLA timer fires on the call activity while its process loops; the escalation runs
+            drive.work()  # the SLA clock passes 75% and 100% while the process loops
         clock.advance(timedelta(minutes=7))
         drive.complete(number, "fulfil_enhancement_request", "pete", FULFILMENT)
         drive.complete(number, "test_solution", "pete", {"test_result": "fail", "test_notes": f"round {round_}"})
-    path = drive.show(number)["path"]
-    assert path.count("test_solution") == 30 and path.count("escalate_enhancement_sla") == 1
+    shown = drive.show(number)
+    assert shown["path"].count("test_solution") == 30
+    assert [e["level"] for e in shown["sla"]["escalations"]] == ["warning", "breach"]
     report = replay.replay_request(services, number)
     assert report.identical, describe(report)
     assert report.events > 120
     assert replay.replay_request(services, number, indexed=False).identical
     events = _steps(services, number)
-    fired = replay.state_at(services, number, _step_of(events, "timer_fired", "enhancement_sla_breached"))
-    assert fired.done.get("enhancement_sla_breached") == 1
-    assert fired.snapshot.service_tasks == ["escalate_enhancement_sla"]
-    assert fired.snapshot.human_tasks == ["fulfil_enhancement_request"]
+    breached = replay.state_at(services, number, _step_of(events, "sla_breached"))
+    assert breached.snapshot.human_tasks == ["fulfil_enhancement_request"]
+    assert breached.done.get("test_solution") == 15

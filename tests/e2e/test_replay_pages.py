@@ -89,7 +89,7 @@ def test_history_at_step_shows_done_and_waiting_elements_data_and_neighbours(ser
     html = at_start.get_data(as_text=True)
     assert f"{number} at step 1 of {len(events)}" in html
     waiting = re.findall(r'class="task-card[^"]*" data-bpmn-id="([^"]+)"', html)
-    assert waiting == ["take_crm_case", "assistance_sla_breached"]  # queued for the worker; the SLA timer armed
+    assert waiting == ["take_crm_case"]  # queued for the worker
     done = re.findall(r'<li data-bpmn-id="([^"]+)"', html)
     assert done[:2] == ["request_received", "request_type_gateway"] and "assign_specialist" not in done
     assert 'rel="prev"' not in html and f'href="/requests/{number}/history?step=2&amp;tz=America/Chicago"' in html
@@ -98,7 +98,7 @@ def test_history_at_step_shows_done_and_waiting_elements_data_and_neighbours(ser
     html = user.get(f"/requests/{number}/history?step={step}").get_data(as_text=True)
     waiting = re.findall(r'class="task-card[^"]*" data-bpmn-id="([^"]+)"', html)
     done = re.findall(r'<li data-bpmn-id="([^"]+)"', html)
-    assert "fulfil_assistance_request" in waiting and "assistance_sla_breached" in waiting  # the armed SLA timer
+    assert waiting == ["fulfil_assistance_request"]
     assert {"take_crm_case", "assign_specialist"} <= set(done)
     assert re.search(r'<th scope="row">specialist</th><td>sam</td>', html)
     assert f'href="/requests/{number}/history?step={step - 1}&amp;tz=America/Chicago"' in html
@@ -161,9 +161,7 @@ def test_diagrams_json_for_a_step_is_coloured_for_that_step(services, drive, clo
     assert failed["enhancement_request"]["active"] == ["fulfil_enhancement_request"]
     assert failed["enhancement_request"]["completed"]["test_solution"] == 1
     assert failed["enhancement_request"]["completed"]["fulfil_enhancement_request"] == 1
-    sla = failed["request_fulfillment"]
-    assert sla["active_kinds"]["enhancement_sla_breached"] == "timer"
-    assert "CST" in sla["notes"]["enhancement_sla_breached"]
+    assert failed["request_fulfillment"]["active_kinds"] == {"fulfil_enhancement": "call_activity"}
     assert user.get(f"/api/requests/{number}/diagrams?step=abc").status_code == 422
 
 

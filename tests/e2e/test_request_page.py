@@ -90,14 +90,14 @@ def test_diagrams_of_an_assistance_request_at_the_fulfil_step(services, drive):
     assert (assistance["process_id"], top["process_id"]) == ("assistance_request", "request_fulfillment")
     assert top["main"] and not assistance["main"]
 
-    assert assistance["completed"] == {"assistance_started": 1, "take_crm_case": 1, "assign_specialist": 1}
+    assert assistance["completed"] == {"assistance_started": 1, "take_crm_case": 1, "assign_specialist": 1,
+                                       "assistance_work_merge": 1}
     assert assistance["active"] == ["fulfil_assistance_request"]
     assert assistance["active_kinds"] == {"fulfil_assistance_request": "user_task"}
     assert "held by sam" in assistance["notes"]["fulfil_assistance_request"]
 
     assert top["completed"] == {"request_received": 1, "request_type_gateway": 1}
-    # the call activity runs, and its SLA timer waits on it
-    assert top["active_kinds"] == {"fulfil_assistance": "call_activity", "assistance_sla_breached": "timer"}
+    assert top["active_kinds"] == {"fulfil_assistance": "call_activity"}
     assert top["calls"]["fulfil_assistance"] == "assistance_request"
 
     for untouched in ("discovery.bpmn", "enhancement_request.bpmn"):
@@ -130,7 +130,7 @@ def test_diagrams_of_an_enhancement_after_a_failed_test_count_the_loop(services,
     top = by_file(diagrams)["request_fulfillment.bpmn"]
     assert top["completed"] == {"request_received": 1, "request_type_gateway": 1, "routine_gateway": 1,
                                 "scheduling_merge": 1}
-    assert top["active_kinds"] == {"fulfil_enhancement": "call_activity", "enhancement_sla_breached": "timer"}
+    assert top["active_kinds"] == {"fulfil_enhancement": "call_activity"}
     assert not by_file(diagrams)["assistance_request.bpmn"]["touched"]
 
     html = web.get(f"/requests/{number}").get_data(as_text=True)
