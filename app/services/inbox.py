@@ -13,7 +13,7 @@ from sqlalchemy import and_, case, false, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from app.bootstrap import Services
-from app.models import ServiceRequest, TaskRow
+from app.models import ServiceRequest, SlaEscalation, TaskRow
 from app.services.auth import Identity
 
 QUEUES = ("mine", "available", "groups")
@@ -49,6 +49,7 @@ class InboxRow:
     due_at: datetime | None
     overdue: bool
     created_at: datetime
+    sla: str = ""  # "" | at_risk (75% of the target used) | breached | paused (waiting on the customer)
 
 
 @dataclass
@@ -115,10 +116,23 @@ def inbox(services: Services, identity: Identity, filters: InboxFilters) -> Inbo
         page = min(max(1, filters.page), pages)
         # sort and page narrow rows (ids, from the covering index), then load only the page's rows
         page_ids = list(s.scalars(ids.where(*where).order_by(*order).offset((page - 1) * per_page).limit(per_page)))
-        found = s.execute(select(TaskRow, ServiceRequest.request_type).join(ServiceRequest, joined)
+        found = s.execute(select(TaskRow, ServiceRequest.request_type, ServiceRequest.sla_breached_at,
+                                 ServiceRequest.sla_paused_since).join(ServiceRequest, joined)
                           .where(TaskRow.id.in_(page_ids)).order_by(*order)).all() if page_ids else []
+        warned = set(s.scalars(select(SlaEscalation.request_id).where(
+            SlaEscalation.level == "warning", SlaEscalation.request_id.in_({t.request_id for t, *_ in found}))))
         rows = [InboxRow(t.task_uuid, t.request_number, t.request_id, rtype, t.request_title, t.agency, t.name, t.lane,
-                         t.provider_group, t.assignee, t.priority, t.due_at, bool(t.due_at and t.due_at < now),
-                         t.created_at) for t, rtype in found]
+                         t.provider_group, t.assignee, t.priority, t.due_at,
+                         bool(t.due_at and t.due_at < now and paused is None), t.created_at,
+                         _sla_flag(breached, paused, t.request_id in warned))
+                for t, rtype, breached, paused in found]
         groups = sorted({g for _, g in identity.grants if g})
         return InboxPage(rows=rows, total=total, page=page, pages=pages, counts=counts, groups=groups)
+
+
+def _sla_flag(breached: datetime | None, paused: datetime | None, warned: bool) -> str:
+    if paused is not None:
+        return "paused"
+    if breached is not None:
+        return "breached"
+    return "at_risk" if warned else ""

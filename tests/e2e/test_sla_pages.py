@@ -1,0 +1,62 @@
+"""The SLA clock as staff see it: flags in the inbox and the agreed-time section of the request page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.driver import Driver
+from tests.web import WebUser
+
+WARN_AT = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)  # a critical request opened at START: 75% of 4 business hours
+DUE_AT = datetime(2026, 12, 1, 19, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def drive(services, clock) -> Driver:
+    return Driver(services, clock)
+
+
+def test_inbox_and_request_page_show_the_clock_from_on_time_to_at_risk_to_breached(services, drive, clock):
+    number = drive.new("assistance", priority="critical")
+    drive.work()
+    drive.complete(number, "assign_specialist", "maria", {"specialist": "sara"})
+    sara = WebUser(services, "sara")
+
+    page = sara.get(f"/requests/{number}").get_data(as_text=True)
+    assert "On time: 4.0 business hours left" in page and 'aria-valuenow="0"' in page
+    assert "SLA at risk" not in sara.get("/inbox").get_data(as_text=True)
+
+    clock.set(WARN_AT)
+    drive.work()
+    inbox = sara.get("/inbox").get_data(as_text=True)
+    assert number in inbox and "SLA at risk" in inbox
+    page = sara.get(f"/requests/{number}").get_data(as_text=True)
+    assert "<strong>At risk</strong>" in page and "1.0 business hour left" in page
+    assert "75% of the sla target used" in page.lower() and "emailed maria@omes.example, sara@omes.example" in page
+
+    clock.set(DUE_AT + timedelta(minutes=30))
+    drive.work()
+    inbox = sara.get("/inbox").get_data(as_text=True)
+    assert "SLA breached" in inbox and "SLA at risk" not in inbox
+    page = sara.get(f"/requests/{number}").get_data(as_text=True)
+    assert "<strong>SLA target passed</strong>" in page and 'class="sla sla-breached"' in page
+    assert page.count('<li class="breach">') == 1 and page.count('<li class="warning">') == 1
+
+
+def test_a_request_waiting_on_the_customer_shows_its_paused_clock(services, drive, clock):
+    number = drive.new("assistance", priority="high")
+    drive.work()
+    drive.complete(number, "assign_specialist", "maria", {"specialist": "sara"})
+    clock.advance(timedelta(hours=2))
+    drive.complete(number, "fulfil_assistance_request", "sara",
+                   {"resolution_notes": "Which office?", "resolution_code": "awaiting_customer",
+                    "time_spent_hours": 0.25})
+    drive.work()
+    sara = WebUser(services, "sara")
+    inbox = sara.get("/inbox").get_data(as_text=True)
+    assert "Await the customer&#39;s reply" in inbox and "SLA paused" in inbox
+    page = sara.get(f"/requests/{number}").get_data(as_text=True)
+    assert "<strong>SLA clock paused</strong>" in page and "waiting on the customer" in page
+    assert "2.0 business hours" in page  # used before the pause
