@@ -32,6 +32,8 @@ def dashboard(services: Services, limit: int = 50) -> dict[str, Any]:
             "definition": f"{latest.process_id} v{latest.version}" if latest else None,
             "requests": [{"number": r.number, "title": r.title, "type": r.request_type, "agency": r.agency,
                           "group": r.provider_group.name, "priority": r.priority, "status": r.status,
-                          "due": r.sla_due_at, "open_tasks": open_tasks.get(r.id, 0)} for r in requests],
+                          "due": r.sla_due_at, "open_tasks": open_tasks.get(r.id, 0),
+                          "sla": "paused" if r.sla_paused_since and r.status == "open"
+                          else "breached" if r.sla_breached_at else ""} for r in requests],
             "demo_users": [(u, name, DEMO_PASSWORD) for u, name, _ in DEMO_USERS],
         }

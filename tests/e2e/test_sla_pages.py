@@ -43,6 +43,7 @@ def test_inbox_and_request_page_show_the_clock_from_on_time_to_at_risk_to_breach
     page = sara.get(f"/requests/{number}").get_data(as_text=True)
     assert "<strong>SLA target passed</strong>" in page and 'class="sla sla-breached"' in page
     assert page.count('<li class="breach">') == 1 and page.count('<li class="warning">') == 1
+    assert "SLA breached" in WebUser(services, "maria").get("/").get_data(as_text=True)
 
 
 def test_a_request_waiting_on_the_customer_shows_its_paused_clock(services, drive, clock):
