@@ -299,9 +299,14 @@ EVENT_WORDS = {
     "incident_resolved": "Incident retried",
     "timer_fired": "Timer fired",
     "request_closed": "Request closed",
+    "sla_paused": "SLA clock paused",
+    "sla_resumed": "SLA clock resumed",
+    "sla_warning": "SLA at risk",
+    "sla_breached": "SLA target passed",
+    "instance_migrated": "Moved to a new process version",
 }
 _TONE = {"request_closed": "ok", "task_completed": "ok", "service_called": "ok", "service_failed": "warn",
-         "timer_fired": "warn",
+         "timer_fired": "warn", "sla_warning": "warn", "sla_breached": "error", "sla_paused": "warn",
          "incident_raised": "error", "instance_started": "start"}
 
 
@@ -364,6 +369,16 @@ def _describe(event: AuditEvent, names: dict[str, str], task_names: dict[str, st
         text = f"“{name}” fired"
     elif kind == "request_closed":
         text = "The process reached its end; the request is closed"
+    elif kind in ("sla_warning", "sla_breached"):
+        text = f"{p.get('what', 'SLA escalation')}; " + (
+            f"emailed {', '.join(p['recipients'])}" if p.get("recipients") else "reached with the breach, not emailed")
+    elif kind == "sla_paused":
+        text = f"The SLA clock stopped: {p.get('reason', 'paused')}"
+    elif kind == "sla_resumed":
+        hours = float(p.get("paused_business_seconds") or 0) / 3600
+        text = f"The SLA clock runs again after {hours:.1f} paused business hours; due {_when(p.get('sla_due_at'))}"
+    elif kind == "instance_migrated":
+        text = f"Moved from {p.get('process_id')} v{p.get('from_version')} to v{p.get('to_version')}"
     else:
         text = _summarize(p)
     return text, bpmn_id

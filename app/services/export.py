@@ -37,8 +37,11 @@ from app.services.diagram import EVENT_WORDS, _describe
 FORMATS = ("csv", "xes")
 CSV_COLUMNS = ("seq", "time", "actor", "event_type", "request_number", "bpmn_id", "summary", "payload")
 # audit event types that become XES events, with the activity name of those that are not BPMN elements
-XES_EVENT_TYPES = ("instance_started", "task_completed", "service_called", "timer_fired", "request_closed")
+XES_EVENT_TYPES = ("instance_started", "task_completed", "service_called", "timer_fired", "request_closed",
+                   "sla_paused", "sla_resumed", "sla_warning", "sla_breached")
 REQUEST_STARTED, REQUEST_CLOSED = "Request started", "Request closed"
+SLA_ACTIVITIES = {"sla_paused": "SLA clock paused", "sla_resumed": "SLA clock resumed",
+                  "sla_warning": "SLA at risk (75% used)", "sla_breached": "SLA target passed"}
 BPMN_MODEL = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 XES_EXTENSIONS = (  # name, prefix, uri: the standard extensions of IEEE 1849-2016
     ("Concept", "concept", "http://www.xes-standard.org/concept.xesext"),
@@ -242,6 +245,8 @@ def _activity(event: AuditEvent, ctx: EventContext) -> tuple[str, str, str | Non
         return REQUEST_STARTED, "", None
     if event.event_type == "request_closed":
         return REQUEST_CLOSED, "", None
+    if event.event_type in SLA_ACTIVITIES:
+        return SLA_ACTIVITIES[event.event_type], "", None
     task = str(p.get("task") or "")
     bpmn_id = str(p.get("bpmn_id") or ctx.jobs.get(task) or "")
     if not bpmn_id:

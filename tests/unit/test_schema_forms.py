@@ -98,6 +98,10 @@ VALID = {
         {"specialist": "bob", "assignment_note": "Printer on floor 3\r\nalready restarted twice"},
         {"specialist": "bob", "assignment_note": "Printer on floor 3\nalready restarted twice"},
     ),
+    "await_customer_reply": (
+        {"customer_reply": "  The Tulsa office, please.\r\nThanks  "},
+        {"customer_reply": "The Tulsa office, please.\nThanks"},
+    ),
     "determine_chargeability": (
         {"chargeable": "true", "billable_hours": "12.5", "hourly_rate": "95", "billing_code": "PS-628"},
         {"chargeable": True, "billable_hours": 12.5, "hourly_rate": 95, "billing_code": "PS-628"},
@@ -350,7 +354,7 @@ def test_valid_posts_parse_to_typed_data_that_validates_and_survive_a_re_render(
     ("fulfil_assistance_request", {"time_spent_hours": "1.3"}, "time_spent_hours", "Must be a multiple of 0.25."),
     ("fulfil_assistance_request", {"time_spent_hours": "1001"}, "time_spent_hours", "Must be at most 1000."),
     ("fulfil_assistance_request", {"resolution_code": "fixed"}, "resolution_code",
-     "Must be one of: resolved, workaround, information_provided, no_fault_found."),
+     "Must be one of: resolved, workaround, information_provided, no_fault_found, awaiting_customer."),
     ("fulfil_assistance_request", {"resolution_notes": " \r\n "}, "resolution_notes", REQUIRED_MESSAGE),
     ("determine_chargeability", {"hourly_rate": "0"}, "hourly_rate", "Must be greater than 0."),
     ("determine_chargeability", {"hourly_rate": "1000.01"}, "hourly_rate", "Must be at most 1000."),
