@@ -46,7 +46,8 @@ def deploy_cmd(paths: tuple[Path, ...], user: str | None, as_json: bool) -> None
     data = {"process_id": result.process_id, "version": result.version, "sha256": result.sha256,
             "created": result.created, "warnings": [str(w) for w in result.warnings]}
     _emit(data, as_json, lambda d: f"{d['process_id']} v{d['version']} "
-                                   f"{'deployed' if d['created'] else 'unchanged (identical content)'}")
+                                   f"{'deployed' if d['created'] else 'unchanged (identical content)'}"
+                                   + "".join(f"\n  {w}" for w in d["warnings"]))
 
 
 @cli.command("check", help="Run every deploy check on BPMN/DMN files without deploying (exit 2 on errors).")
@@ -60,7 +61,8 @@ def check_cmd(paths: tuple[Path, ...], as_json: bool) -> None:
     data = {"process_id": bundle.process_id, "processes": bundle.process_ids, "forms": bundle.forms,
             "warnings": [str(w) for w in bundle.warnings]}
     _emit(data, as_json, lambda d: f"ok: {d['process_id']} ({', '.join(d['processes'])}), "
-                                   f"{len(d['forms'])} forms, {len(d['warnings'])} warnings")
+                                   f"{len(d['forms'])} forms, {len(d['warnings'])} warnings"
+                                   + "".join(f"\n  {w}" for w in d["warnings"]))
 
 
 @cli.group("request", help="Requests.")
@@ -247,6 +249,10 @@ cli.add_command(export_cmd)
 from app.cli_replay import replay_cmd  # noqa: E402 - replay, in its own module
 
 cli.add_command(replay_cmd)
+
+from app.cli_migrate import migrate_cmd  # noqa: E402 - migrating running instances, in its own module
+
+cli.add_command(migrate_cmd)
 
 
 def main() -> None:

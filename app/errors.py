@@ -55,13 +55,14 @@ class Problem:
     line: int | None = None
     severity: str = "error"
     extra: dict[str, str] = field(default_factory=dict)
+    name: str = ""  # the element's name in the diagram, when it has one
 
     def __str__(self) -> str:
         where = self.file
         if self.line:
             where += f":{self.line}"
         if self.element_id:
-            where += f" [{self.element_id}]"
+            where += f" [{self.element_id}]" + (f" “{self.name}”" if self.name else "")
         return f"{self.severity}: {where}: {self.message}"
 
 

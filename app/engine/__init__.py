@@ -1,6 +1,7 @@
 """The process engine: the only package that imports SpiffWorkflow. Everything it returns is plain data."""
 
 from app.engine.compiler import CompiledBundle, compile_bundle
+from app.engine.migration import Blocker, MigrationCheck, check_migration, migrate_instance
 from app.engine.replay import (
     Difference,
     RecordedInput,
@@ -29,3 +30,4 @@ __all__ = [
     "ServiceCall", "Snapshot", "WaitingTimer", "compare", "compile_bundle", "complete_human_task", "element_names",
     "fire_due_timers", "inspect", "replay_inputs", "run_service_task", "snapshot", "start",
 ]
+__all__ += ["Blocker", "MigrationCheck", "check_migration", "migrate_instance"]

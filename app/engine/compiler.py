@@ -1,8 +1,10 @@
 """Turn a bundle of BPMN/DMN files into a stored spec, after checking everything a deploy must check.
 
-Checks, each reported with file, element id and line: hardened XML parse, BPMN XSD, the engine's own parse, every
-service operator has a handler, every user task has a valid JSON Schema form and a lane that maps to a role, every
-script/condition/parameter expression compiles under the restricted engine, every literal timer evaluates.
+Checks, each reported with file, element id, name and line: hardened XML parse, BPMN XSD, the engine's own parse,
+every service operator has a handler, every user task has a valid JSON Schema form and a lane that maps to a role,
+every script/condition/parameter expression compiles under the restricted engine and calls no file, OS or
+introspection builtin, every literal timer evaluates, and the sequence-flow graph checks of `bpmn_lint`
+(unreachable elements, gateways without complete conditions or a default, unbounded loops).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceT
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
+from app.engine.bpmn_lint import lint
 from app.engine.scripts import ScriptRejected, compile_expression, compile_script
 from app.engine.serialization import spec_json_of
 from app.engine.xml_safety import UnsafeXml, parse_xml
@@ -32,6 +35,12 @@ from app.errors import DefinitionRejected, Problem
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 DMN_SUFFIX = ".dmn"
+# names a script may not use even though they would only fail when run: file, OS and introspection access
+FORBIDDEN_NAMES = frozenset({
+    "open", "exec", "eval", "compile", "globals", "locals", "vars", "dir", "input", "breakpoint", "help", "exit",
+    "quit", "getattr", "setattr", "delattr", "memoryview", "os", "sys", "subprocess", "shutil", "socket", "pathlib",
+    "importlib", "builtins", "ctypes", "pickle", "marshal", "io",
+})
 
 
 @dataclass
@@ -50,11 +59,27 @@ class _Locator:
     roots: dict[str, etree._Element] = field(default_factory=dict)
 
     def locate(self, element_id: str) -> tuple[str, int | None]:
-        for name, root in self.roots.items():
+        file, line, _ = self.find(element_id)
+        return file, line
+
+    def find(self, element_id: str) -> tuple[str, int | None, str]:
+        """File, line and name of the element with this id ('', None, '' when no document has it)."""
+        for file, root in self.roots.items():
             found = root.xpath("//*[@id=$i]", i=element_id)
             if found:
-                return name, found[0].sourceline
-        return "", None
+                return file, found[0].sourceline, " ".join((found[0].get("name") or "").split())
+        return "", None, ""
+
+
+def _forbidden(source: str, mode: str) -> list[str]:
+    """Forbidden names the code reads (a name the script itself assigns first is its own variable)."""
+    try:
+        tree = ast.parse(source.strip() if mode == "eval" else source, mode=mode)
+    except SyntaxError:
+        return []
+    assigned = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return sorted((used - assigned) & FORBIDDEN_NAMES)
 
 
 class _Checker:
@@ -68,9 +93,15 @@ class _Checker:
         self.used_forms: set[str] = set()
 
     def add(self, element_id: str, message: str, severity: str = "error") -> None:
-        file, line = self.locator.locate(element_id)
+        file, line, name = self.locator.find(element_id)
         self.problems.append(Problem(file=file, element_id=element_id, line=line, message=message,
-                                     severity=severity))
+                                     severity=severity, name=name))
+
+    def forbidden(self, element_id: str, what: str, source: str, mode: str) -> None:
+        names = _forbidden(source, mode)
+        if names:
+            self.add(element_id, f"{what} uses {', '.join(names)}: file, operating-system and introspection access "
+                                 "is not available to process scripts")
 
     def expression(self, element_id: str, what: str, source: str | None) -> None:
         if source is None or not str(source).strip():
@@ -79,6 +110,8 @@ class _Checker:
             compile_expression(str(source))
         except (ScriptRejected, SyntaxError) as err:
             self.add(element_id, f"{what} `{source}` is refused by the restricted engine: {err}")
+            return
+        self.forbidden(element_id, f"{what} `{source}`", str(source), "eval")
 
     def script(self, element_id: str, what: str, source: str | None) -> None:
         if not source:
@@ -87,6 +120,8 @@ class _Checker:
             compile_script(source)
         except (ScriptRejected, SyntaxError) as err:
             self.add(element_id, f"{what} is refused by the restricted engine: {err}")
+            return
+        self.forbidden(element_id, what, source, "exec")
 
     def form(self, element_id: str, filename: str | None, kind: str, required: bool) -> None:
         if not filename:
@@ -210,14 +245,16 @@ def compile_bundle(files: dict[str, bytes], *, operators: set[str], lanes: set[s
         spec = parser.get_spec(main)
         subprocess_specs = parser.get_subprocess_specs(main)
     except ValidationException as err:
-        file, line = locator.locate(err.id) if err.id else (err.file_name, None)
+        file, line, name = locator.find(err.id) if err.id else (err.file_name, None, "")
         raise DefinitionRejected([Problem(file=file or err.file_name or "", line=line or (err.line_number or None),
-                                          element_id=err.id or "", message=str(err).split("\n")[0])]) from None
+                                          element_id=err.id or "", message=str(err).split("\n")[0],
+                                          name=name)]) from None
     except Exception as err:  # noqa: BLE001
         message = f"the engine could not build process {main}: {err}"
         raise DefinitionRejected([Problem(file="", message=message)]) from None
 
     checker = _Checker(locator, operators, lanes, forms)
+    checker.problems.extend(lint({n: r for n, r in locator.roots.items() if not n.endswith(DMN_SUFFIX)}))
     for process in [spec, *subprocess_specs.values()]:
         for task_spec in process.task_specs.values():
             checker.task_spec(task_spec)

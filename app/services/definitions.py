@@ -73,8 +73,16 @@ def _split(files: dict[str, bytes]) -> dict[str, bytes]:
     return models
 
 
+def _refuse_oversize(files: dict[str, bytes]) -> None:
+    size = sum(len(d) for d in files.values())
+    if size > MAX_BUNDLE_BYTES:
+        raise DefinitionRejected([Problem(file="", message=f"the bundle is {size} bytes; the limit is "
+                                                           f"{MAX_BUNDLE_BYTES} bytes")])
+
+
 def check(services: Services, files: dict[str, bytes]) -> CompiledBundle:
     """Every deploy check, without storing anything (`rf check`, for process owners' CI)."""
+    _refuse_oversize(files)
     models = _split(files)
     try:
         with services.uow() as uow:
@@ -88,8 +96,7 @@ def check(services: Services, files: dict[str, bytes]) -> CompiledBundle:
 
 def deploy(services: Services, files: dict[str, bytes], actor: str) -> DeployResult:
     """Validate and store a bundle; identical content returns the existing version instead of a new one."""
-    if sum(len(d) for d in files.values()) > MAX_BUNDLE_BYTES:
-        raise DefinitionRejected([Problem(file="", message=f"bundle exceeds {MAX_BUNDLE_BYTES} bytes")])
+    _refuse_oversize(files)
     models = _split(files)
     forms = _forms_available(services, files)
     with services.uow() as uow:

@@ -39,10 +39,13 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
 
     from app.web import admin, auth, calendar_admin, diagram, history, inbox, intake
     from app.web import audit as audit_web
+    from app.web import migration as migration_web
+    from app.web import processes as processes_web
+    from app.web import reports as reports_web
     from app.web.pages import pages
 
     for blueprint in (pages, auth.bp, inbox.bp, intake.bp, admin.bp, diagram.bp, calendar_admin.bp,
-                      audit_web.bp, history.bp):
+                      audit_web.bp, history.bp, migration_web.bp, processes_web.bp, reports_web.bp):
         flask_app.register_blueprint(blueprint)
     flask_app.before_request(auth.before_request)
 

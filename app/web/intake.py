@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -12,6 +11,7 @@ from markupsafe import Markup
 from app.errors import InvalidData
 from app.models import PRIORITIES
 from app.services import intake_views
+from app.services.reports_math import NO_PLAN_LIMIT_DAYS
 from app.web.context import identity, services
 from app.web.schema_forms import read_submission, render_form
 
@@ -97,7 +97,6 @@ def pull(case_number: str) -> Any:
 
 @bp.get("/schedule")
 def schedule() -> str:
-    today = services().clock.now().date()
-    rows = intake_views.schedule(services(), identity(), today)
-    weeks = [today + timedelta(days=7 * i) for i in range(9)]
-    return render_template("schedule.html", rows=rows, start=today, weeks=weeks, days=60)
+    plan = intake_views.schedule(services(), identity(), services().clock.now(),
+                                 group=request.args.get("group", "").strip() or None)
+    return render_template("schedule.html", plan=plan, no_plan_days=NO_PLAN_LIMIT_DAYS)

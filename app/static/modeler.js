@@ -1,0 +1,91 @@
+/* The embedded modeler: every BPMN file of the version opens in its own tab in the bpmn-js Modeler (served from
+ * node_modules by the app). On "Check" or "Deploy" each modeler's saveXML() goes back into the file's textarea and
+ * the form posts as usual (CSRF token included), so the server runs the same checks as an upload. Without
+ * JavaScript the textareas themselves are the editor. Elements with findings from the last check are outlined. */
+(function () {
+  "use strict";
+
+  var form = document.getElementById("modeler-form");
+  if (!form || typeof window.BpmnJS !== "function") { return; }
+  var frame = form.querySelector(".rf-modeler");
+  var tabList = frame.querySelector(".diagram-tabs");
+  var flagged = {};
+  try { flagged = JSON.parse(document.getElementById("rf-flagged-data").textContent || "{}"); } catch (err) { flagged = {}; }
+  var entries = [];
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) { node.setAttribute(key, attrs[key]); });
+    if (text) { node.textContent = text; }
+    return node;
+  }
+
+  function select(entry) {
+    entries.forEach(function (other) {
+      var on = other === entry;
+      other.tab.setAttribute("aria-selected", on ? "true" : "false");
+      other.tab.tabIndex = on ? 0 : -1;
+      other.box.hidden = !on;
+    });
+    if (entry.ready) {
+      var canvas = entry.modeler.get("canvas");
+      canvas.resized();
+      if (!entry.fitted) { canvas.zoom("fit-viewport", "auto"); entry.fitted = true; }
+    }
+  }
+
+  frame.classList.add("enhanced");
+  form.querySelectorAll(".modeler-file").forEach(function (box, i) {
+    var file = box.getAttribute("data-file");
+    var source = box.querySelector("textarea");
+    var canvasEl = el("div", { "class": "modeler-canvas", "data-file": file });
+    box.appendChild(canvasEl);
+    var tab = el("button", { type: "button", role: "tab", "class": "diagram-tab", "data-file": file }, file);
+    var problems = flagged[file] || {};
+    if (Object.keys(problems).length) {
+      tab.insertBefore(el("span", { "class": "dot incident", "aria-hidden": "true" }), tab.firstChild);
+    }
+    tabList.appendChild(tab);
+    var entry = { file: file, box: box, source: source, tab: tab, ready: false, fitted: false,
+                  modeler: new window.BpmnJS({ container: canvasEl }) };
+    entries.push(entry);
+    tab.addEventListener("click", function () { select(entry); });
+    entry.modeler.importXML(source.value.replace(/^\n/, "")).then(function () {
+      entry.ready = true;
+      var canvas = entry.modeler.get("canvas");
+      var registry = entry.modeler.get("elementRegistry");
+      Object.keys(problems).forEach(function (id) {
+        if (registry.get(id)) { canvas.addMarker(id, "rf-flag-" + problems[id]); }
+      });
+      if (!entry.box.hidden) { canvas.zoom("fit-viewport", "auto"); entry.fitted = true; }
+      canvasEl.setAttribute("data-ready", "true");
+    }).catch(function (err) {
+      entry.failed = true;
+      canvasEl.textContent = "";
+      canvasEl.appendChild(el("p", { "class": "diagram-status error" },
+        "The modeler could not open this file (" + (err && err.message ? err.message : err) +
+        "); edit its XML below instead."));
+      box.classList.add("raw");
+    });
+    if (i > 0) { box.hidden = true; }
+  });
+  if (entries.length) { select(entries[0]); }
+
+  var submitting = false;
+  form.addEventListener("submit", function (event) {
+    if (submitting) { return; }
+    event.preventDefault();
+    var action = event.submitter ? event.submitter.value : "check";
+    Promise.all(entries.map(function (entry) {
+      if (!entry.ready) { return Promise.resolve(); }
+      return entry.modeler.saveXML({ format: true }).then(function (result) { entry.source.value = result.xml; });
+    })).then(function () {
+      var hidden = form.querySelector("input[name=action][type=hidden]") ||
+        form.appendChild(el("input", { type: "hidden", name: "action" }));
+      hidden.value = action;
+      form.querySelectorAll("button[name=action]").forEach(function (b) { b.disabled = true; });
+      submitting = true;
+      form.submit();
+    });
+  });
+}());

@@ -1,0 +1,105 @@
+"""The process owner's area: deployed processes and their versions, a version's diagram with where its running
+instances wait, uploading a bundle to check or deploy it, and the bpmn-js modeler to edit a version and deploy the
+result through the same checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from app.errors import DefinitionRejected, Problem
+from app.services import processes
+from app.web.auth import require_role
+from app.web.context import identity, services
+
+bp = Blueprint("processes", __name__, url_prefix="/processes")
+owner_only = require_role(*processes.OWNERS)
+
+
+@bp.get("")
+@owner_only
+def process_list() -> str:
+    return render_template("processes.html", rows=processes.list_processes(services(), identity()))
+
+
+def _uploaded() -> tuple[dict[str, bytes], list[Problem]]:
+    files: dict[str, bytes] = {}
+    problems: list[Problem] = []
+    for upload in request.files.getlist("files"):
+        if not upload.filename:
+            continue
+        try:
+            name = processes.clean_name(upload.filename)
+        except DefinitionRejected as err:
+            problems += err.problems
+            continue
+        if name in files:
+            problems.append(Problem(file=name, message="uploaded twice; each file name may appear once"))
+        files[name] = upload.read()
+    return files, problems
+
+
+def _deployed(outcome: processes.Outcome) -> Response:
+    if outcome.created:
+        flash(f"Deployed {outcome.process_id} version {outcome.version}", "ok")
+    else:
+        flash(f"Identical to version {outcome.version}; nothing deployed", "ok")
+    warnings = [p for p in outcome.problems if p.severity != "error"]
+    if warnings:
+        flash(f"{len(warnings)} warning(s): " + "; ".join(str(w) for w in warnings), "warn")
+    return redirect(url_for("processes.versions", process_id=outcome.process_id), code=303)
+
+
+@bp.route("/deploy", methods=["GET", "POST"])
+@owner_only
+def deploy() -> Any:
+    if request.method == "GET":
+        return render_template("processes_deploy.html", outcome=None, action="")
+    action = "deploy" if request.form.get("action") == "deploy" else "check"
+    files, problems = _uploaded()
+    if problems:
+        outcome = processes.Outcome(False, problems, status=422)
+    else:
+        outcome = processes.submit(services(), identity(), files, deploy=action == "deploy")
+    if outcome.ok and action == "deploy":
+        return _deployed(outcome)
+    return render_template("processes_deploy.html", outcome=outcome, action=action,
+                           uploaded=sorted(files)), outcome.status
+
+
+@bp.get("/<process_id>")
+@owner_only
+def versions(process_id: str) -> str:
+    return render_template("processes_versions.html", process=processes.process_versions(services(), identity(),
+                                                                                           process_id))
+
+
+@bp.get("/<process_id>/versions/<int:version>")
+@owner_only
+def version(process_id: str, version: int) -> str:
+    detail = processes.version_detail(services(), identity(), process_id, version)
+    return render_template("processes_version.html", v=detail)
+
+
+@bp.route("/<process_id>/versions/<int:version>/edit", methods=["GET", "POST"])
+@owner_only
+def edit(process_id: str, version: int) -> Any:
+    files = processes.version_files(services(), identity(), process_id, version)
+    main = f'id="{process_id}"'
+    bpmn_files = {name: text for name, text in sorted(files.items(), key=lambda item: (main not in item[1], item[0]))
+                  if name.endswith(".bpmn")}
+    if request.method == "GET":
+        return render_template("modeler.html", process_id=process_id, version=version, bpmn_files=bpmn_files,
+                               outcome=None, action="", flagged={})
+    action = "deploy" if request.form.get("action") == "deploy" else "check"
+    edited = {key.removeprefix("bpmn:"): value.replace("\r\n", "\n") for key, value in request.form.items()
+              if key.startswith("bpmn:")}
+    outcome = processes.submit_edit(services(), identity(), process_id, version, edited, deploy=action == "deploy")
+    if outcome.ok and action == "deploy":
+        return _deployed(outcome)
+    shown = {name: edited.get(name, text) for name, text in bpmn_files.items()}
+    flagged = {d["file"]: d["flagged"] for d in outcome.diagrams}
+    return render_template("modeler.html", process_id=process_id, version=version, bpmn_files=shown,
+                           outcome=outcome, action=action, flagged=flagged), outcome.status

@@ -1,0 +1,42 @@
+"""Report pages and their CSV downloads (read-only: GET only)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, render_template, request
+
+from app.models import REQUEST_TYPES
+from app.services import reports
+from app.services.reports_format import display
+from app.web.context import identity, services
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+FILTERS = ("since", "until", "group", "type")
+
+
+def _given() -> dict[str, str]:
+    return {key: (request.args.get(key) or "").strip() for key in FILTERS}
+
+
+@bp.get("")
+def index() -> str:
+    return render_template("reports.html", kinds=reports.report_index(identity()))
+
+
+@bp.get("/<name>")
+def report(name: str) -> Response | tuple[str, int]:
+    fmt = request.args.get("format", "html")
+    if fmt == "csv":
+        return download(name)
+    if fmt != "html":
+        abort(400, description=f"unknown format {fmt!r}: use html or csv")
+    page = reports.report_page(services(), identity(), name, _given())
+    return render_template("reports_page.html", page=page, kinds=reports.REPORTS.values(), types=REQUEST_TYPES,
+                           cell=display), 400 if page.errors else 200
+
+
+@bp.get("/<name>.csv")
+def download(name: str) -> Response:
+    done = reports.export_csv(services(), identity(), name, _given())
+    return Response(done.content, mimetype="text/csv", headers={
+        "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": f'attachment; filename="{done.filename}"',
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
