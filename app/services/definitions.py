@@ -120,6 +120,14 @@ def deploy(services: Services, files: dict[str, bytes], actor: str) -> DeployRes
     return DeployResult(compiled.process_id, version, sha, True, compiled.warnings)
 
 
+def find_version(session: Session, process_id: str, version: int) -> DefinitionVersion:
+    found = session.scalars(select(DefinitionVersion).where(DefinitionVersion.process_id == process_id,
+                                                            DefinitionVersion.version == version)).one_or_none()
+    if found is None:
+        raise NotFound(f"process {process_id} has no version {version}")
+    return found
+
+
 def latest_version(session: Session, process_id: str) -> DefinitionVersion:
     found = session.scalars(select(DefinitionVersion).where(DefinitionVersion.process_id == process_id)
                             .order_by(DefinitionVersion.version.desc()).limit(1)).one_or_none()

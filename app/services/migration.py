@@ -19,6 +19,7 @@ from app.errors import AppError, Conflict, FieldError, Forbidden, InvalidData, N
 from app.models import DefinitionVersion, ProcessInstance, ServiceRequest
 from app.services import projection
 from app.services.auth import Identity
+from app.services.definitions import find_version
 
 MIGRATORS = ("process_owner", "admin")
 
@@ -82,26 +83,18 @@ def _require_migrator(who: Identity | str) -> str:
     return who.username
 
 
-def _version(session: Session, process_id: str, version: int) -> DefinitionVersion:
-    found = session.scalars(select(DefinitionVersion).where(DefinitionVersion.process_id == process_id,
-                                                            DefinitionVersion.version == version)).one_or_none()
-    if found is None:
-        raise NotFound(f"process {process_id} has no version {version}")
-    return found
-
-
 def _versions(session: Session, process_id: str, from_version: int,
               to_version: int | None) -> tuple[DefinitionVersion, DefinitionVersion | None, list[int]]:
-    source = _version(session, process_id, from_version)
+    source = find_version(session, process_id, from_version)
     newer = list(session.scalars(select(DefinitionVersion.version).where(
         DefinitionVersion.process_id == process_id, DefinitionVersion.version > from_version)
         .order_by(DefinitionVersion.version.desc())))
     if to_version is None:
-        return source, (_version(session, process_id, newer[0]) if newer else None), newer
+        return source, (find_version(session, process_id, newer[0]) if newer else None), newer
     if to_version <= from_version:
         raise InvalidData("the target version must be newer than the version migrated from",
                           [FieldError("to_version", f"{to_version} is not newer than {from_version}")])
-    return source, _version(session, process_id, to_version), newer
+    return source, find_version(session, process_id, to_version), newer
 
 
 def _running(session: Session, source: DefinitionVersion) -> list[tuple[ProcessInstance, ServiceRequest]]:

@@ -97,14 +97,6 @@ def process_versions(services: Services, identity: Identity, process_id: str) ->
                 "versions": [_version_row(v, counts) for v in versions]}
 
 
-def _find_version(session: Any, process_id: str, version: int) -> DefinitionVersion:
-    found = session.scalars(select(DefinitionVersion).where(DefinitionVersion.process_id == process_id,
-                                                            DefinitionVersion.version == version)).one_or_none()
-    if found is None:
-        raise NotFound(f"process {process_id} has no version {version}")
-    return found
-
-
 @dataclass
 class _Model:
     file: str
@@ -158,7 +150,7 @@ def version_detail(services: Services, identity: Identity, process_id: str, vers
     require_owner(identity)
     with services.uow() as uow:
         s = uow.session
-        found = _find_version(s, process_id, version)
+        found = definitions.find_version(s, process_id, version)
         row = _version_row(found, _counts(s))
         files = dict(found.files or {})
         running = select(ProcessInstance.id).where(ProcessInstance.definition_version_id == found.id,
@@ -273,7 +265,7 @@ def version_files(services: Services, identity: Identity, process_id: str, versi
     """The files of a version (for the modeler)."""
     require_owner(identity)
     with services.uow() as uow:
-        return dict(_find_version(uow.session, process_id, version).files or {})
+        return dict(definitions.find_version(uow.session, process_id, version).files or {})
 
 
 def submit_edit(services: Services, identity: Identity, process_id: str, version: int,
