@@ -61,3 +61,9 @@ def test_a_request_waiting_on_the_customer_shows_its_paused_clock(services, driv
     page = sara.get(f"/requests/{number}").get_data(as_text=True)
     assert "<strong>SLA clock paused</strong>" in page and "waiting on the customer" in page
     assert "2.0 business hours" in page  # used before the pause
+
+
+def test_long_targets_read_in_business_days(services, drive):
+    number = drive.new("enhancement", provider_group="apps", priority="medium")  # the 60 day plan: 40 days
+    page = WebUser(services, "maria").get(f"/requests/{number}").get_data(as_text=True)
+    assert "On time: 40.0 business days left" in page and "<dd>40.0 business days</dd>" in page
