@@ -59,7 +59,7 @@ def project(session: Session, instance: ProcessInstance, request: ServiceRequest
             task_uuid=task.task_id, instance_id=instance.id, request_id=request.id, bpmn_id=task.bpmn_id,
             process_id=task.process_id, name=task.name, lane=task.lane, role_code=roles.get(task.lane or ""),
             provider_group=request.provider_group.code, assignee=assignee if isinstance(assignee, str) else None,
-            priority=request.priority, due_at=request.sla_due_at, form_schema=task.form_schema,
+            priority=request.priority, due_at=sla_clock.task_due(request), form_schema=task.form_schema,
             ui_schema=task.ui_schema, instructions=task.instructions, request_number=request.number or "",
             request_title=request.title, agency=request.agency, created_at=now))
         audit.append(session, actor=actor, event_type="task_ready", request_id=request.id, now=now,

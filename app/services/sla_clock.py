@@ -102,6 +102,7 @@ def sync_pause(session: Session, request: ServiceRequest, paused: bool, now: dat
         return
     if paused and request.sla_paused_since is None:
         request.sla_paused_since, request.sla_next_check_at = now, None
+        _set_task_due(session, request.id, None)  # no due time while paused: never overdue, sorted last
         audit.append(session, actor=actor, event_type="sla_paused", request_id=request.id, now=now,
                      payload={"reason": "waiting on the customer"})
     elif not paused and request.sla_paused_since is not None:
@@ -113,12 +114,22 @@ def sync_pause(session: Session, request: ServiceRequest, paused: bool, now: dat
         assert found is not None
         request.sla_due_at = found[1]
         request.sla_next_check_at = _next_check(request, found, _levels_raised(session, request.id))
-        session.execute(update(TaskRow).where(TaskRow.request_id == request.id, TaskRow.status == "open")
-                        .values(due_at=request.sla_due_at).execution_options(synchronize_session=False))
+        _set_task_due(session, request.id, request.sla_due_at)
         audit.append(session, actor=actor, event_type="sla_resumed", request_id=request.id, now=now,
                      payload={"paused_business_seconds": _seconds(spent),
                               "paused_total_business_seconds": request.sla_paused_seconds,
                               "sla_due_at": request.sla_due_at.isoformat()})
+
+
+def _set_task_due(session: Session, request_id: int, due: datetime | None) -> None:
+    session.flush()  # rows projected in this transaction too
+    session.execute(update(TaskRow).where(TaskRow.request_id == request_id, TaskRow.status == "open")
+                    .values(due_at=due).execution_options(synchronize_session=False))
+
+
+def task_due(request: ServiceRequest) -> datetime | None:
+    """The due time of a new task of the request: none while its clock is paused."""
+    return None if request.sla_paused_since is not None else request.sla_due_at
 
 
 def stop(request: ServiceRequest) -> None:

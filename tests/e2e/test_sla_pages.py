@@ -58,9 +58,18 @@ def test_a_request_waiting_on_the_customer_shows_its_paused_clock(services, driv
     sara = WebUser(services, "sara")
     inbox = sara.get("/inbox").get_data(as_text=True)
     assert "Await the customer&#39;s reply" in inbox and "SLA paused" in inbox
+    clock.advance(timedelta(days=10))  # long past the original due time: a paused request is not overdue
+    inbox = sara.get("/inbox?queue=groups").get_data(as_text=True)
+    assert "SLA paused" in inbox and "overdue-label" not in inbox
+    assert 'Overdue <span class="count">0</span>' in inbox
     page = sara.get(f"/requests/{number}").get_data(as_text=True)
     assert "<strong>SLA clock paused</strong>" in page and "waiting on the customer" in page
     assert "2.0 business hours" in page  # used before the pause
+
+    drive.complete(number, "await_customer_reply", "sara", {"customer_reply": "Tulsa"})
+    inbox = sara.get("/inbox?queue=groups").get_data(as_text=True)
+    assert "SLA paused" not in inbox and "Fulfil assistance request" in inbox
+    assert "overdue-label" not in inbox  # the due time moved by the ten paused days
 
 
 def test_long_targets_read_in_business_days(services, drive):
