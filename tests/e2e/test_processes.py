@@ -282,3 +282,26 @@ def test_rf_check_reports_the_same_findings_as_the_upload_page(rf, olive, tmp_pa
     human = rf.fails("check", str(tmp_path / "looped.bpmn"))
     assert "error: looped.bpmn:" in human.stderr and "[cool_off] “Three days later”: unbounded loop" in human.stderr
     assert "[probe_finished] “Finished”: unreachable" in human.stderr
+
+
+def test_the_version_diagram_counts_an_instance_waiting_at_a_timer(services, clock, olive):
+    driver = Driver(services, clock)
+    number = driver.new("enhancement", provider_group="apps")
+    driver.complete(number, "draw_up_work_plan", "pete",
+                    {"work_plan": "Build it", "estimated_hours": 8, "planned_start": "2026-12-02",
+                     "planned_finish": "2026-12-11"})
+    driver.work()
+    driver.complete(number, "fulfil_enhancement_request", "pete", {"fulfilment_notes": "Built", "hours_spent": 8})
+    driver.complete(number, "test_solution", "pete", {"test_result": "pass", "test_notes": "All good"})
+    driver.complete(number, "determine_chargeability", "pete",
+                    {"chargeable": True, "billable_hours": 8, "hourly_rate": 85, "billing_code": "PS-628"})
+    driver.work()
+    driver.complete(number, "initiate_billing", "carla",
+                    {"billing_notes": "Bill Q1", "service_live_date": "2027-01-15"})
+    driver.work()
+    assert driver.show(number)["open_tasks"] == [] and driver.show(number)["instance"]["next_timer_at"]
+    page = olive.get("/processes/request_fulfillment/versions/1").get_data(as_text=True)
+    by_file = {d["file"]: d for d in diagrams_of(page)}
+    assert by_file["enhancement_request.bpmn"]["counts"] == {"wait_until_service_live": 1}
+    assert by_file["request_fulfillment.bpmn"]["counts"] == {"fulfil_enhancement": 1}
+    assert '<tr data-element="wait_until_service_live">' in page
