@@ -1,33 +1,17 @@
 /* The request page's process diagram: one tab per BPMN diagram of the request's definition version, rendered
  * with the bpmn-js NavigatedViewer (served from node_modules by the app), completed elements in green, the
- * elements the request waits at in orange, and a count badge on elements completed more than once.
- * Everything else on the page works without JavaScript. */
+ * elements the request waits at in orange, and a count badge on elements completed more than once. The tabs,
+ * panels and zoom buttons come from diagram-tabs.js. Everything else on the page works without JavaScript. */
 (function () {
   "use strict";
 
   var root = document.getElementById("process-diagram");
-  if (!root) { return; }
-  var tabList = root.querySelector(".diagram-tabs");
-  var panels = root.querySelector(".diagram-panels");
+  if (!root || !window.RfDiagramTabs) { return; }
   var SVG_NS = "http://www.w3.org/2000/svg";
   var KIND_WORDS = {
     user_task: "waiting for a person", service_task: "waiting for the worker", incident: "incident",
     timer: "timer waiting", call_activity: "in progress"
   };
-  var tabs = [];   // {diagram, tab, panel, canvasEl, viewer, ready}
-  var current = null;
-
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (key) { node.setAttribute(key, attrs[key]); });
-    if (text) { node.textContent = text; }
-    return node;
-  }
-
-  function status(message) {
-    panels.textContent = "";
-    panels.appendChild(el("p", { "class": "diagram-status muted" }, message));
-  }
 
   function addTitle(gfx, text) {
     if (!gfx) { return; }
@@ -77,13 +61,13 @@
     eventBus.on("element.click", function (event) {
       var called = d.calls[event.element.id];
       var target = called && byProcess(called);
-      if (target) { select(target, true); }
+      if (target) { tabs.select(target, true); }
     });
   }
 
   function byProcess(processId) {
-    for (var i = 0; i < tabs.length; i++) {
-      if (tabs[i].diagram.process_id === processId) { return tabs[i]; }
+    for (var i = 0; i < tabs.entries.length; i++) {
+      if (tabs.entries[i].diagram.process_id === processId) { return tabs.entries[i]; }
     }
     return null;
   }
@@ -108,7 +92,6 @@
   function clamp(value, low, high) { return Math.max(low, Math.min(high, value)); }
 
   function fit(entry, whole) {
-    if (!entry || !entry.viewer || !entry.ready) { return; }
     var canvas = entry.viewer.get("canvas");
     canvas.resized();
     var inner = canvas.viewbox().inner;
@@ -139,102 +122,39 @@
     canvas.viewbox({ x: x, y: y, width: viewWidth, height: viewHeight });
   }
 
-  function render(entry) {
-    if (entry.viewer) { return Promise.resolve(); }
-    entry.viewer = new window.BpmnJS({ container: entry.canvasEl });
-    return entry.viewer.importXML(entry.diagram.xml).then(function () {
-      entry.ready = true;
-      decorate(entry);
-      fit(entry);
-    }).catch(function (err) {
-      entry.canvasEl.textContent = "";
-      entry.canvasEl.appendChild(el("p", { "class": "diagram-status error" },
-        "This diagram could not be drawn (" + (err && err.message ? err.message : err) + "). The path is listed below."));
-    });
+  function tab(d) {
+    var incident = d.active.some(function (id) { return d.active_kinds[id] === "incident"; });
+    var hint = d.active.length ? "active" : (d.touched ? "" : "not reached");
+    if (d.main) { hint = hint ? "top level, " + hint : "top level"; }
+    return {
+      text: d.name, hint: hint,
+      dot: d.active.length ? (incident ? "incident" : "active") : (d.touched ? "done" : ""),
+      className: [d.active.length ? "has-active" : "", d.touched ? "" : "untouched"].filter(Boolean).join(" ")
+    };
   }
 
-  function select(entry, focus) {
-    tabs.forEach(function (other) {
-      var on = other === entry;
-      other.tab.setAttribute("aria-selected", on ? "true" : "false");
-      other.tab.tabIndex = on ? 0 : -1;
-      other.panel.hidden = !on;
-    });
-    current = entry;
-    if (focus) { entry.tab.focus(); }
-    render(entry).then(function () { fit(entry); });
-  }
-
-  function build(diagrams) {
-    panels.textContent = "";
-    diagrams.forEach(function (d, i) {
-      var tab = el("button", {
-        type: "button", role: "tab", id: "diagram-tab-" + i, "aria-controls": "diagram-panel-" + i,
-        "class": "diagram-tab" + (d.active.length ? " has-active" : "") + (d.touched ? "" : " untouched")
-      });
-      if (d.active.length) {
-        var incident = d.active.some(function (id) { return d.active_kinds[id] === "incident"; });
-        tab.appendChild(el("span", { "class": "dot " + (incident ? "incident" : "active"), "aria-hidden": "true" }));
-      } else if (d.touched) {
-        tab.appendChild(el("span", { "class": "dot done", "aria-hidden": "true" }));
-      }
-      tab.appendChild(document.createTextNode(d.name));
-      var hint = d.active.length ? "active" : (d.touched ? "" : "not reached");
-      if (d.main) { hint = hint ? "top level, " + hint : "top level"; }
-      if (hint) { tab.appendChild(el("span", { "class": "hint" }, hint)); }
-      var panel = el("div", { role: "tabpanel", id: "diagram-panel-" + i, "aria-labelledby": "diagram-tab-" + i,
-                              "class": "diagram-panel" });
-      var canvasEl = el("div", { "class": "diagram-canvas" });
-      panel.appendChild(canvasEl);
-      panel.hidden = true;
-      tabList.appendChild(tab);
-      panels.appendChild(panel);
-      var entry = { diagram: d, tab: tab, panel: panel, canvasEl: canvasEl, viewer: null, ready: false };
-      tab.addEventListener("click", function () { select(entry, false); });
-      tabs.push(entry);
-    });
-    tabList.addEventListener("keydown", function (event) {
-      var at = tabs.indexOf(current);
-      var next = null;
-      if (event.key === "ArrowRight") { next = tabs[(at + 1) % tabs.length]; }
-      else if (event.key === "ArrowLeft") { next = tabs[(at - 1 + tabs.length) % tabs.length]; }
-      else if (event.key === "Home") { next = tabs[0]; }
-      else if (event.key === "End") { next = tabs[tabs.length - 1]; }
-      if (next) { event.preventDefault(); select(next, true); }
-    });
-    if (tabs.length) { select(tabs[0], false); }
-  }
-
-  root.querySelectorAll("[data-zoom]").forEach(function (button) {
-    button.addEventListener("click", function () {
-      if (!current || !current.ready) { return; }
-      var how = button.getAttribute("data-zoom");
-      if (how === "fit") { fit(current, true); return; }
-      current.viewer.get("zoomScroll").stepZoom(how === "in" ? 1 : -1);
-    });
+  var tabs = window.RfDiagramTabs(root, {
+    prefix: "diagram", tab: tab, decorate: decorate, fit: fit,
+    error: function (message) { return "This diagram could not be drawn (" + message + "). The path is listed below."; }
   });
 
   var resizeTimer = null;
   window.addEventListener("resize", function () {
     clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(function () { fit(current); }, 150);
+    resizeTimer = setTimeout(function () { tabs.fit(tabs.current()); }, 150);
   });
 
-  root.hidden = false;
-  if (typeof window.BpmnJS !== "function") {
-    status("The diagram viewer did not load; the path taken is listed below.");
-    return;
-  }
+  if (!tabs.open("The diagram viewer did not load; the path taken is listed below.")) { return; }
   fetch(root.getAttribute("data-src"), { credentials: "same-origin", headers: { Accept: "application/json" } })
     .then(function (response) {
       if (!response.ok) { throw new Error("HTTP " + response.status); }
       return response.json();
     })
     .then(function (diagrams) {
-      if (!diagrams.length) { status("This request's process version has no diagrams."); return; }
-      build(diagrams);
+      if (!diagrams.length) { tabs.status("This request's process version has no diagrams."); return; }
+      tabs.build(diagrams);
     })
     .catch(function (err) {
-      status("The diagram could not be loaded (" + err.message + "); the path taken is listed below.");
+      tabs.status("The diagram could not be loaded (" + err.message + "); the path taken is listed below.");
     });
 }());
