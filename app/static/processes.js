@@ -88,9 +88,97 @@
     row.addEventListener("keydown", function (event) { if (event.key === "Enter") { go(); } });
   });
 
+  // A version page stays live: every POLL_MS (while the page is visible) the counts are fetched again and the
+  // badges, the running count and the table follow.
+  var POLL_MS = 15000;
+  var live = document.getElementById("live-status");
+
+  function undecorate(entry) {
+    var canvas = entry.viewer.get("canvas");
+    entry.viewer.get("overlays").remove({ type: "rf-wait" });
+    entry.viewer.get("elementRegistry").getAll().forEach(function (element) {
+      canvas.removeMarker(element.id, "rf-waiting");
+      canvas.removeMarker(element.id, "rf-waiting-incident");
+    });
+  }
+
+  function cell(text, code) {
+    var td = document.createElement("td");
+    if (code) {
+      var c = document.createElement("code");
+      c.textContent = text;
+      td.appendChild(c);
+    } else {
+      td.textContent = text;
+    }
+    return td;
+  }
+
+  function refreshTable(rows) {
+    var table = document.querySelector("table.waiting");
+    var empty = document.getElementById("nothing-waiting");
+    if (!table) { return; }
+    var body = table.querySelector("tbody");
+    body.textContent = "";
+    rows.forEach(function (w) {
+      var tr = document.createElement("tr");
+      tr.setAttribute("data-element", w.element_id);
+      tr.appendChild(cell(w.file));
+      tr.appendChild(cell(w.element_id, true));
+      tr.appendChild(cell(w.name));
+      var n = cell(String(w.waiting));
+      n.className = "num";
+      if (w.incidents) {
+        var pill = document.createElement("span");
+        pill.className = "pill incident";
+        pill.textContent = w.incidents + (w.incidents === 1 ? " incident" : " incidents");
+        n.appendChild(document.createTextNode(" "));
+        n.appendChild(pill);
+      }
+      tr.appendChild(n);
+      body.appendChild(tr);
+    });
+    table.hidden = !rows.length;
+    if (empty) { empty.hidden = !!rows.length; }
+  }
+
+  function refresh(data) {
+    data.diagrams.forEach(function (fresh) {
+      tabs.entries.forEach(function (entry) {
+        if (entry.diagram.file !== fresh.file) { return; }
+        entry.diagram.counts = fresh.counts;
+        entry.diagram.incidents = fresh.incidents;
+        var dot = entry.tab.querySelector(".dot");
+        if (dot) { dot.hidden = !Object.keys(fresh.counts).length; }
+        if (entry.ready) { undecorate(entry); decorate(entry); }
+      });
+    });
+    var running = document.getElementById("running-count");
+    if (running) { running.textContent = String(data.running); }
+    refreshTable(data.waiting);
+    live.textContent = "Live: counted again at " + new Date().toLocaleTimeString() + "; refreshed every " +
+                       POLL_MS / 1000 + " s.";
+  }
+
+  function poll() {
+    if (document.visibilityState !== "visible") { return; }
+    fetch(live.getAttribute("data-poll"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.json();
+      })
+      .then(refresh)
+      .catch(function (err) { live.textContent = "The counts could not be refreshed (" + err.message + ")."; });
+  }
+
   var diagrams = [];
   try { diagrams = JSON.parse(dataEl.textContent || "[]"); } catch (err) { diagrams = []; }
   if (!diagrams.length) { return; }
   if (!tabs.open("The diagram viewer did not load.")) { return; }
   tabs.build(diagrams);
+  if (mode === "counts" && live && live.getAttribute("data-poll")) {
+    live.textContent = "Live: refreshed every " + POLL_MS / 1000 + " s.";
+    window.setInterval(poll, POLL_MS);
+    window.RfRefreshCounts = poll;  // lets a person (or a test) ask for fresh counts at once
+  }
 }());

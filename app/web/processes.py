@@ -83,6 +83,16 @@ def version(process_id: str, version: int) -> str:
     return render_template("processes_version.html", v=detail)
 
 
+@bp.get("/<process_id>/versions/<int:version>/waiting.json")
+@owner_only
+def waiting(process_id: str, version: int) -> dict[str, Any]:
+    """Where the version's running instances wait now: what the version page's diagram polls to stay live."""
+    detail = processes.version_detail(services(), identity(), process_id, version)
+    return {"process_id": process_id, "version": version, "running": detail["running"],
+            "finished": detail["finished"], "waiting": detail["waiting"],
+            "diagrams": [{key: d[key] for key in ("file", "counts", "incidents")} for d in detail["diagrams"]]}
+
+
 @bp.route("/<process_id>/versions/<int:version>/edit", methods=["GET", "POST"])
 @owner_only
 def edit(process_id: str, version: int) -> Any:

@@ -22,7 +22,8 @@ def one_request(services, clock) -> str:
     return Driver(services, clock).new("assistance")
 
 
-def test_the_version_diagram_shows_where_running_instances_wait(one_request, staff):
+def test_the_version_diagram_shows_where_running_instances_wait_and_stays_live(one_request, staff, services,
+                                                                                   clock):
     olive = staff("olive")
     olive.goto("/processes/request_fulfillment/versions/1")
     expect(olive.locator(".rf-diagrams .djs-container").first).to_be_visible()
@@ -30,6 +31,17 @@ def test_the_version_diagram_shows_where_running_instances_wait(one_request, sta
     expect(badge.first).to_have_text("1")
     expect(olive.locator("table.waiting")).to_contain_text("1")
     screenshot(olive, "process_version.png")
+
+    # The counts stay live: a second request shows up on the open page without a reload.
+    expect(olive.locator("#running-count")).to_have_text("1")
+    Driver(services, clock).new("assistance")
+    olive.evaluate("window.RfRefreshCounts()")
+    expect(olive.locator("#running-count")).to_have_text("2")
+    expect(olive.locator("#live-status")).to_contain_text("Live: counted again at")
+    badges = olive.locator(".rf-diagrams .rf-wait")
+    expect(badges.first).to_have_text("2")
+    expect(olive.locator("table.waiting tbody tr")).to_have_count(1)
+    expect(olive.locator("table.waiting")).to_contain_text("2")
 
 
 def test_a_refused_upload_outlines_the_offending_element_on_the_diagram(services, staff, tmp_path):

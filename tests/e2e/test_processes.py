@@ -305,3 +305,21 @@ def test_the_version_diagram_counts_an_instance_waiting_at_a_timer(services, clo
     assert by_file["enhancement_request.bpmn"]["counts"] == {"wait_until_service_live": 1}
     assert by_file["request_fulfillment.bpmn"]["counts"] == {"fulfil_enhancement": 1}
     assert '<tr data-element="wait_until_service_live">' in page
+
+
+def test_the_waiting_counts_are_served_as_json_for_the_live_diagram(services, clock, olive):
+    driver = Driver(services, clock)
+    first = driver.new("assistance")
+    url = "/processes/request_fulfillment/versions/1/waiting.json"
+    before = olive.get(url).get_json()
+    assert before["running"] == 1 and "xml" not in before["diagrams"][0]
+    counts = {k: v for d in before["diagrams"] for k, v in d["counts"].items()}
+    assert counts["take_crm_case"] == 1
+    driver.work()
+    driver.new("assistance")
+    after = olive.get(url).get_json()
+    counts = {k: v for d in after["diagrams"] for k, v in d["counts"].items()}
+    assert after["running"] == 2 and counts["take_crm_case"] == 1 and counts["assign_specialist"] == 1
+    assert driver.show(first)["open_tasks"][0]["bpmn_id"] == "assign_specialist"
+    assert WebUser(services, "maria").get(url).status_code == 403
+    assert olive.get("/processes/request_fulfillment/versions/9/waiting.json").status_code == 404
