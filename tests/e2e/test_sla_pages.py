@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
+from app.models import ServiceRequest
 from tests.driver import Driver
 from tests.web import WebUser
 
@@ -76,3 +78,14 @@ def test_long_targets_read_in_business_days(services, drive):
     number = drive.new("enhancement", provider_group="apps", priority="medium")  # the 60 day plan: 40 days
     page = WebUser(services, "maria").get(f"/requests/{number}").get_data(as_text=True)
     assert "On time: 40.0 business days left" in page and "<dd>40.0 business days</dd>" in page
+
+
+def test_a_request_logged_before_the_sla_clock_shows_its_due_date(services, drive):
+    number = drive.new("assistance")
+    with services.uow() as uow:  # what migration 0004 leaves on requests logged before it
+        request = uow.session.scalars(select(ServiceRequest).where(ServiceRequest.number == number)).one()
+        request.sla_target_seconds = request.sla_next_check_at = None
+        uow.commit()
+    page = WebUser(services, "maria").get(f"/requests/{number}").get_data(as_text=True)
+    assert "logged before the SLA clock existed" in page and "no SLA target" not in page
+    assert drive.work().escalations == 0
