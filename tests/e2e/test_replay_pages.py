@@ -16,7 +16,7 @@ from app.config import PROJECT_ROOT
 from app.models import AuditEvent, ProcessInstance
 from tests.conftest import env_for
 from tests.driver import Driver
-from tests.e2e.test_request_page import CHROMIUM, in_own_thread, needs_bpmn_js
+from tests.e2e.test_request_page import CHROMIUM, in_own_thread, needs_bpmn_js, signed_in_page
 from tests.web import WebUser
 
 RF = str(PROJECT_ROOT / ".venv" / "bin" / "rf")
@@ -221,30 +221,17 @@ def test_the_history_viewer_colours_the_diagram_for_the_step(services, drive, se
 
 
 def check_step_in_chromium(base_url: str, number: str, step: int) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-            "--disable-component-update"])
-        try:
-            page = browser.new_page(base_url=base_url, viewport={"width": 1280, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda err: errors.append(str(err)))
-            page.goto("/login")
-            page.get_by_label("Username").fill("audrey")
-            page.get_by_label("Password").fill("demo")
-            page.get_by_role("button", name="Sign in").click()
-            page.goto(f"/requests/{number}/history?step={step}")
-            expect(page.get_by_role("tab").first).to_contain_text("Enhancement Request")
-            # after the failed test: fulfil is waiting again; fulfil and test completed once (only the merge in
-            # front of fulfil was passed twice)
-            expect(page.locator('.djs-element.rf-active[data-element-id="fulfil_enhancement_request"]')).to_have_count(1)
-            expect(page.locator('.djs-element.rf-done[data-element-id="test_solution"]')).to_have_count(1)
-            expect(page.locator('.djs-element.rf-active[data-element-id="test_solution"]')).to_have_count(0)
-            expect(page.locator(".djs-overlay .rf-count")).to_have_text(["×2"])
-            page.get_by_role("link", name=f"Step {step + 1} →").click()
-            expect(page.get_by_role("heading", level=1)).to_contain_text(f"at step {step + 1}")
-            assert errors == []
-        finally:
-            browser.close()
+    with signed_in_page(base_url, "audrey") as (page, errors):
+        page.goto(f"/requests/{number}/history?step={step}")
+        expect(page.get_by_role("tab").first).to_contain_text("Enhancement Request")
+        # after the failed test: fulfil is waiting again; fulfil and test completed once (only the merge in
+        # front of fulfil was passed twice)
+        expect(page.locator('.djs-element.rf-active[data-element-id="fulfil_enhancement_request"]')).to_have_count(1)
+        expect(page.locator('.djs-element.rf-done[data-element-id="test_solution"]')).to_have_count(1)
+        expect(page.locator('.djs-element.rf-active[data-element-id="test_solution"]')).to_have_count(0)
+        expect(page.locator(".djs-overlay .rf-count")).to_have_text(["×2"])
+        page.get_by_role("link", name=f"Step {step + 1} →").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text(f"at step {step + 1}")
+        assert errors == []

@@ -5,15 +5,20 @@ one check in Chromium that the viewer draws the markers."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from app.config import PROJECT_ROOT
 from tests.driver import Driver
 from tests.web import WebUser
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 WORK_PLAN = {"work_plan": "Add the new report to the agency portal", "estimated_hours": 16,
              "planned_start": "2026-12-02", "planned_finish": "2026-12-18"}
@@ -253,6 +258,28 @@ def in_own_thread(check: Callable[[], None]) -> None:
         raise failures[0]
 
 
+@contextmanager
+def signed_in_page(base_url: str, username: str) -> Iterator[tuple[Page, list[str]]]:
+    """A Chromium page signed in as `username` through the login form, and the page errors it raises."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+            "--disable-component-update"])
+        try:
+            page = browser.new_page(base_url=base_url, viewport={"width": 1280, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda err: errors.append(str(err)))
+            page.goto("/login")
+            page.get_by_label("Username").fill(username)
+            page.get_by_label("Password").fill("demo")
+            page.get_by_role("button", name="Sign in").click()
+            yield page, errors
+        finally:
+            browser.close()
+
+
 @needs_bpmn_js
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="no Chromium at /usr/bin/chromium (make browser installs it)")
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -267,36 +294,23 @@ def test_the_viewer_draws_completed_active_and_loop_markers(services, drive, ser
 
 
 def check_markers_in_chromium(base_url: str, number: str) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-            "--disable-component-update"])
-        try:
-            page = browser.new_page(base_url=base_url, viewport={"width": 1280, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda err: errors.append(str(err)))
-            page.goto("/login")
-            page.get_by_label("Username").fill("maria")
-            page.get_by_label("Password").fill("demo")
-            page.get_by_role("button", name="Sign in").click()
-            page.goto(f"/requests/{number}")
-            tabs = page.get_by_role("tab")
-            expect(tabs.first).to_contain_text("Enhancement Request")
-            expect(tabs.first).to_have_attribute("aria-selected", "true")
-            expect(tabs).to_have_count(4)
-            expect(page.locator('.djs-element.rf-active[data-element-id="test_solution"]')).to_have_count(1)
-            for done in ("draw_up_work_plan", "update_work_list", "fulfil_enhancement_request", "test_solution"):
-                expect(page.locator(f'.djs-element.rf-done[data-element-id="{done}"]')).to_have_count(1)
-            expect(page.locator('.djs-element.rf-done[data-element-id="determine_chargeability"]')).to_have_count(0)
-            expect(page.locator(".djs-overlay .rf-count")).to_have_text(["×2", "×2"])
-            # the top-level diagram: its call activity is active; clicking it opens the called diagram again
-            tabs.nth(1).click()
-            call = page.locator('.djs-element.rf-active[data-element-id="fulfil_enhancement"]')
-            expect(call).to_have_count(1)
-            call.click()
-            expect(tabs.first).to_have_attribute("aria-selected", "true")
-            assert errors == []
-        finally:
-            browser.close()
+    with signed_in_page(base_url, "maria") as (page, errors):
+        page.goto(f"/requests/{number}")
+        tabs = page.get_by_role("tab")
+        expect(tabs.first).to_contain_text("Enhancement Request")
+        expect(tabs.first).to_have_attribute("aria-selected", "true")
+        expect(tabs).to_have_count(4)
+        expect(page.locator('.djs-element.rf-active[data-element-id="test_solution"]')).to_have_count(1)
+        for done in ("draw_up_work_plan", "update_work_list", "fulfil_enhancement_request", "test_solution"):
+            expect(page.locator(f'.djs-element.rf-done[data-element-id="{done}"]')).to_have_count(1)
+        expect(page.locator('.djs-element.rf-done[data-element-id="determine_chargeability"]')).to_have_count(0)
+        expect(page.locator(".djs-overlay .rf-count")).to_have_text(["×2", "×2"])
+        # the top-level diagram: its call activity is active; clicking it opens the called diagram again
+        tabs.nth(1).click()
+        call = page.locator('.djs-element.rf-active[data-element-id="fulfil_enhancement"]')
+        expect(call).to_have_count(1)
+        call.click()
+        expect(tabs.first).to_have_attribute("aria-selected", "true")
+        assert errors == []

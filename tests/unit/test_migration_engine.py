@@ -12,6 +12,7 @@ from app import engine
 from app.config import PROJECT_ROOT
 from app.errors import Conflict
 from handlers import REGISTRY
+from tests.unit.test_engine import run_services, step
 
 NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 LANES = {"Provider Group Manager", "Specialist", "Service Provider", "Customer Account Representative"}
@@ -77,21 +78,6 @@ def without(files: dict[str, bytes], file: str, element_id: str) -> dict[str, by
     for element in doomed:
         element.getparent().remove(element)
     return {**files, file: etree.tostring(root, xml_declaration=True, encoding="UTF-8")}
-
-
-def ok_service(operator: str, params: dict, key: str) -> dict:
-    return {"ok": True}
-
-
-def step(spec_json: str, state: engine.InstanceState, bpmn_id: str, data: dict) -> engine.InstanceState:
-    [task] = [t for t in state.human_tasks if t.bpmn_id == bpmn_id]
-    return engine.complete_human_task(spec_json, state.state_json, task.task_id, data, NOW)
-
-
-def run_services(spec_json: str, state: engine.InstanceState) -> engine.InstanceState:
-    while state.service_calls:
-        state = engine.run_service_task(spec_json, state.state_json, state.service_calls[0].task_id, ok_service, NOW)
-    return state
 
 
 @pytest.fixture(scope="module")
