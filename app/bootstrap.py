@@ -34,5 +34,6 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None,
 
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
-    return Services(settings=settings, engine=engine, session_factory=make_session_factory(engine),
-                    clock=clock or SystemClock(), handlers=dict(handlers) if handlers else dict(REGISTRY))
+    clock = clock or SystemClock()
+    return Services(settings=settings, engine=engine, session_factory=make_session_factory(engine, clock),
+                    clock=clock, handlers=dict(handlers) if handlers else dict(REGISTRY))

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import DateTime, Engine, create_engine, event, inspect
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, MappedColumn, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
+
+from app.clock import Clock
 
 
 class Base(DeclarativeBase):
@@ -56,9 +58,43 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker:  # type: ignore[type-arg]
-    return sessionmaker(bind=engine, expire_on_commit=False)
+# Timestamp columns the session fills from the application's clock when the code did not set them.
+_STAMP = "stamp"
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+def stamped_on_insert() -> MappedColumn[Any]:
+    """A creation time (`created_at`, `opened_at`, `next_attempt_at`…): the injected clock's now at insert if unset."""
+    return mapped_column(UTCDateTime, info={_STAMP: "insert"})
+
+
+def stamped_on_write() -> MappedColumn[Any]:
+    """An `updated_at`: the injected clock's now at insert and at every update that did not set it itself."""
+    return mapped_column(UTCDateTime, info={_STAMP: "write"})
+
+
+def make_session_factory(engine: Engine, clock: Clock) -> sessionmaker:  # type: ignore[type-arg]
+    """Sessions whose unset timestamp columns take `clock.now()` at flush: never the wall clock.
+
+    Use cases set their timestamps from the same clock themselves; this is the safety net for a column they miss.
+    """
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+
+    @event.listens_for(factory, "before_flush")
+    def _stamp(session: Session, _context: Any, _instances: Any) -> None:
+        now: datetime | None = None
+        for obj, inserting in [(o, True) for o in session.new] + [(o, False) for o in session.dirty]:
+            state = inspect(obj)
+            if not inserting and not session.is_modified(obj):
+                continue
+            for attr in state.mapper.column_attrs:
+                kind = attr.columns[0].info.get(_STAMP)
+                if kind is None or (not inserting and kind != "write"):
+                    continue
+                if inserting and getattr(obj, attr.key) is not None:
+                    continue
+                if not inserting and state.attrs[attr.key].history.has_changes():
+                    continue
+                now = now or clock.now()
+                setattr(obj, attr.key, now)
+
+    return factory

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.orm import Session
 
 from app.adapters.asd import DbAsd
@@ -13,6 +15,7 @@ from app.adapters.worklist import DbWorkList
 from handlers.base import Clients
 
 
-def database_clients(session: Session) -> Clients:
-    return Clients(crm=DbCrm(session), worklist=DbWorkList(session), billing=DbBilling(session),
-                   asd=DbAsd(session), outbox=DbOutbox(session), directory=DbDirectory(session))
+def database_clients(session: Session, now: datetime) -> Clients:
+    """The clients of one service call; every record they write is stamped `now` (the job's time)."""
+    return Clients(crm=DbCrm(session, now), worklist=DbWorkList(session, now), billing=DbBilling(session, now),
+                   asd=DbAsd(session, now), outbox=DbOutbox(session, now), directory=DbDirectory(session))

@@ -17,8 +17,8 @@ def case_number(case_id: int) -> str:
 
 
 class DbCrm:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session, self.now = session, now  # the service task's time on the application's clock
 
     def _case(self, number: str) -> CrmCase:
         case = self.session.scalars(select(CrmCase).where(CrmCase.case_number == number)).one_or_none()
@@ -39,7 +39,7 @@ class DbCrm:
         case = self._case(case_id)
         existing = self.session.scalars(select(CrmNote).where(CrmNote.idempotency_key == key)).one_or_none()
         if existing is None:
-            existing = CrmNote(case_id=case.id, note=note, idempotency_key=key)
+            existing = CrmNote(case_id=case.id, note=note, idempotency_key=key, created_at=self.now)
             self.session.add(existing)
             self.session.flush()
         return {"case_id": case_id, "note_id": existing.id}

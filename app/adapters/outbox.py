@@ -15,17 +15,16 @@ from app.models import Notification
 
 
 class DbOutbox:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session, self.now = session, now  # the service task's time on the application's clock
 
     def queue(self, *, kind: str, to: list[str], subject: str, body: str, request_number: str | None,
-              key: str, now: datetime | None = None) -> dict[str, Any]:
+              key: str) -> dict[str, Any]:
         row = self.session.scalars(select(Notification).where(Notification.idempotency_key == key)).one_or_none()
         if row is None:
             row = Notification(kind=kind, to_addrs=", ".join(to), subject=subject, body=body,
-                               request_number=request_number, idempotency_key=key)
-            if now is not None:  # due at once on the caller's clock (else the time of insert)
-                row.next_attempt_at = row.created_at = now
+                               request_number=request_number, idempotency_key=key,
+                               created_at=self.now, next_attempt_at=self.now)  # due at once
             self.session.add(row)
             self.session.flush()
         return {"notification_id": row.id, "to": row.to_addrs, "status": "queued"}

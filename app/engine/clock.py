@@ -1,7 +1,8 @@
 """Lets the caller decide what "now" is for SpiffWorkflow's timers (tests inject a clock; production passes real time).
 
 SpiffWorkflow reads `datetime.now(timezone.utc)` inside its timer module. We replace that module's `datetime` name
-with a subclass whose `now()` answers from a context variable, so each thread/operation sees its own clock.
+with a subclass whose `now()` answers from a context variable, so each thread/operation sees its own clock. Outside
+`engine_time` there is no "now" for the engine at all: asking is a programming error, never a silent wall-clock read.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ class _ClockedDatetime(datetime):
     def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]
         fixed = _NOW.get()
         if fixed is None:
-            return datetime.now(tz)
+            raise RuntimeError("the engine asked for the time outside engine_time(now): pass the application's clock")
         return fixed.astimezone(tz) if tz is not None else fixed.astimezone(UTC).replace(tzinfo=None)
 
 

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import Date, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, UTCDateTime, utcnow
+from app.db import Base, stamped_on_insert, stamped_on_write
 
 SLA_UNITS = ("business_hours", "business_days", "calendar_days")
 
@@ -22,7 +22,7 @@ class Holiday(Base):
     name: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(20))  # statute | manual | ics
     created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = stamped_on_insert()
 
 
 class HolidayYear(Base):
@@ -32,7 +32,7 @@ class HolidayYear(Base):
 
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     loaded_by: Mapped[str] = mapped_column(String(64))
-    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    loaded_at: Mapped[datetime] = stamped_on_insert()
 
 
 class SlaTarget(Base):
@@ -47,4 +47,4 @@ class SlaTarget(Base):
     amount: Mapped[int] = mapped_column(Integer)
     unit: Mapped[str] = mapped_column(String(20))
     updated_by: Mapped[str] = mapped_column(String(64))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = stamped_on_write()

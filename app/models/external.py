@@ -12,7 +12,7 @@ from decimal import Decimal
 from sqlalchemy import Date, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, UTCDateTime, utcnow
+from app.db import Base, UTCDateTime, stamped_on_insert, stamped_on_write
 
 
 class CrmCase(Base):
@@ -30,7 +30,7 @@ class CrmCase(Base):
     request_number: Mapped[str | None] = mapped_column(String(32))
     resolution: Mapped[str | None] = mapped_column(Text)
     resolution_code: Mapped[str | None] = mapped_column(String(40))
-    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    opened_at: Mapped[datetime] = stamped_on_insert()
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -41,7 +41,7 @@ class CrmNote(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("crm_case.id"), index=True)
     note: Mapped[str] = mapped_column(Text)
     idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = stamped_on_insert()
 
 
 class WorkListEntry(Base):
@@ -59,7 +59,7 @@ class WorkListEntry(Base):
     stage: Mapped[str] = mapped_column(String(40), default="scheduled")
     revision: Mapped[int] = mapped_column(Integer, default=1)
     last_update_key: Mapped[str] = mapped_column(String(80))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = stamped_on_write()
 
 
 class BillingCase(Base):
@@ -75,7 +75,7 @@ class BillingCase(Base):
     billing_code: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default="open")
     idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = stamped_on_insert()
 
 
 class AsdService(Base):
@@ -91,7 +91,7 @@ class AsdService(Base):
     status: Mapped[str] = mapped_column(String(20))  # proposed | live
     live_date: Mapped[date | None] = mapped_column(Date)
     idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = stamped_on_write()
 
 
 class Notification(Base):
@@ -109,6 +109,6 @@ class Notification(Base):
     status: Mapped[str] = mapped_column(String(20), default="queued", index=True)  # queued | sent | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = stamped_on_insert()
+    created_at: Mapped[datetime] = stamped_on_insert()
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, UTCDateTime, utcnow
+from app.db import Base, UTCDateTime, stamped_on_insert, stamped_on_write
 
 
 class DefinitionVersion(Base):
@@ -23,7 +23,7 @@ class DefinitionVersion(Base):
     files: Mapped[dict[str, str]] = mapped_column(JSON)
     spec_json: Mapped[str] = mapped_column(Text)
     deployed_by: Mapped[str] = mapped_column(String(64))
-    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deployed_at: Mapped[datetime] = stamped_on_insert()
 
 
 class ProcessInstance(Base):
@@ -37,8 +37,8 @@ class ProcessInstance(Base):
     status: Mapped[str] = mapped_column(String(20), default="running")  # running | completed
     version: Mapped[int] = mapped_column(Integer, default=1)  # optimistic lock
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = stamped_on_insert()
+    updated_at: Mapped[datetime] = stamped_on_write()
 
 
 class TaskRow(Base):
@@ -73,7 +73,7 @@ class TaskRow(Base):
     request_number: Mapped[str] = mapped_column(String(32))
     request_title: Mapped[str] = mapped_column(String(300))
     agency: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = stamped_on_insert()
 
 
 class ServiceJob(Base):
@@ -90,7 +90,7 @@ class ServiceJob(Base):
     operator: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | done | incident
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = stamped_on_insert()
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = stamped_on_insert()
+    updated_at: Mapped[datetime] = stamped_on_write()

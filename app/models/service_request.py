@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, UTCDateTime, utcnow
+from app.db import Base, UTCDateTime, stamped_on_insert
 from app.models.reference import ProviderGroup
 
 REQUEST_TYPES = ("assistance", "enhancement")
@@ -40,7 +40,7 @@ class ServiceRequest(Base):
     sla_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(30), default="open")  # open | closed
     created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = stamped_on_insert()
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     provider_group: Mapped[ProviderGroup] = relationship(lazy="joined")

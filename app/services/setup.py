@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -96,12 +97,12 @@ def _seed_demo(session: Session) -> int:
     return added
 
 
-def _seed_cases(session: Session) -> int:
+def _seed_cases(session: Session, now: datetime) -> int:
     if session.scalars(select(CrmCase).limit(1)).first() is not None:
         return 0
     for agency, name, email, group, subject, description in DEMO_CASES:
         case = CrmCase(agency=agency, requester_name=name, requester_email=email, provider_group=group,
-                       subject=subject, description=description)
+                       subject=subject, description=description, opened_at=now)
         session.add(case)
         session.flush()
         case.case_number = case_number(case.id)
@@ -116,7 +117,7 @@ def seed(services: Services, demo: bool) -> dict[str, Any]:
         uow.session.flush()
         users = _seed_demo(uow.session) if demo else 0
         if users:
-            _seed_cases(uow.session)
+            _seed_cases(uow.session, now)
         calendar = calendar_admin.seed(uow.session, now)
         if roles or users or calendar["holidays_added"] or calendar["sla_targets_added"]:
             audit.append(uow.session, actor="system", event_type="reference_data_seeded",

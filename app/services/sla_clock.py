@@ -203,8 +203,8 @@ def escalate(session: Session, request: ServiceRequest, now: datetime) -> list[s
                                   recipients=to))
         if to:
             subject, body = _message(request, level, at, found[1], reading_.used, target)
-            DbOutbox(session).queue(kind=f"sla_{level}", to=to, subject=subject, body=body,
-                                    request_number=request.number, key=f"sla-{request.id}-{level}", now=now)
+            DbOutbox(session, now).queue(kind=f"sla_{level}", to=to, subject=subject, body=body,
+                                    request_number=request.number, key=f"sla-{request.id}-{level}")
         if level == "breach":
             request.sla_breached_at = at
         payload: dict[str, Any] = {"level": level, "what": LEVEL_WORDS[level], "threshold_at": at.isoformat(),

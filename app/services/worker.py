@@ -78,7 +78,7 @@ def run_job(services: Services, job_id: int, now: datetime) -> str:
             return "skipped"
         seen = instance.version
         handler = services.handlers.get(job.operator)
-        clients = database_clients(session)
+        clients = database_clients(session, now)
         try:
             if handler is None:
                 raise InvalidParams(f"no handler for operator {job.operator}")
