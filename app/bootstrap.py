@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
-from app.clock import Clock, SystemClock
+from app.clock import Clock, RunningClock, SystemClock
 from app.config import Settings
 from app.db import make_engine, make_session_factory
 from app.unit_of_work import UnitOfWork
@@ -34,6 +34,7 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None,
 
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
-    clock = clock or SystemClock()
+    if clock is None:
+        clock = RunningClock(settings.clock_start) if settings.clock_start else SystemClock()
     return Services(settings=settings, engine=engine, session_factory=make_session_factory(engine, clock),
                     clock=clock, handlers=dict(handlers) if handlers else dict(REGISTRY))

@@ -238,6 +238,8 @@ def serve_cmd(host: str, port: int, worker: bool, mail_sink: bool | None) -> Non
         click.echo("Accounts (demo password 'demo'):")
         for user in users:
             click.echo(f"  {user['username']:<8} {user['full_name']:<18} {', '.join(user['roles'])}")
+    if services.settings.clock_start:
+        click.echo(f"The clock started at {services.settings.clock_start.isoformat()} (RF_CLOCK_START), not now.")
     serve(create_app(services), services, host=host, port=port, worker=worker, mail_sink=mail_sink, echo=click.echo)
 
 

@@ -18,7 +18,11 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print machin
 
 
 def _services() -> Services:
-    return bootstrap()
+    try:
+        return bootstrap()
+    except ValueError as err:  # a setting in the environment that cannot be read
+        click.echo(f"error: {err}", err=True)
+        sys.exit(2)
 
 
 def _fail(err: AppError, as_json: bool) -> None:

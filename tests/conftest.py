@@ -9,7 +9,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -20,13 +20,27 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, text
 
 from app.bootstrap import Services, bootstrap
-from app.clock import FixedClock
+from app.clock import FixedClock, parse_instant
 from app.config import PROJECT_ROOT, Settings
 from app.services import definitions, setup
 
 POSTGRES_URL = os.environ.get("RF_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
-START = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+# The tests' clock starts here, whatever today is. RF_TEST_START moves it (e.g. 2009-12-01T15:00:00Z or
+# 2099-12-01T15:00:00Z, Tuesdays of years whose calendar, holidays included, is the default's): the suite must pass
+# far in the past and far in the future of the wall clock. Subprocesses (`rf`, `rf serve`) get the same start
+# through RF_CLOCK_START (see env_for).
+DEFAULT_START = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+START = parse_instant(os.environ["RF_TEST_START"]) if os.environ.get("RF_TEST_START") else DEFAULT_START
+
+
+def pytest_report_header() -> str:
+    return f"the tests' clock starts at {START.isoformat()}"
+
+
+def day(offset: int) -> str:
+    """The ISO date `offset` days after the tests' clock starts (so no test names a calendar date of its own)."""
+    return (START.date() + timedelta(days=offset)).isoformat()
 
 
 def free_port() -> int:
@@ -115,10 +129,14 @@ def services(settings: Settings, clock: FixedClock) -> Iterator[Services]:
     svc.engine.dispose()
 
 
-def env_for(settings: Settings) -> dict[str, str]:
-    """Environment that points the `rf` CLI at the test's database and SMTP server."""
+def env_for(settings: Settings, now: datetime | None = None) -> dict[str, str]:
+    """Environment that points the `rf` CLI at the test's database and SMTP server, and (given `now`, the test
+    clock's time) starts its clock there instead of at the wall clock."""
     env = dict(os.environ)
     env.update(RF_DATABASE_URL=settings.database_url, RF_SMTP_HOST=settings.smtp_host,
                RF_SMTP_PORT=str(settings.smtp_port), RF_SERVICE_MAX_ATTEMPTS=str(settings.service_max_attempts),
                RF_SERVICE_BACKOFF_SECONDS="0")
+    env.pop("RF_CLOCK_START", None)
+    if now is not None:
+        env["RF_CLOCK_START"] = now.isoformat()
     return env

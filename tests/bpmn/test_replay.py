@@ -7,7 +7,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text, update
@@ -15,6 +15,7 @@ from sqlalchemy import select, text, update
 from app.models import AuditEvent, ProcessInstance, ServiceRequest
 from app.services import replay
 from tests.bpmn import test_request_fulfillment_paths as paths
+from tests.conftest import day
 from tests.driver import Driver
 
 PATHS: list[Callable[..., None]] = [getattr(paths, name) for name in dir(paths) if name.startswith("test_")]
@@ -193,9 +194,9 @@ def test_state_at_step_shows_what_was_done_and_waiting_then(services, drive, clo
     drive.complete(number, "determine_chargeability", "pete",
                    {"chargeable": True, "billable_hours": 12.5, "hourly_rate": 85, "billing_code": "PS-628"})
     drive.work()
-    drive.complete(number, "initiate_billing", "carla", {"billing_notes": "Bill Q1", "service_live_date": "2026-12-10"})
+    drive.complete(number, "initiate_billing", "carla", {"billing_notes": "Bill Q1", "service_live_date": day(9)})
     drive.work()
-    clock.set(clock.now().replace(day=10, hour=0, minute=5))
+    clock.set(datetime.fromisoformat(f"{day(9)}T00:05:00+00:00"))
     drive.work()
     events = _steps(services, number)
 
@@ -217,7 +218,7 @@ def test_state_at_step_shows_what_was_done_and_waiting_then(services, drive, clo
     assert waiting.snapshot.human_tasks == [] and waiting.snapshot.service_tasks == []
     assert [t.bpmn_id for t in waiting.snapshot.timers if t.bpmn_id == "wait_until_service_live"]
     assert [t.due for t in waiting.snapshot.timers if t.bpmn_id == "wait_until_service_live"] == [
-        "2026-12-10T00:00:00+00:00"]
+        f"{day(9)}T00:00:00+00:00"]
 
     fired = replay.state_at(services, number, _step_of(events, "timer_fired", "wait_until_service_live"))
     assert "wait_until_service_live" in fired.done

@@ -6,7 +6,7 @@ records of the built-in adapters and in a real SMTP server's mailbox.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -14,16 +14,26 @@ from sqlalchemy import select
 
 from app import audit
 from app.models import AsdService, BillingCase, CrmCase, CrmNote, WorkListEntry
+from tests import clock_checks
+from tests.conftest import START, day
 from tests.driver import Driver
 
 WORK_PLAN = {"work_plan": "Add the new report to the agency portal", "estimated_hours": 16,
-             "planned_start": "2026-12-02", "planned_finish": "2026-12-18"}
+             "planned_start": day(1), "planned_finish": day(17)}
 FULFILMENT = {"fulfilment_notes": "Report built and deployed to staging", "hours_spent": 6}
 
 
 @pytest.fixture
 def drive(services, clock) -> Driver:
     return Driver(services, clock)
+
+
+@pytest.fixture(autouse=True)
+def every_stored_time_is_on_the_tests_clock(services):
+    """After each path, no stored date or time is years away from the tests' clock (it would be the wall clock's);
+    tests/bpmn/test_clock_extremes.py runs these paths with the clock far in the past and far in the future."""
+    yield
+    assert clock_checks.far_from(services, START) == []
 
 
 def records(services, model, **where):
@@ -77,7 +87,7 @@ def test_enhancement_that_is_not_chargeable_goes_straight_to_the_car(drive, serv
     drive.complete(number, "draw_up_work_plan", "pete", WORK_PLAN)
     drive.work()
     [entry] = records(services, WorkListEntry, request_number=number)
-    assert (entry.estimated_hours, str(entry.planned_finish)) == (Decimal("16.00"), "2026-12-18")
+    assert (entry.estimated_hours, str(entry.planned_finish)) == (Decimal("16.00"), day(17))
     drive.complete(number, "fulfil_enhancement_request", "pete", FULFILMENT)
     drive.complete(number, "test_solution", "pete", {"test_result": "pass", "test_notes": "All checks green"})
     drive.complete(number, "determine_chargeability", "pete", {"chargeable": False})
@@ -106,14 +116,14 @@ def test_chargeable_enhancement_with_a_failed_test_bills_and_updates_asd_once_li
     [bill] = records(services, BillingCase, request_number=number)
     assert (bill.amount, bill.billing_code) == (Decimal("1062.50"), "PS-628")
 
-    drive.complete(number, "initiate_billing", "carla", {"billing_notes": "Bill Q1", "service_live_date": "2026-12-10"})
+    drive.complete(number, "initiate_billing", "carla", {"billing_notes": "Bill Q1", "service_live_date": day(9)})
     drive.work()
     assert records(services, AsdService) == []  # not live yet: the ASD waits
-    assert drive.show(number)["instance"]["next_timer_at"].startswith("2026-12-10T00:00")
-    clock.set(clock.now().replace(day=10, hour=0, minute=5))
+    assert drive.show(number)["instance"]["next_timer_at"].startswith(f"{day(9)}T00:00")
+    clock.set(datetime.fromisoformat(f"{day(9)}T00:05:00+00:00"))
     drive.work()
     [asd] = records(services, AsdService, request_number=number)
-    assert (asd.status, str(asd.live_date), asd.billing_code) == ("live", "2026-12-10", "PS-628")
+    assert (asd.status, str(asd.live_date), asd.billing_code) == ("live", day(9), "PS-628")
     drive.complete(number, "notify_customer_of_fulfilment", "carla", {"customer_message": "Billed and live."})
     drive.work()
 

@@ -9,8 +9,9 @@ Fixtures:
 * `staff` signs users in through the real login form, one browser context (so one session cookie) per user:
   `maria = staff("maria")` is a Playwright `Page` at maria's inbox.
 
-The worker of `rf serve` runs service tasks, timers and queued email every ~2 s, so tests wait for the page state
-they expect with `reload_until` (reload and let Playwright auto-wait, up to a bounded timeout), never by sleeping.
+`rf serve` runs on the tests' clock (RF_CLOCK_START), not on today's date. Its worker runs service tasks, timers and
+queued email every ~2 s, so tests wait for the page state they expect with `reload_until` (reload and let Playwright
+auto-wait, up to a bounded timeout), never by sleeping.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Playwright, expect, sync_playwright
 
 from app.bootstrap import Services
+from app.clock import FixedClock
 from app.config import PROJECT_ROOT, Settings
 from tests.conftest import env_for, free_port
 
@@ -101,11 +103,12 @@ def _failed(request: pytest.FixtureRequest) -> bool:
 
 
 @pytest.fixture
-def live_server(services: Services, settings: Settings, tmp_path: Path,
+def live_server(services: Services, settings: Settings, clock: FixedClock, tmp_path: Path,
                 request: pytest.FixtureRequest) -> Iterator[LiveServer]:
-    """The real `rf serve` against this test's (migrated, seeded, deployed) database and the test SMTP server."""
+    """The real `rf serve` against this test's (migrated, seeded, deployed) database and the test SMTP server, its
+    clock started at the test clock's now (RF_CLOCK_START) and running on from there."""
     port = free_port()
-    env = env_for(settings)
+    env = env_for(settings, clock.now())
     env["RF_SECRET_KEY"] = f"browser-test-{uuid.uuid4().hex}"
     env["PYTHONUNBUFFERED"] = "1"
     log_path = tmp_path / "rf-serve.log"

@@ -1,15 +1,15 @@
 """A manager opens the 60 day schedule and the fulfilment report in Chromium against the real `rf serve`, and the
 numbers on screen (and in the CSV download) are those of the requests the test created.
 
-The requests of tests/reports_scenario.py are driven through the services with a clock set to a recent Tuesday
-(so they are in the past for the server, which runs on the real clock) before the server starts; E4's work plan
-covers the second week of the schedule as the server sees it.
+The requests of tests/reports_scenario.py are driven through the services with the clock set to a recent Tuesday
+before the server starts; the clock is then set back to the tests' start, where the server's clock begins (so the
+requests are in its past); E4's work plan covers the second week of the schedule as the server sees it.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -19,6 +19,7 @@ from app.services.business_calendar import CHICAGO
 from app.services.reports_math import NO_PLAN_LIMIT_DAYS, business_days
 from tests import reports_scenario
 from tests.browser.conftest import screenshot
+from tests.conftest import START
 
 # One `rf serve` per test: SQLite only, like the other browser tests (the same pages run on both backends in e2e).
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -26,9 +27,11 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 @pytest.fixture
 def scenario(services, clock) -> reports_scenario.Scenario:
-    today = datetime.now(UTC).astimezone(CHICAGO).date()
+    today = START.astimezone(CHICAGO).date()
     t0 = reports_scenario.recent_tuesday(services, today - timedelta(days=2))
-    return reports_scenario.build(services, clock, t0, today + timedelta(days=7))
+    built = reports_scenario.build(services, clock, t0, today + timedelta(days=7))
+    clock.set(START)  # the live server's clock starts here
+    return built
 
 
 def cells(page: Page, table: str, first: str) -> list[str]:
@@ -41,7 +44,7 @@ def cells(page: Page, table: str, first: str) -> list[str]:
 def waited_business_days(services, since: datetime) -> float:
     with services.uow() as uow:
         calendar = sla.load_calendar(uow.session)
-    return business_days(calendar, since, datetime.now(UTC))
+    return business_days(calendar, since, START)
 
 
 def test_a_manager_sees_the_schedule_and_the_fulfilment_report_of_the_requests_created(scenario, staff, services,

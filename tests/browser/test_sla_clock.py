@@ -1,11 +1,12 @@
-"""The SLA clock in Chromium against the real `rf serve` (real clock, its own worker): a request past its target is
+"""The SLA clock in Chromium against the real `rf serve` (its own worker, its clock
+started at the tests' clock): a request past its target is
 escalated to the manager and flagged in her inbox; a specialist who waits on the customer pauses the clock, the
 inbox and the request page say so, and the clock runs again when the reply is recorded."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -19,19 +20,19 @@ from tests.driver import REQUEST
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # see test_staff_journeys
 
 
-def log_now(settings, **overrides) -> str:
-    """A request logged on the real clock (the live server's), as the CRM intake would."""
-    services = bootstrap(settings)
+def log_now(settings, clock, **overrides) -> str:
+    """A request logged at the test clock's now (the live server's clock started there), as the CRM intake would."""
+    services = bootstrap(settings, clock)
     try:
         return intake.new_request(services, "assistance", {**REQUEST, **overrides}, "ann.logger").number or ""
     finally:
         services.engine.dispose()
 
 
-def test_a_late_request_is_escalated_and_a_paused_one_shows_its_clock_stopped(staff, settings, mailbox):
-    past = (datetime.now(UTC) - timedelta(minutes=5)).isoformat(timespec="seconds")
-    late = log_now(settings, title="Printer queue down at the tag office", priority="critical", sla_due_at=past)
-    waiting = log_now(settings, title="VPN profile for the Tulsa office", priority="high")
+def test_a_late_request_is_escalated_and_a_paused_one_shows_its_clock_stopped(staff, settings, clock, mailbox):
+    past = (clock.now() - timedelta(minutes=5)).isoformat(timespec="seconds")
+    late = log_now(settings, clock, title="Printer queue down at the tag office", priority="critical", sla_due_at=past)
+    waiting = log_now(settings, clock, title="VPN profile for the Tulsa office", priority="high")
 
     # The worker passes the late request's target at once: the manager is emailed and her inbox flags it.
     maria = staff("maria")

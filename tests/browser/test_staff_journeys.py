@@ -8,7 +8,7 @@ Selectors use roles, labels and visible text (not the markup of the request page
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email.header import decode_header, make_header
 from email.message import Message
 
@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import labelled, reload_until, screenshot, wait_for
-from tests.conftest import Inbox
+from tests.conftest import START, Inbox
 
 # Each test starts its own `rf serve` and waits on its worker: ~50 s on SQLite, ~145 s on SQLite + PostgreSQL, which
 # is past the two minutes the browser suite may take; so SQLite only (the same flows run on both backends through the
@@ -229,7 +229,7 @@ def test_chargeable_enhancement_with_a_failed_test_is_reworked_billed_and_closed
 
     # Two required fields left empty: both errors beside their fields, the plan and the start date kept.
     plan = "1. Extend the licence API with renewals\n2. Add the renewal page to the portal\n3. Load test"
-    today = datetime.now(UTC).date()
+    today = START.date()  # the live server's clock started at the tests' clock
     labelled(pete, "Work plan").fill(plan)
     labelled(pete, "Planned start").fill(today.isoformat())
     pete.get_by_role("button", name=COMPLETE).click()

@@ -8,8 +8,10 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from sqlalchemy import func, select
 import app.models  # noqa: F401 - registers every table on Base.metadata
 from app.bootstrap import Services
 from app.cli import cli
+from app.clock import FixedClock
 from app.config import Settings
 from app.db import Base
 from tests.conftest import env_for
@@ -55,16 +58,32 @@ class Outcome:
 class Rf:
     """Runs `rf` against one test database; `mode` is 'in-process' (CliRunner) or 'console-script' (subprocess)."""
 
-    def __init__(self, settings: Settings, mode: str = "in-process") -> None:
-        self.env = env_for(settings)
+    def __init__(self, settings: Settings, mode: str = "in-process", clock: FixedClock | None = None) -> None:
+        self.settings = settings
         self.mode = mode
+        # Each command's clock starts at this (the test's) clock and runs on; the test's clock then moves on by the
+        # command's duration, so the next command starts where this one ended. Without it: the wall clock.
+        self.clock = clock
+
+    @property
+    def env(self) -> dict[str, str]:
+        return env_for(self.settings, self.clock.now() if self.clock else None)
 
     def __call__(self, *args: str) -> Outcome:
+        began = time.monotonic()
+        try:
+            return self._run(args)
+        finally:
+            if self.clock is not None:
+                self.clock.advance(timedelta(seconds=time.monotonic() - began))
+
+    def _run(self, args: tuple[str, ...]) -> Outcome:
+        env = self.env
         if self.mode == "console-script":
-            done = subprocess.run([str(RF_SCRIPT), *args], env=self.env, capture_output=True, text=True,
+            done = subprocess.run([str(RF_SCRIPT), *args], env=env, capture_output=True, text=True,
                                   timeout=180, check=False)
             return Outcome(args, done.returncode, done.stdout, done.stderr)
-        result = CliRunner().invoke(cli, list(args), env=self.env, catch_exceptions=True)
+        result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=True)
         # every command bootstraps its own engine; collect it so PostgreSQL connections do not pile up
         gc.collect()
         if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -125,9 +144,9 @@ class Rf:
 
 
 @pytest.fixture
-def rf(services: Services, settings: Settings) -> Rf:
-    """`rf` in-process against a migrated, seeded, deployed test database."""
-    return Rf(settings)
+def rf(services: Services, settings: Settings, clock: FixedClock) -> Rf:
+    """`rf` in-process against a migrated, seeded, deployed test database, on the test's clock."""
+    return Rf(settings, clock=clock)
 
 
 def snapshot(services: Services) -> dict[str, list[str]]:

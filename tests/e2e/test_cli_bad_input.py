@@ -172,9 +172,9 @@ def test_deploy_refuses_a_missing_path(rf, services):
     assert snapshot(services) == before
 
 
-def test_installed_console_script_refuses_a_hostile_model(services, settings):
+def test_installed_console_script_refuses_a_hostile_model(services, settings, clock):
     """The real `.venv/bin/rf` maps a rejection to exit code 2 and a message on stderr, without a traceback."""
-    rf = Rf(settings, "console-script")
+    rf = Rf(settings, "console-script", clock)
     before = snapshot(services)
     refused = rf.fails("deploy", str(HOSTILE / "unknown_operator.bpmn"))
     line = line_of(HOSTILE / "unknown_operator.bpmn", 'id="send_notice"')

@@ -77,8 +77,8 @@ def test_bad_input_exits_2_with_a_message_and_changes_nothing(services, rf: Rf, 
     assert snapshot(services) == before
 
 
-def test_the_console_script_migrates_too(services, settings, deployed_twice):
+def test_the_console_script_migrates_too(services, settings, clock, deployed_twice):
     waiting, _ = deployed_twice
-    outcome = Rf(settings, "console-script")("migrate", PROCESS, "--from-version", "1", "--request", waiting)
+    outcome = Rf(settings, "console-script", clock)("migrate", PROCESS, "--from-version", "1", "--request", waiting)
     assert outcome.exit_code == 0, str(outcome)
     assert outcome.stdout.startswith("Migrated 1 instance to version 2")

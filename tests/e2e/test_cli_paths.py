@@ -1,15 +1,16 @@
 """Every path through the bundled Request Fulfillment process, driven only through the `rf` command line.
 
 Each step is one `rf ... --json` invocation (the way an operator or a script would use it): `rf request new`,
-`rf tasks --request N` to find the task ids, `rf complete`, `rf worker --once`, `rf show`. The CLI runs on the real
-clock, so an SLA breach is provoked with an `sla_due_at` in the past and the service-live timer with a
-`service_live_date` in the past. Side effects are checked in `rf show`, in the adapters' records and in the mailbox
-of a real SMTP server. The assistance path also runs through the installed console script (`.venv/bin/rf`).
+`rf tasks --request N` to find the task ids, `rf complete`, `rf worker --once`, `rf show`. Each command's clock
+starts at the tests' clock (RF_CLOCK_START) and runs forward, so an SLA breach is provoked with an `sla_due_at` in
+the past and the service-live timer with a `service_live_date` in the past. Side effects are checked in `rf show`,
+in the adapters' records and in the mailbox of a real SMTP server. The assistance path also runs through the
+installed console script (`.venv/bin/rf`).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,10 +18,11 @@ import pytest
 from app import audit
 from app.models import AsdService, AuditEvent, BillingCase, CrmCase, CrmNote, Notification, WorkListEntry
 from app.services import sla
+from tests.conftest import START, day
 from tests.e2e.conftest import Rf, count, records
 
 WORK_PLAN = {"work_plan": "Add the new report to the agency portal", "estimated_hours": 16,
-             "planned_start": "2026-12-02", "planned_finish": "2026-12-18"}
+             "planned_start": day(1), "planned_finish": day(17)}
 FULFILMENT = {"fulfilment_notes": "Report built and deployed to staging", "hours_spent": 6}
 
 ASSISTANCE_PATH = ["request_received", "request_type_gateway", "assistance_started", "take_crm_case",
@@ -42,12 +44,13 @@ def assert_chain_intact(services) -> None:
 
 
 def iso_minutes_ago(minutes: int) -> str:
-    return (datetime.now(UTC) - timedelta(minutes=minutes)).isoformat(timespec="seconds")
+    """Before the `rf` commands' clock, which starts at the tests' clock and runs forward."""
+    return (START - timedelta(minutes=minutes)).isoformat(timespec="seconds")
 
 
 @pytest.mark.parametrize("mode", ["in-process", "console-script"])
-def test_assistance_request_is_assigned_fulfilled_and_its_crm_case_closed(services, settings, mailbox, mode):
-    rf = Rf(settings, mode)
+def test_assistance_request_is_assigned_fulfilled_and_its_crm_case_closed(services, settings, clock, mailbox, mode):
+    rf = Rf(settings, mode, clock)
     number = rf.new_request("assistance")
     shown = rf.show(number)
     assert (shown["status"], shown["type"], shown["priority"]) == ("open", "assistance", "high")
@@ -100,7 +103,7 @@ def test_enhancement_that_is_not_chargeable_goes_straight_to_the_car(rf, service
     assert rf.work()["services_run"] == 1
     [entry] = records(services, WorkListEntry, WorkListEntry.request_number == number)
     assert (entry.estimated_hours, str(entry.planned_finish), entry.provider_group) == (
-        Decimal("16.00"), "2026-12-18", "apps")
+        Decimal("16.00"), day(17), "apps")
     rf.complete(number, "fulfil_enhancement_request", "pete", FULFILMENT)
     rf.complete(number, "test_solution", "pete", {"test_result": "pass", "test_notes": "All checks green"})
     rf.complete(number, "determine_chargeability", "pete", {"chargeable": False})
@@ -137,7 +140,7 @@ def test_chargeable_enhancement_with_a_failed_test_bills_and_updates_asd_once_li
     assert (Decimal(bill["amount"]), bill["billing_code"]) == (Decimal("1062.50"), "PS-628")
     assert bill["case"]
 
-    live = (datetime.now(UTC) - timedelta(days=1)).date()  # already live: the timer fires on the next worker pass
+    live = (START - timedelta(days=1)).date()  # already live: the timer fires on the next worker pass
     rf.complete(number, "initiate_billing", "carla",
                 {"billing_notes": "Bill Q1", "service_live_date": live.isoformat()})
     assert rf.show(number)["asd_entries"] == []  # service tasks only ever run in the worker
@@ -249,13 +252,13 @@ def test_enhancement_sla_breach_escalates_to_the_manager_of_its_group(rf, servic
     assert len(mailbox.messages) == 1
 
 
-def test_default_sla_target_follows_type_and_priority(rf, services):
+def test_default_sla_target_follows_type_and_priority(rf, services, clock):
     """A critical enhancement gets 20 business days (of 9 working hours) on the business calendar, holidays from
-    the seeded table skipped (it used to be 30 calendar days). The CLI runs on the real clock, so the due date is
-    bracketed by the targets measured from just before and just after the command."""
-    before = datetime.now(UTC)
+    the seeded table skipped (it used to be 30 calendar days). The command's clock starts at the tests' clock and runs
+    forward, so the due date is bracketed by the targets measured from its start and a few minutes later."""
+    before = clock.now()
     number = rf.new_request("enhancement", priority="critical")
-    after = datetime.now(UTC)
+    after = before + timedelta(minutes=5)  # the command's clock started at the test clock's now and ran on
     due = datetime.fromisoformat(rf.show(number)["sla_due_at"])
     with services.uow() as uow:
         calendar = sla.load_calendar(uow.session)

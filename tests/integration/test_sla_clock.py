@@ -3,7 +3,7 @@ restarts; no escalation while the request waits on the customer, and the target 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -14,9 +14,10 @@ from app.services import worker
 from tests.conftest import START
 from tests.driver import Driver
 
-# START is Tuesday 2026-12-01 09:00 in Oklahoma (CST). A critical assistance request has 4 business hours.
-WARN_AT = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)  # 12:00 CST: 3 of 4 hours used
-DUE_AT = datetime(2026, 12, 1, 19, 0, tzinfo=UTC)  # 13:00 CST
+# START is a Tuesday 09:00 in Oklahoma (CST; by default 2026-12-01) in a week without holidays. A critical assistance
+# request has 4 business hours.
+WARN_AT = START + timedelta(hours=3)  # 12:00 CST: 3 of 4 hours used
+DUE_AT = START + timedelta(hours=4)  # 13:00 CST
 FULFIL = {"resolution_notes": "Which office needs the VPN profile?", "resolution_code": "awaiting_customer",
           "time_spent_hours": 0.5}
 
@@ -112,7 +113,7 @@ def test_the_clock_pauses_while_waiting_on_the_customer_and_the_target_moves_by_
     assert sla_mail(mailbox) == [] and escalations(services, number) == []
     assert drive.show(number)["sla"]["used_business_hours"] == 1.0  # the clock stood still
 
-    resumed_at = datetime(2026, 12, 3, 21, 0, tzinfo=UTC)  # Thursday 15:00 CST
+    resumed_at = START + timedelta(days=2, hours=6)  # Thursday 15:00 CST
     clock.set(resumed_at)
     drive.complete(number, "await_customer_reply", "sara", {"customer_reply": "The Tulsa office."})
     shown = drive.show(number)
@@ -120,13 +121,13 @@ def test_the_clock_pauses_while_waiting_on_the_customer_and_the_target_moves_by_
     # paused from Tuesday 10:00 to Thursday 15:00 CST: 7 + 9 + 7 = 23 business hours
     assert shown["sla"]["state"] == "running" and shown["sla"]["paused_business_hours"] == 23.0
     # three hours left: Thursday 15:00-17:00, then Friday 08:00-09:00 CST; 75% at Thursday 17:00 CST
-    assert shown["sla_due_at"] == datetime(2026, 12, 4, 15, 0, tzinfo=UTC).isoformat()
-    assert shown["sla"]["warn_at"] == datetime(2026, 12, 3, 23, 0, tzinfo=UTC).isoformat()
+    assert shown["sla_due_at"] == (START + timedelta(days=3)).isoformat()  # Friday 09:00 CST
+    assert shown["sla"]["warn_at"] == (START + timedelta(days=2, hours=8)).isoformat()  # Thursday 17:00 CST
     assert sla_events(services, number) == ["sla_paused", "sla_resumed"]
 
-    clock.set(datetime(2026, 12, 3, 22, 59, tzinfo=UTC))
+    clock.set(START + timedelta(days=2, hours=7, minutes=59))
     assert drive.work().escalations == 0
-    clock.set(datetime(2026, 12, 4, 14, 0, tzinfo=UTC))  # Friday 08:00 CST
+    clock.set(START + timedelta(days=2, hours=23))  # Friday 08:00 CST
     assert drive.work().escalations == 1
     assert sla_mail(mailbox) == [f"SLA at risk: {number} has used 75% of its target"]
 
