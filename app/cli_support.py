@@ -19,10 +19,14 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print machin
 
 def _services() -> Services:
     try:
-        return bootstrap()
+        services = bootstrap()
     except ValueError as err:  # a setting in the environment that cannot be read
         click.echo(f"error: {err}", err=True)
         sys.exit(2)
+    context = click.get_current_context(silent=True)
+    if context is not None:  # the command's database connections close with it (also when run in-process)
+        context.call_on_close(services.engine.dispose)
+    return services
 
 
 def _fail(err: AppError, as_json: bool) -> None:

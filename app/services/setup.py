@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -90,11 +91,17 @@ def _seed_demo(session: Session) -> int:
         if username in users:
             continue
         user = User(username=username, full_name=full_name, email=f"{username}@omes.example",
-                    password_hash=generate_password_hash(DEMO_PASSWORD))
+                    password_hash=_demo_password_hash())
         user.memberships = [Membership(role=roles[r], provider_group=groups[g] if g else None) for r, g in grants]
         session.add(user)
         added += 1
     return added
+
+
+@cache
+def _demo_password_hash() -> str:
+    """One (salted, slow) hash of the demo password for every demo user of this process: they share it anyway."""
+    return generate_password_hash(DEMO_PASSWORD)
 
 
 def _seed_cases(session: Session, now: datetime) -> int:

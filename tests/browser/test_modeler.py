@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import reload_until, screenshot
+from tests.browser.conftest import reload_until, screenshot, wait_for
 from tests.driver import Driver
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -34,7 +34,9 @@ def test_the_version_diagram_shows_where_running_instances_wait_and_stays_live(o
 
     # The counts stay live: a second request shows up on the open page without a reload.
     expect(olive.locator("#running-count")).to_have_text("1")
-    Driver(services, clock).new("assistance")
+    second = Driver(services, clock).new("assistance")
+    wait_for(lambda: Driver(services, clock).open_bpmn_ids(second) == ["assign_specialist"],
+             message="the server's worker to take the second request's CRM case")
     olive.evaluate("window.RfRefreshCounts()")
     expect(olive.locator("#running-count")).to_have_text("2")
     expect(olive.locator("#live-status")).to_contain_text("Live: counted again at")

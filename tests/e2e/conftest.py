@@ -3,7 +3,6 @@ console script in a subprocess. Both see the test's database and SMTP server thr
 
 from __future__ import annotations
 
-import gc
 import json
 import subprocess
 import sys
@@ -83,9 +82,7 @@ class Rf:
             done = subprocess.run([str(RF_SCRIPT), *args], env=env, capture_output=True, text=True,
                                   timeout=180, check=False)
             return Outcome(args, done.returncode, done.stdout, done.stderr)
-        result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=True)
-        # every command bootstraps its own engine; collect it so PostgreSQL connections do not pile up
-        gc.collect()
+        result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=True)  # disposes its engine on close
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             import traceback
 
