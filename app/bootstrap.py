@@ -9,8 +9,8 @@ from sqlalchemy.orm import sessionmaker
 
 from app.clock import Clock, RunningClock, SystemClock
 from app.config import Settings
-from app.db import make_engine, make_session_factory
-from app.unit_of_work import UnitOfWork
+from app.store.db import make_engine, make_session_factory
+from app.store.unit_of_work import UnitOfWork
 from handlers import REGISTRY, Handler
 
 

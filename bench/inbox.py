@@ -40,15 +40,20 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, or_, select, text, update
 
-from app import audit
 from app.adapters.crm import case_number
-from app.audit import _digest  # the chain's own digest, so bulk-copied events keep `audit.verify` intact
 from app.bootstrap import Services, bootstrap
 from app.clock import FixedClock
 from app.config import PROJECT_ROOT, Settings
-from app.models import PRIORITIES, AuditEvent, AuditHead, CrmCase, ProcessInstance, ServiceRequest, TaskRow
-from app.services import definitions, intake, setup, sla, tasks, worker
-from app.services.auth import load_identity
+from app.services import worker
+from app.services.admin import setup
+from app.services.admin.auth import load_identity
+from app.services.definitions import deploy as definitions
+from app.services.requests import intake
+from app.services.requests import sla_targets as sla
+from app.services.tasks import actions as tasks
+from app.store import audit
+from app.store.audit import _digest  # the chain's own digest, so bulk-copied events keep `audit.verify` intact
+from app.store.models import PRIORITIES, AuditEvent, AuditHead, CrmCase, ProcessInstance, ServiceRequest, TaskRow
 from bench.lifecycle import backend_facts, database
 from tests.web import WebUser
 

@@ -47,8 +47,13 @@ from sqlalchemy import create_engine, func, select, text
 from app.bootstrap import Services, bootstrap
 from app.clock import FixedClock
 from app.config import PROJECT_ROOT, Settings
-from app.models import Notification, ServiceJob, ServiceRequest
-from app.services import definitions, intake, queries, setup, sla, tasks, worker
+from app.services import worker
+from app.services.admin import setup
+from app.services.definitions import deploy as definitions
+from app.services.requests import intake, queries
+from app.services.requests import sla_targets as sla
+from app.services.tasks import actions as tasks
+from app.store.models import Notification, ServiceJob, ServiceRequest
 from tests.driver import REQUEST
 
 DEFAULT_REQUESTS = 30

@@ -32,8 +32,13 @@ from app import engine
 from app.bootstrap import Services, bootstrap
 from app.clock import FixedClock
 from app.config import PROJECT_ROOT, Settings
-from app.models import AuditEvent, DefinitionVersion, ProcessInstance, ServiceRequest
-from app.services import definitions, intake, replay, setup, tasks, worker
+from app.services import worker
+from app.services.admin import setup
+from app.services.audit import replay
+from app.services.definitions import deploy as definitions
+from app.services.requests import intake
+from app.services.tasks import actions as tasks
+from app.store.models import AuditEvent, DefinitionVersion, ProcessInstance, ServiceRequest
 from bench.lifecycle import backend_facts, database
 from tests.driver import REQUEST
 

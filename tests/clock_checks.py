@@ -9,9 +9,9 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Date, DateTime, String, Text, select
 from sqlalchemy.types import JSON, TypeDecorator
 
-import app.models  # noqa: F401 - registers every table on Base.metadata
+import app.store.models  # noqa: F401 - registers every table on Base.metadata
 from app.bootstrap import Services
-from app.db import Base
+from app.store.db import Base
 
 ISO_DATE = re.compile(r"(?<![\d-])(\d{4})-(\d{2})-(\d{2})(?![\d])")
 # The deployed BPMN/DMN/forms are documents, not records of time: their text is not scanned.

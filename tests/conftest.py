@@ -22,7 +22,8 @@ from sqlalchemy import create_engine, text
 from app.bootstrap import Services, bootstrap
 from app.clock import FixedClock, parse_instant
 from app.config import PROJECT_ROOT, Settings
-from app.services import definitions, setup
+from app.services.admin import setup
+from app.services.definitions import deploy as definitions
 
 POSTGRES_URL = os.environ.get("RF_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]

@@ -8,8 +8,10 @@ from sqlalchemy import select
 
 from app.bootstrap import Services
 from app.clock import FixedClock
-from app.models import TaskRow
-from app.services import intake, queries, tasks, worker
+from app.services import worker
+from app.services.requests import intake, queries
+from app.services.tasks import actions as tasks
+from app.store.models import TaskRow
 
 REQUEST = {
     "title": "VPN access for the field office",

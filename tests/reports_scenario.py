@@ -23,8 +23,8 @@ from datetime import date, datetime, timedelta
 
 from app.bootstrap import Services
 from app.clock import FixedClock
-from app.services import sla
-from app.services.business_calendar import CHICAGO
+from app.domain.business_calendar import CHICAGO
+from app.services.requests import sla_targets as sla
 from tests.driver import Driver
 
 TOURISM = "Oklahoma Department of Tourism"

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import CrmCase, CrmNote
+from app.store.models import CrmCase, CrmNote
 from handlers.base import HandlerError, InvalidParams
 
 

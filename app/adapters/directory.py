@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Membership, ProviderGroup, Role, TaskRow, User
+from app.store.models import Membership, ProviderGroup, Role, TaskRow, User
 
 
 class DbDirectory:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Notification
+from app.store.models import Notification
 
 
 class DbOutbox:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import WorkListEntry
+from app.store.models import WorkListEntry
 
 
 class DbWorkList:

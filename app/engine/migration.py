@@ -22,7 +22,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from app.engine.runtime import InstanceState, _describe
 from app.engine.scripts import AppScriptEngine
-from app.engine.serialization import SERIALIZER, _specs, load_workflow
+from app.engine.serialization import SERIALIZER, load_workflow, specs_of
 from app.errors import Conflict
 
 _NOT_REACHED = TaskState.PREDICTED_MASK | TaskState.FUTURE
@@ -103,7 +103,7 @@ class _Plan:
 
 
 def _diff(wf: BpmnWorkflow, to_spec_json: str) -> _Plan:
-    new_spec, new_dependencies = _specs(to_spec_json)
+    new_spec, new_dependencies = specs_of(to_spec_json)
     registry = SERIALIZER.registry
     try:
         top_spec_diff = SpecDiff(registry, wf.spec, new_spec)

@@ -23,18 +23,18 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from app.engine.clock import engine_time
 from app.engine.runtime import (
-    _advance,
-    _current_data,
-    _engine_error,
-    _is_service,
-    _path,
-    _tasks,
-    _timer_tasks,
+    advance,
+    current_data,
+    engine_error,
+    is_service,
+    path_taken,
+    tasks_in,
+    timer_tasks,
 )
 from app.engine.scripts import AppScriptEngine
-from app.engine.serialization import _specs, load_workflow
+from app.engine.serialization import load_workflow, specs_of
+from app.engine.spiff_patches import engine_time
 from app.errors import AppError
 
 START, COMPLETE, SERVICE, TIMER = "start", "complete", "service", "timer"
@@ -104,7 +104,7 @@ def _json(value: Any) -> Any:
 
 def element_names(spec_json: str) -> dict[str, str]:
     """BPMN element id -> name (or the id) for every task spec of a definition version."""
-    spec, subprocess_specs = _specs(spec_json)
+    spec, subprocess_specs = specs_of(spec_json)
     names: dict[str, str] = {}
     for process in [spec, *subprocess_specs.values()]:
         for task_spec in process.task_specs.values():
@@ -115,15 +115,15 @@ def element_names(spec_json: str) -> dict[str, str]:
 
 
 def _snapshot(wf: BpmnWorkflow) -> Snapshot:
-    ready = _tasks(wf, TaskState.READY)
-    waiting = _tasks(wf, TaskState.WAITING | TaskState.STARTED)
-    timers = sorted((WaitingTimer(task.task_spec.bpmn_id, due.isoformat()) for task, due in _timer_tasks(wf)),
+    ready = tasks_in(wf, TaskState.READY)
+    waiting = tasks_in(wf, TaskState.WAITING | TaskState.STARTED)
+    timers = sorted((WaitingTimer(task.task_spec.bpmn_id, due.isoformat()) for task, due in timer_tasks(wf)),
                     key=lambda t: (t.bpmn_id, t.due))
     return Snapshot(
-        completed=wf.is_completed(), path=_path(wf),
-        human_tasks=sorted(t.task_spec.bpmn_id for t in ready if t.task_spec.manual and not _is_service(t)),
-        service_tasks=sorted(t.task_spec.bpmn_id for t in ready if _is_service(t)),
-        timers=timers, data=_json(_current_data(wf, ready, waiting)))
+        completed=wf.is_completed(), path=path_taken(wf),
+        human_tasks=sorted(t.task_spec.bpmn_id for t in ready if t.task_spec.manual and not is_service(t)),
+        service_tasks=sorted(t.task_spec.bpmn_id for t in ready if is_service(t)),
+        timers=timers, data=_json(current_data(wf, ready, waiting)))
 
 
 def snapshot(spec_json: str, state_json: str) -> Snapshot:
@@ -177,7 +177,7 @@ def _workflows(wf: BpmnWorkflow) -> list[Any]:
 
 
 def _indexed(wf: BpmnWorkflow, state: int) -> list[Any]:
-    """Like runtime._tasks(wf, state) for unfinished states, from the index (same order: instance, subprocesses)."""
+    """Like runtime.tasks_in(wf, state) for unfinished states, from the index (same order: instance, subprocesses)."""
     return [task for workflow in _workflows(wf) for task in workflow.tasks.in_state(state)]
 
 
@@ -265,14 +265,14 @@ def _install_index(top: BpmnWorkflow) -> None:
 
 
 def _advance_indexed(wf: BpmnWorkflow) -> list[str]:
-    """runtime._advance, answering its own questions about ready and waiting tasks from the index."""
-    before = [task for task, _ in _timer_tasks(wf, _indexed(wf, TaskState.WAITING))]
+    """runtime.advance, answering its own questions about ready and waiting tasks from the index."""
+    before = [task for task, _ in timer_tasks(wf, _indexed(wf, TaskState.WAITING))]
     try:
         wf.do_engine_steps()
         while any(not t.task_spec.manual for t in _indexed(wf, TaskState.READY)):
             wf.do_engine_steps()
     except SpiffWorkflowException as err:
-        raise _engine_error(err) from err
+        raise engine_error(err) from err
     return [task.task_spec.bpmn_id for task in before
             if task.state == TaskState.COMPLETED and task.workflow.tasks.get(task.id) is task]
 
@@ -287,18 +287,18 @@ class _Replay:
 
     def ready(self) -> list[Any]:
         assert self.wf is not None
-        return _indexed(self.wf, TaskState.READY) if self.indexed else _tasks(self.wf, TaskState.READY)
+        return _indexed(self.wf, TaskState.READY) if self.indexed else tasks_in(self.wf, TaskState.READY)
 
     def advance(self) -> list[str]:
         assert self.wf is not None
-        return _advance_indexed(self.wf) if self.indexed else _advance(self.wf)
+        return _advance_indexed(self.wf) if self.indexed else advance(self.wf)
 
     def problem(self, item: RecordedInput, element: str, message: str, **values: Any) -> None:
         self.problems.append(Difference("input", element, message, seq=item.seq, **values))
 
     def _ready(self, item: RecordedInput, service: bool) -> Any:
         for task in self.ready():
-            if task.task_spec.bpmn_id != item.bpmn_id or _is_service(task) != service:
+            if task.task_spec.bpmn_id != item.bpmn_id or is_service(task) != service:
                 continue
             if not service and not task.task_spec.manual:
                 continue
@@ -358,7 +358,7 @@ class _Replay:
         try:
             task.run()
         except SpiffWorkflowException as err:
-            raise _engine_error(err) from err
+            raise engine_error(err) from err
 
     def _run_service(self, task: Any, item: RecordedInput) -> None:
         def recorded(operator: str, params: dict[str, Any], _key: str) -> dict[str, Any]:

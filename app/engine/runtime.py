@@ -15,21 +15,14 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
-from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
-from SpiffWorkflow.util.task import TaskIterator, TaskState
+from SpiffWorkflow.util.task import TaskState
 
-from app.engine.clock import engine_time
 from app.engine.scripts import AppScriptEngine, ServiceCaller
 from app.engine.serialization import SERIALIZER, load_workflow, split_state
+from app.engine.spiff_patches import engine_time
 from app.errors import Conflict, EngineError, NotFound
-
-# SpiffWorkflow 3.2 stops iterating the task tree at depth 1000, so a long rework loop (fulfil -> test -> fail ...)
-# silently stalls after a few hundred rounds. Lift the cap for every iterator; iteration is not recursive.
-_DEPTH = 10**9
-TaskIterator.__init__.__defaults__ = (None, _DEPTH, True, None)  # type: ignore[attr-defined]
-BpmnTaskIterator.__init__.__defaults__ = (None, _DEPTH, True, False, None)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -71,20 +64,20 @@ class InstanceState:
     service_result: dict[str, Any] | None = None
 
 
-def _tasks(wf: BpmnWorkflow, state: int | None = None) -> list[Any]:
+def tasks_in(wf: BpmnWorkflow, state: int | None = None) -> list[Any]:
     """Every task of the instance and its subprocesses (optionally in `state`), without walking the tree."""
     found = [task for workflow in [wf, *wf.subprocesses.values()] for task in workflow.tasks.values()]
     return found if state is None else [task for task in found if task.state & state]
 
 
-def _is_service(task: Any) -> bool:
+def is_service(task: Any) -> bool:
     return isinstance(task.task_spec, ServiceTaskMixin)
 
 
-def _timer_tasks(wf: BpmnWorkflow, waiting: list[Any] | None = None) -> list[tuple[Any, datetime]]:
+def timer_tasks(wf: BpmnWorkflow, waiting: list[Any] | None = None) -> list[tuple[Any, datetime]]:
     """The waiting timer tasks (among `waiting`, default: all waiting tasks) and when each is due."""
     timers = []
-    for task in _tasks(wf, TaskState.WAITING) if waiting is None else waiting:
+    for task in tasks_in(wf, TaskState.WAITING) if waiting is None else waiting:
         definition = getattr(task.task_spec, "event_definition", None)
         if isinstance(definition, TimerEventDefinition):
             value = task.internal_data.get("event_value")
@@ -110,13 +103,13 @@ def _human_task(task: Any) -> HumanTask:
     )
 
 
-def _path(wf: BpmnWorkflow) -> list[str]:
-    done = [t for t in _tasks(wf, TaskState.COMPLETED) if t.task_spec.bpmn_id]
+def path_taken(wf: BpmnWorkflow) -> list[str]:
+    done = [t for t in tasks_in(wf, TaskState.COMPLETED) if t.task_spec.bpmn_id]
     done.sort(key=lambda t: t.last_state_change)
     return [t.task_spec.bpmn_id for t in done]
 
 
-def _current_data(wf: BpmnWorkflow, ready: list[Any], waiting: list[Any]) -> dict[str, Any]:
+def current_data(wf: BpmnWorkflow, ready: list[Any], waiting: list[Any]) -> dict[str, Any]:
     """The instance's data as shown: the first ready (else waiting) task's, else the last completed task's."""
     frontier = ready or waiting
     return dict(frontier[0].data) if frontier else dict(wf.last_task.data if wf.last_task else wf.data)
@@ -124,37 +117,37 @@ def _current_data(wf: BpmnWorkflow, ready: list[Any], waiting: list[Any]) -> dic
 
 def _describe(wf: BpmnWorkflow, fired: list[str] | None = None) -> InstanceState:
     state_json = split_state(SERIALIZER.serialize_json(wf))
-    ready = _tasks(wf, TaskState.READY)
-    humans = [_human_task(t) for t in ready if t.task_spec.manual and not _is_service(t)]
+    ready = tasks_in(wf, TaskState.READY)
+    humans = [_human_task(t) for t in ready if t.task_spec.manual and not is_service(t)]
     services = [ServiceCall(str(t.id), t.task_spec.bpmn_id, t.task_spec.bpmn_name or t.task_spec.bpmn_id,
-                            t.task_spec.operation_name, t.task_spec.retries) for t in ready if _is_service(t)]
-    timers = _timer_tasks(wf)
+                            t.task_spec.operation_name, t.task_spec.retries) for t in ready if is_service(t)]
+    timers = timer_tasks(wf)
     completed = wf.is_completed()
-    waiting = _tasks(wf, TaskState.WAITING | TaskState.STARTED)
-    data = _current_data(wf, ready, waiting)
+    waiting = tasks_in(wf, TaskState.WAITING | TaskState.STARTED)
+    data = current_data(wf, ready, waiting)
     if not completed and not ready and not waiting:
         raise EngineError("the instance has stopped: nothing is ready or waiting, yet it is not complete")
     return InstanceState(
         state_json=state_json, serializer_version=SERIALIZER.VERSION, completed=completed, human_tasks=humans,
-        service_calls=services, next_timer_at=min((due for _, due in timers), default=None), path=_path(wf),
+        service_calls=services, next_timer_at=min((due for _, due in timers), default=None), path=path_taken(wf),
         data=data, fired_timers=fired or [],
     )
 
 
-def _advance(wf: BpmnWorkflow) -> list[str]:
+def advance(wf: BpmnWorkflow) -> list[str]:
     """Run engine steps (never service tasks) and fire due timers; return the ids of timers that fired."""
-    before = {t.id: t.task_spec.bpmn_id for t, _ in _timer_tasks(wf)}
+    before = {t.id: t.task_spec.bpmn_id for t, _ in timer_tasks(wf)}
     try:
         wf.do_engine_steps()  # ends with refresh_timers(); run again while that readied engine work
-        while any(not t.task_spec.manual for t in _tasks(wf, TaskState.READY)):
+        while any(not t.task_spec.manual for t in tasks_in(wf, TaskState.READY)):
             wf.do_engine_steps()
     except SpiffWorkflowException as err:
-        raise _engine_error(err) from err
-    completed = {t.id for t in _tasks(wf, TaskState.COMPLETED)}
+        raise engine_error(err) from err
+    completed = {t.id for t in tasks_in(wf, TaskState.COMPLETED)}
     return [bpmn_id for task_id, bpmn_id in before.items() if task_id in completed]  # not merely withdrawn
 
 
-def _engine_error(err: SpiffWorkflowException) -> EngineError:
+def engine_error(err: SpiffWorkflowException) -> EngineError:
     task = getattr(err, "task", None)
     where = f" at {task.task_spec.bpmn_id}" if task is not None and task.task_spec.bpmn_id else ""
     line = getattr(err, "line_number", None)
@@ -165,7 +158,7 @@ def start(spec_json: str, data: dict[str, Any], now: datetime) -> InstanceState:
     with engine_time(now):
         wf = load_workflow(spec_json, None, AppScriptEngine())
         wf.get_tasks(state=TaskState.READY)[0].data.update(data)
-        fired = _advance(wf)
+        fired = advance(wf)
         return _describe(wf, fired)
 
 
@@ -184,14 +177,14 @@ def complete_human_task(spec_json: str, state_json: str, task_id: str, data: dic
     with engine_time(now):
         wf = load_workflow(spec_json, state_json, AppScriptEngine())
         task = _find(wf, task_id)
-        if task.state != TaskState.READY or not task.task_spec.manual or _is_service(task):
+        if task.state != TaskState.READY or not task.task_spec.manual or is_service(task):
             raise Conflict(f"task {task.task_spec.bpmn_name or task.task_spec.bpmn_id} is not open any more")
         task.data.update(data)
         try:
             task.run()
         except SpiffWorkflowException as err:
-            raise _engine_error(err) from err
-        fired = _advance(wf)
+            raise engine_error(err) from err
+        fired = advance(wf)
         return _describe(wf, fired)
 
 
@@ -201,14 +194,14 @@ def run_service_task(spec_json: str, state_json: str, task_id: str, caller: Serv
     with engine_time(now):
         wf = load_workflow(spec_json, state_json, AppScriptEngine(caller))
         task = _find(wf, task_id)
-        if task.state != TaskState.READY or not _is_service(task):
+        if task.state != TaskState.READY or not is_service(task):
             raise Conflict(f"service task {task.task_spec.bpmn_id} is not ready")
         try:
             task.run()
         except SpiffWorkflowException as err:
-            raise _engine_error(err) from err
+            raise engine_error(err) from err
         result = task.data.get(task.task_spec.result_variable)
-        fired = _advance(wf)
+        fired = advance(wf)
         state = _describe(wf, fired)
         state.service_result = result if isinstance(result, dict) else {"value": result}
         return state
@@ -217,7 +210,7 @@ def run_service_task(spec_json: str, state_json: str, task_id: str, caller: Serv
 def fire_due_timers(spec_json: str, state_json: str, now: datetime) -> InstanceState:
     with engine_time(now):
         wf = load_workflow(spec_json, state_json, AppScriptEngine())
-        fired = _advance(wf)
+        fired = advance(wf)
         return _describe(wf, fired)
 
 

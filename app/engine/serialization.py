@@ -31,7 +31,7 @@ def split_state(serialized: str) -> str:
 
 
 @lru_cache(maxsize=32)
-def _specs(spec_json: str) -> tuple[Any, dict[str, Any]]:
+def specs_of(spec_json: str) -> tuple[Any, dict[str, Any]]:
     """Restored spec objects of a definition version; shared read-only by every instance of that version."""
     parts = json.loads(spec_json)
     spec = SERIALIZER.from_dict(parts["spec"])
@@ -51,7 +51,7 @@ def _restore(dct: dict[str, Any], spec: Any, subprocess_specs: dict[str, Any]) -
 
 
 def load_workflow(spec_json: str, state_json: str | None, engine: AppScriptEngine) -> BpmnWorkflow:
-    spec, subprocess_specs = _specs(spec_json)
+    spec, subprocess_specs = specs_of(spec_json)
     if state_json is None:
         return BpmnWorkflow(spec, subprocess_specs, script_engine=engine)
     dct = json.loads(state_json)

@@ -15,13 +15,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import audit, engine
+from app import engine
 from app.adapters import database_clients
 from app.adapters.outbox import deliver
 from app.bootstrap import Services
 from app.errors import AppError, Conflict, NotFound
-from app.models import DefinitionVersion, Notification, ProcessInstance, ServiceJob, ServiceRequest
-from app.services import projection, sla_clock
+from app.services.requests import projection, sla_clock
+from app.store import audit
+from app.store.models import DefinitionVersion, Notification, ProcessInstance, ServiceJob, ServiceRequest
 from handlers import HandlerContext, HandlerError, InvalidParams
 
 WORKER = "worker"

@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from app.errors import Conflict, InvalidData
-from app.services import admin
+from app.services.admin import users as admin
 from app.web.auth import require_role
 from app.web.context import identity, services
 

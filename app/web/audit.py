@@ -8,7 +8,8 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request
 
 from app.errors import InvalidData, NotFound
-from app.services import audit_views, export
+from app.services.audit import events as audit_views
+from app.services.audit import export
 from app.web.auth import require_role
 from app.web.context import identity, services
 

@@ -13,7 +13,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from app.errors import AppError, NotFound
-from app.services import auth
+from app.services.admin import auth
 from app.web.context import services
 
 bp = Blueprint("auth", __name__)

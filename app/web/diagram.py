@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, jsonify, request, send_from_directory
 
 from app.config import PROJECT_ROOT
-from app.services import diagram
+from app.services.requests import diagram
 from app.web.context import services
 
 bp = Blueprint("diagram", __name__)

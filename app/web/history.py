@@ -11,7 +11,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from flask import Blueprint, g, render_template, request, session, url_for
 
 from app.errors import FieldError, InvalidData
-from app.services import audit_views, diagram, queries, replay
+from app.services.audit import events as audit_views
+from app.services.audit import replay
+from app.services.requests import diagram, queries
 from app.web.context import services
 
 bp = Blueprint("history", __name__)

@@ -8,10 +8,10 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
+from app.domain.measures import NO_PLAN_LIMIT_DAYS
 from app.errors import InvalidData
-from app.models import PRIORITIES
-from app.services import intake_views
-from app.services.reports_math import NO_PLAN_LIMIT_DAYS
+from app.services.requests import crm_queue as intake_views
+from app.store.models import PRIORITIES
 from app.web.context import identity, services
 from app.web.schema_forms import read_submission, render_form
 

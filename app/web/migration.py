@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from app.errors import FieldError, InvalidData
-from app.services import migration
+from app.services.definitions import instance_moves as migration
 from app.web.auth import require_role
 from app.web.context import identity, services
 

@@ -7,7 +7,9 @@ from typing import Any
 from flask import Blueprint, current_app, g, render_template
 
 from app.bootstrap import Services
-from app.services import audit_views, diagram, overview, queries
+from app.services.audit import events as audit_views
+from app.services.requests import dashboard as overview
+from app.services.requests import diagram, queries
 
 pages = Blueprint("pages", __name__)
 

@@ -10,7 +10,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from app.errors import DefinitionRejected, Problem
-from app.services import processes
+from app.services.definitions import versions as processes
 from app.web.auth import require_role
 from app.web.context import identity, services
 

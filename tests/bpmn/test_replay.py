@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select, text, update
 
-from app.models import AuditEvent, ProcessInstance, ServiceRequest
-from app.services import replay
+from app.services.audit import replay
+from app.store.models import AuditEvent, ProcessInstance, ServiceRequest
 from tests.bpmn import test_request_fulfillment_paths as paths
 from tests.conftest import day
 from tests.driver import Driver

@@ -12,8 +12,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from app import audit
-from app.models import AsdService, BillingCase, CrmCase, CrmNote, WorkListEntry
+from app.store import audit
+from app.store.models import AsdService, BillingCase, CrmCase, CrmNote, WorkListEntry
 from tests import clock_checks
 from tests.conftest import START, day
 from tests.driver import Driver

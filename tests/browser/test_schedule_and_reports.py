@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
-from app.services import sla
-from app.services.business_calendar import CHICAGO
-from app.services.reports_math import NO_PLAN_LIMIT_DAYS, business_days
+from app.domain.business_calendar import CHICAGO
+from app.domain.measures import NO_PLAN_LIMIT_DAYS, business_days
+from app.services.requests import sla_targets as sla
 from tests import reports_scenario
 from tests.browser.conftest import screenshot
 from tests.conftest import START

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app.bootstrap import bootstrap
-from app.services import intake
+from app.services.requests import intake
 from tests.browser.conftest import labelled, reload_until, screenshot
 from tests.browser.test_staff_journeys import COMPLETE, email_to, inbox, open_task, request_page, submit, task_row
 from tests.driver import REQUEST

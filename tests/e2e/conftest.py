@@ -18,12 +18,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-import app.models  # noqa: F401 - registers every table on Base.metadata
+import app.store.models  # noqa: F401 - registers every table on Base.metadata
 from app.bootstrap import Services
 from app.cli import cli
 from app.clock import FixedClock
 from app.config import Settings
-from app.db import Base
+from app.store.db import Base
 from tests.conftest import env_for
 from tests.driver import REQUEST  # noqa: F401 - re-exported for the e2e modules
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.models import AuditEvent
+from app.store.models import AuditEvent
 from tests.driver import Driver
 from tests.web import WebUser
 

@@ -9,9 +9,9 @@ import io
 from lxml import etree
 from sqlalchemy import func, select, text, update
 
-from app import audit
-from app.models import AuditEvent, CrmCase, ServiceRequest, TaskRow
-from app.services import audit_views
+from app.services.audit import events as audit_views
+from app.store import audit
+from app.store.models import AuditEvent, CrmCase, ServiceRequest, TaskRow
 from tests.driver import Driver
 from tests.e2e.conftest import DATA, snapshot
 from tests.web import WebUser

@@ -8,8 +8,8 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from app.models import AuditEvent, Holiday, HolidayYear, SlaTarget
-from app.services.calendar_admin import ICS_MAX_BYTES
+from app.services.admin.calendar import ICS_MAX_BYTES
+from app.store.models import AuditEvent, Holiday, HolidayYear, SlaTarget
 from tests.web import WebUser
 
 

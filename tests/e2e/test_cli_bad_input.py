@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app import audit
-from app.models import AuditEvent, DefinitionVersion
+from app.store import audit
+from app.store.models import AuditEvent, DefinitionVersion
 from tests.e2e.conftest import HOSTILE, REQUEST, Rf, count, records, snapshot
 
 # --------------------------------------------------------------------------------------------------------------

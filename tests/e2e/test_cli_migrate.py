@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.models import AuditEvent
+from app.store.models import AuditEvent
 from tests.driver import Driver
 from tests.e2e.conftest import Rf, records, snapshot
 from tests.integration.test_migration import changed_bundle, two_requests

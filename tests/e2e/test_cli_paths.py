@@ -15,9 +15,9 @@ from decimal import Decimal
 
 import pytest
 
-from app import audit
-from app.models import AsdService, AuditEvent, BillingCase, CrmCase, CrmNote, Notification, WorkListEntry
-from app.services import sla
+from app.services.requests import sla_targets as sla
+from app.store import audit
+from app.store.models import AsdService, AuditEvent, BillingCase, CrmCase, CrmNote, Notification, WorkListEntry
 from tests.conftest import START, day
 from tests.e2e.conftest import Rf, count, records
 

@@ -1,4 +1,4 @@
-"""Completions of the same task racing from several threads, through `app.services.tasks.complete`.
+"""Completions of the same task racing from several threads, through `app.services.tasks.actions.complete`.
 
 Each racer submits different valid data (so a lost update would show in the instance data and the next task), all
 released at once by a threading.Barrier. Exactly one completion may win: one task_completed audit row, one next
@@ -17,10 +17,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app import audit
 from app.errors import AppError, Conflict
-from app.models import AuditEvent, BillingCase, ProcessInstance, ServiceJob, TaskRow
-from app.services import queries, tasks, worker
+from app.services import worker
+from app.services.requests import queries
+from app.services.tasks import actions as tasks
+from app.store import audit
+from app.store.models import AuditEvent, BillingCase, ProcessInstance, ServiceJob, TaskRow
 from tests.driver import Driver
 
 ROUNDS = 8

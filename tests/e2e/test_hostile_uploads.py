@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from app.models import AuditEvent, DefinitionVersion
+from app.store.models import AuditEvent, DefinitionVersion
 from tests.e2e.conftest import DATA, HOSTILE, count, snapshot
 from tests.web import WebUser
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from app.services import definitions
+from app.services.definitions import deploy as definitions
 from tests.driver import Driver
 from tests.e2e.conftest import snapshot
 from tests.integration.test_migration import NEW_NAME, changed_bundle, two_requests

@@ -34,7 +34,7 @@ def test_anonymous_visitors_are_sent_to_sign_in_and_health_is_public(services):
 def test_wrong_password_is_refused_and_audited(services):
     from sqlalchemy import select
 
-    from app.models import AuditEvent
+    from app.store.models import AuditEvent
 
     anonymous = WebUser(services, None)
     page = anonymous.post("/login", {"username": "maria", "password": "nope"}, csrf=False)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app.models import AuditEvent, DefinitionVersion
+from app.store.models import AuditEvent, DefinitionVersion
 from tests.driver import Driver
 from tests.e2e.conftest import DATA, HOSTILE, count, records, snapshot
 from tests.web import WebUser

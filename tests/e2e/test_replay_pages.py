@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, update
 
 from app.config import PROJECT_ROOT
-from app.models import AuditEvent, ProcessInstance
+from app.store.models import AuditEvent, ProcessInstance
 from tests.conftest import START, day, env_for
 from tests.driver import Driver
 from tests.e2e.test_request_page import CHROMIUM, in_own_thread, needs_bpmn_js, signed_in_page

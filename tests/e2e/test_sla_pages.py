@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from app.models import ServiceRequest
+from app.store.models import ServiceRequest
 from tests.driver import Driver
 from tests.web import WebUser
 

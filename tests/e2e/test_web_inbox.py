@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import func, select
 
-from app.models import AuditEvent, TaskRow
+from app.store.models import AuditEvent, TaskRow
 from tests.driver import Driver
 from tests.web import WebUser
 

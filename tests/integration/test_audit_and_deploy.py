@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select, text, update
 
-from app import audit
 from app.errors import DefinitionRejected
-from app.models import AuditEvent, DefinitionVersion
-from app.services import definitions
+from app.services.definitions import deploy as definitions
+from app.store import audit
+from app.store.models import AuditEvent, DefinitionVersion
 from tests.driver import Driver
 
 

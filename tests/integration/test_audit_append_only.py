@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from app import audit
-from app.models import AuditEvent
+from app.store import audit
+from app.store.models import AuditEvent
 from tests.driver import Driver
 
 

@@ -14,11 +14,12 @@ import pytest
 from lxml import etree
 from sqlalchemy import select
 
-from app import audit
 from app.errors import InvalidData, NotFound
-from app.models import AuditEvent
-from app.services import definitions, export
-from app.services.auth import authenticate
+from app.services.admin.auth import authenticate
+from app.services.audit import export
+from app.services.definitions import deploy as definitions
+from app.store import audit
+from app.store.models import AuditEvent
 from tests.driver import Driver
 
 XSD = Path(__file__).resolve().parent.parent / "data" / "xes" / "xes-ieee-1849-2016.xsd"

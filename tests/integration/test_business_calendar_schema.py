@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from app.db import Base
+from app.store.db import Base
 
 TABLES = {"holiday", "holiday_year", "sla_target"}
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from app.services import auth, tasks
-from app.services.inbox import InboxFilters, inbox
+from app.services.admin import auth
+from app.services.tasks import actions as tasks
+from app.services.tasks.inbox import InboxFilters, inbox
 from tests.driver import Driver
 
 

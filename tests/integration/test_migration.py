@@ -11,8 +11,11 @@ from sqlalchemy import select
 
 from app.config import PROJECT_ROOT
 from app.errors import Forbidden, InvalidData, NotFound
-from app.models import AuditEvent, DefinitionVersion, ProcessInstance, ServiceRequest, TaskRow
-from app.services import auth, definitions, migration, replay
+from app.services.admin import auth
+from app.services.audit import replay
+from app.services.definitions import deploy as definitions
+from app.services.definitions import instance_moves as migration
+from app.store.models import AuditEvent, DefinitionVersion, ProcessInstance, ServiceRequest, TaskRow
 from tests.driver import Driver
 
 PROCESS = "request_fulfillment"
@@ -191,7 +194,7 @@ def test_two_migrations_of_the_same_instance_at_once_move_it_once_and_refuse_the
 
 
 def test_a_migration_racing_a_task_completion_leaves_one_consistent_outcome(services, clock):
-    from app.services import tasks
+    from app.services.tasks import actions as tasks
     from tests.e2e.test_concurrency import run_together
 
     drive = Driver(services, clock)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from app.errors import DefinitionRejected
-from app.models import DefinitionVersion
-from app.services import definitions
+from app.services.definitions import deploy as definitions
+from app.store.models import DefinitionVersion
 from tests.e2e.conftest import count, snapshot
 
 DATA = Path(__file__).resolve().parent.parent / "data"

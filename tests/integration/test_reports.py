@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from app.errors import Forbidden, NotFound
-from app.models import AuditEvent, Membership, ProviderGroup, Role, ServiceRequest, SlaEscalation, User
-from app.services import reports, schedule
-from app.services.auth import load_identity
-from app.services.reports_filters import BadFilter
-from app.services.reports_format import to_csv
+from app.services.admin.auth import load_identity
+from app.services.reports import catalogue as reports
+from app.services.reports import schedule
+from app.services.reports.filters import BadFilter
+from app.services.reports.tables import to_csv
+from app.store.models import AuditEvent, Membership, ProviderGroup, Role, ServiceRequest, SlaEscalation, User
 from tests import reports_scenario
 from tests.conftest import START
 from tests.reports_scenario import HEALTH, TOURISM

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from app.bootstrap import bootstrap
-from app.models import AuditEvent, Notification, ServiceRequest, SlaEscalation
 from app.services import worker
+from app.store.models import AuditEvent, Notification, ServiceRequest, SlaEscalation
 from tests.conftest import START
 from tests.driver import Driver
 

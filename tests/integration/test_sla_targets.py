@@ -6,9 +6,10 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
-from app.models import AuditEvent, Holiday, HolidayYear, ServiceRequest, SlaTarget
-from app.services import auth, calendar_admin, setup
-from app.services.business_calendar import CHICAGO, oklahoma_holidays
+from app.domain.business_calendar import CHICAGO, oklahoma_holidays
+from app.services.admin import auth, setup
+from app.services.admin import calendar as calendar_admin
+from app.store.models import AuditEvent, Holiday, HolidayYear, ServiceRequest, SlaTarget
 from tests.driver import Driver
 
 

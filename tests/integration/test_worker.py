@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from app import audit
-from app.models import AuditEvent, CrmCase, Notification, ServiceJob, ServiceRequest
 from app.services import worker
+from app.store import audit
+from app.store.models import AuditEvent, CrmCase, Notification, ServiceJob, ServiceRequest
 from handlers import HandlerError
 from handlers.crm import take_case
 from tests.conftest import env_for

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from app.services.business_calendar import (
+from app.domain.business_calendar import (
     CHICAGO,
     BusinessCalendar,
     add_business_time,
@@ -17,7 +17,7 @@ from app.services.business_calendar import (
     merge_intervals,
     oklahoma_holidays,
 )
-from app.services.sla import DEFAULT_TARGETS, Target
+from app.services.requests.sla_targets import DEFAULT_TARGETS, Target
 
 H = timedelta(hours=1)
 OK = BusinessCalendar(holidays=frozenset(h.day for y in (2025, 2026, 2027, 2028) for h in oklahoma_holidays(y)))

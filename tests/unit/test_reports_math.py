@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from app.services import reports_math as m
-from app.services.business_calendar import CHICAGO, BusinessCalendar
-from app.services.charts import grouped_bars
-from app.services.reports_filters import BadFilter, parse_filters
-from app.services.reports_format import Column, Report, Table, display, to_csv
+from app.domain import measures as m
+from app.domain.business_calendar import CHICAGO, BusinessCalendar
+from app.services.reports.filters import BadFilter, parse_filters
+from app.services.reports.tables import Column, Report, Table, display, to_csv
+from app.web.charts import grouped_bars
 
 CALENDAR = BusinessCalendar(holidays=frozenset({date(2026, 12, 24), date(2026, 12, 25)}))
 

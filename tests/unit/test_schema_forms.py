@@ -33,7 +33,7 @@ CONTROLS = ".//input | .//select | .//textarea"
 
 
 def fill_choices(node: Any, members: list[str]) -> None:
-    """What app.services.forms does before a schema reaches the renderer: x-choices -> enum."""
+    """What app.services.tasks.forms does before a schema reaches the renderer: x-choices -> enum."""
     if isinstance(node, dict):
         if isinstance(node.get("x-choices"), str):
             node["enum"] = list(members) or [""]

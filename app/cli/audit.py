@@ -1,0 +1,77 @@
+"""`rf audit verify` and `rf export`: the auditors' commands (registered on `rf` in app/cli/main.py).
+
+Kept free of imports from app.cli at module level so either module can be imported first."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from app.cli.support import command as _command
+from app.cli.support import open_services
+
+EXIT_BROKEN = 3
+
+
+@click.group("audit", help="The audit log: verify its hash chain.")
+def audit_group() -> None:
+    pass
+
+
+@audit_group.command("verify", help="Walk the audit log's hash chain; exit 0 when intact, 3 at the first broken "
+                                    "link (its sequence number and why).")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@_command
+def verify_cmd(as_json: bool) -> None:
+    from app.services.audit import events as audit_views
+
+    report = audit_views.verify_chain(open_services())
+    data = {"intact": report.intact, "events": report.count, "head": report.head_hash,
+            "broken_at": report.broken_at, "reason": report.reason or None}
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    elif report.intact:
+        click.echo(f"intact: {report.count} events, head {report.head_hash}")
+    else:
+        click.echo(f"broken at event {report.broken_at}: {report.reason} "
+                   f"({report.count} events intact before it, last good hash {report.head_hash})")
+    if not report.intact:
+        sys.exit(EXIT_BROKEN)
+
+
+@click.command("export", help="Export the audit log as CSV (one row per event) or XES (IEEE 1849-2016, one trace "
+                              "per request) for process-mining tools. The export is itself logged.")
+@click.option("--format", "fmt", required=True, type=click.Choice(["csv", "xes"]))
+@click.option("--request", "request_ref", help="Only this request (number or id).")
+@click.option("--since", help="Events from this date/time on (YYYY-MM-DD or ISO 8601, UTC).")
+@click.option("--until", help="Events up to this date (inclusive, the whole day) or time.")
+@click.option("--version", "version", metavar="PROCESS:V", help="Only requests on this deployed process version, "
+                                                                 "e.g. request_fulfillment:1.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+@click.option("--user", help="Who exports (recorded in the audit log).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (needs --output).")
+@_command
+def export_cmd(fmt: str, request_ref: str | None, since: str | None, until: str | None, version: str | None,
+               output: Path | None, user: str | None, as_json: bool) -> None:
+    from app.errors import FieldError, InvalidData
+    from app.services.audit import export
+
+    if as_json and output is None:
+        raise InvalidData("--json prints a summary; give --output for the export itself",
+                          [FieldError("output", "required with --json")])
+    query = export.parse_query(request=request_ref, since=since, until=until, version=version)
+    done = export.export(open_services(), fmt, query, user or f"cli:{getpass.getuser()}")
+    if output is None:
+        click.echo(done.content.decode(), nl=False)
+        return
+    output.write_bytes(done.content)
+    data = {"format": fmt, "output": str(output), "events": done.events, "traces": done.traces, **query.describe()}
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo(f"{done.events} events ({done.traces} requests) written to {output}")

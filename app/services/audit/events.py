@@ -1,0 +1,71 @@
+"""What auditors see: the chain's verification, the audit events with filters and paging, and the record of an
+auditor's own look at a request (every such view is itself an audit event, `auditor_viewed`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.bootstrap import Services
+from app.services.admin.auth import Identity
+from app.services.audit import export
+from app.services.requests import queries
+from app.store import audit
+from app.store.models import AuditEvent, ServiceRequest
+
+PAGE_SIZE = 50
+AUDIT_READERS = ("auditor", "admin", "process_owner")
+
+
+def verify_chain(services: Services) -> audit.ChainReport:
+    with services.uow() as uow:
+        return audit.verify(uow.session)
+
+
+@dataclass(frozen=True)
+class EventFilters:
+    query: export.ExportQuery = field(default_factory=export.ExportQuery)  # request, dates, process version
+    event_type: str | None = None
+    actor: str | None = None
+    page: int = 1
+
+
+def events_page(services: Services, filters: EventFilters, page_size: int = PAGE_SIZE) -> dict[str, Any]:
+    """The newest events first, filtered (NotFound for an unknown request number or process version)."""
+    with services.uow() as uow:
+        s = uow.session
+        where = export.conditions(s, filters.query)
+        if filters.event_type:
+            where.append(AuditEvent.event_type == filters.event_type)
+        if filters.actor:
+            where.append(AuditEvent.actor == filters.actor)
+        total = int(s.scalar(select(func.count()).select_from(AuditEvent).where(*where)) or 0)
+        pages = max(1, -(-total // page_size))
+        page = min(max(1, filters.page), pages)
+        events = list(s.scalars(select(AuditEvent).where(*where).order_by(AuditEvent.seq.desc())
+                                .offset((page - 1) * page_size).limit(page_size)))
+        rows = export.describe(events, export.event_context(s, events))
+        return {"rows": rows, "total": total, "page": page, "pages": pages, "event_types": _types(s)}
+
+
+def _types(session: Session) -> list[str]:
+    return list(session.scalars(select(AuditEvent.event_type).distinct().order_by(AuditEvent.event_type)))
+
+
+def event_types(services: Services) -> list[str]:
+    with services.uow() as uow:
+        return _types(uow.session)
+
+
+def record_request_view(services: Services, identity: Identity, ref: str, view: str = "request_page") -> None:
+    """Log that an auditor looked at a request (nothing is logged for other roles' views)."""
+    if not identity.has_role("auditor"):
+        return
+    with services.uow() as uow:
+        request: ServiceRequest = queries.find_request(uow.session, ref)
+        audit.append(uow.session, actor=identity.username, event_type="auditor_viewed", request_id=request.id,
+                     now=services.clock.now(), payload={"view": view, "request_number": request.number})
+        uow.commit()

@@ -1,0 +1,127 @@
+"""What a report is made of (tables of typed columns, cards, a chart, notes) and how its cells are written for a
+page and for a CSV download."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from markupsafe import Markup
+from sqlalchemy.orm import Session
+
+from app.domain.business_calendar import BusinessCalendar
+from app.services.reports.filters import ReportFilters
+
+# text | request (a request number, linked on the page) | int | days | percent | hours | money | date | datetime
+KINDS = ("text", "request", "int", "days", "percent", "hours", "money", "date", "datetime")
+NUMERIC = ("int", "days", "percent", "hours", "money")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    kind: str = "text"
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind in NUMERIC
+
+
+@dataclass
+class Table:
+    key: str
+    caption: str
+    columns: list[Column]
+    rows: list[dict[str, Any]]
+    total: dict[str, Any] | None = None
+    empty: str = "Nothing in this period."
+
+
+@dataclass
+class Card:
+    label: str
+    value: str
+    alert: bool = False
+
+
+@dataclass
+class Report:
+    name: str
+    title: str
+    tables: list[Table]
+    cards: list[Card] = field(default_factory=list)
+    chart: Markup | None = None
+    snapshot: bool = False  # measured now: the period does not apply
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReportContext:
+    session: Session
+    calendar: BusinessCalendar
+    filters: ReportFilters
+    groups: dict[str, str]  # code → name of the groups the report covers
+    now: datetime
+
+
+Builder = Callable[[ReportContext], Report]
+
+
+def display(value: Any, kind: str) -> str:
+    """A cell as a page shows it."""
+    if value is None or value == "":
+        return "—" if kind in NUMERIC else ""
+    if kind == "days":
+        return f"{value:.1f}"
+    if kind == "percent":
+        return f"{value:.1f}%"
+    if kind == "hours":
+        return f"{Decimal(value):,.2f}"
+    if kind == "money":
+        return f"${Decimal(value):,.2f}"
+    if kind == "date":
+        return f"{value:%b %d, %Y}"
+    if kind == "datetime":
+        return f"{value.astimezone(UTC):%b %d, %Y %H:%M} UTC"
+    return str(value)
+
+
+def csv_value(value: Any, kind: str) -> str:
+    """A cell as the CSV download writes it: plain numbers, ISO dates, no formula-like text."""
+    if value is None:
+        return ""
+    if kind in ("days", "percent"):
+        return f"{value:.1f}"
+    if kind in ("hours", "money"):
+        return f"{Decimal(value):.2f}"
+    if kind == "int":
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text  # a spreadsheet would run it as a formula
+
+
+def to_csv(report: Report) -> str:
+    """The rows (and totals) of the report's first table, and of any later table with the same columns; when there
+    are several, a first column `table` names the table each row comes from."""
+    keys = [c.key for c in report.tables[0].columns]
+    tables = [t for t in report.tables if [c.key for c in t.columns] == keys]
+    several = len(tables) > 1
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow((["table"] if several else []) + keys)
+    for table in tables:
+        for row in table.rows + ([table.total] if table.total else []):
+            cells = [csv_value(row.get(c.key), c.kind) for c in table.columns]
+            writer.writerow(([table.key] if several else []) + cells)
+    return out.getvalue()

@@ -1,0 +1,39 @@
+"""Counts and lists for the dashboard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, text
+
+from app.bootstrap import Services
+from app.services.admin.setup import DEMO_PASSWORD, DEMO_USERS
+from app.store.models import DefinitionVersion, ServiceJob, ServiceRequest, TaskRow
+
+
+def ping(services: Services) -> None:
+    with services.uow() as uow:
+        uow.session.execute(text("SELECT 1"))
+
+
+def dashboard(services: Services, limit: int = 50) -> dict[str, Any]:
+    with services.uow() as uow:
+        s = uow.session
+        count = lambda q: s.scalar(select(func.count()).select_from(q.subquery()))  # noqa: E731
+        requests = list(s.scalars(select(ServiceRequest).order_by(ServiceRequest.id.desc()).limit(limit)))
+        open_tasks = dict(s.execute(select(TaskRow.request_id, func.count()).where(TaskRow.status == "open")
+                                    .group_by(TaskRow.request_id)).all())
+        latest = s.scalars(select(DefinitionVersion).order_by(DefinitionVersion.id.desc()).limit(1)).one_or_none()
+        return {
+            "open_requests": count(select(ServiceRequest.id).where(ServiceRequest.status == "open")),
+            "closed_requests": count(select(ServiceRequest.id).where(ServiceRequest.status == "closed")),
+            "open_tasks": count(select(TaskRow.id).where(TaskRow.status == "open")),
+            "incidents": count(select(ServiceJob.id).where(ServiceJob.status == "incident")),
+            "definition": f"{latest.process_id} v{latest.version}" if latest else None,
+            "requests": [{"number": r.number, "title": r.title, "type": r.request_type, "agency": r.agency,
+                          "group": r.provider_group.name, "priority": r.priority, "status": r.status,
+                          "due": r.sla_due_at, "open_tasks": open_tasks.get(r.id, 0),
+                          "sla": "paused" if r.sla_paused_since and r.status == "open"
+                          else "breached" if r.sla_breached_at else ""} for r in requests],
+            "demo_users": [(u, name, DEMO_PASSWORD) for u, name, _ in DEMO_USERS],
+        }

@@ -1,0 +1,152 @@
+"""Request intake: validate, record the request (and its CRM case), start its process instance."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import engine
+from app.adapters.crm import case_number
+from app.bootstrap import Services
+from app.errors import FieldError, InvalidData
+from app.services.definitions.deploy import latest_version
+from app.services.requests import projection, sla_clock
+from app.services.requests import sla_targets as sla
+from app.store import audit
+from app.store.models import PRIORITIES, REQUEST_TYPES, CrmCase, ProcessInstance, ProviderGroup, ServiceRequest
+
+MAIN_PROCESS = "request_fulfillment"
+
+REQUEST_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["title", "agency", "requester_name", "requester_email", "provider_group"],
+    "properties": {
+        "title": {"type": "string", "minLength": 3, "maxLength": 300},
+        "description": {"type": "string", "maxLength": 10000},
+        "agency": {"type": "string", "minLength": 2, "maxLength": 200},
+        "requester_name": {"type": "string", "minLength": 2, "maxLength": 200},
+        "requester_email": {"type": "string", "pattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "maxLength": 320},
+        "provider_group": {"type": "string", "minLength": 1},
+        "priority": {"enum": list(PRIORITIES)},
+        "routine": {"type": "boolean"},
+        "crm_case_id": {"type": "string", "pattern": r"^CRM-\d{6}$"},
+        "sla_due_at": {"type": "string", "format": "date-time"},
+    },
+}
+
+
+def _control_characters(data: Any, path: str = "") -> list[FieldError]:
+    """NUL and other C0 controls (except tab and newlines) are refused: no database stores NUL in text."""
+    found: list[FieldError] = []
+    if isinstance(data, str):
+        if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in data):
+            found.append(FieldError(path or "(data)", "contains a control character (such as NUL)"))
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            found += _control_characters(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found += _control_characters(value, f"{path}.{index}")
+    return found
+
+
+def validate(schema: dict[str, Any], data: Any, what: str) -> None:
+    control = _control_characters(data)
+    if control:
+        raise InvalidData(f"{what} is not valid", control)
+    errors = sorted(Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+                    .iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise InvalidData(f"{what} is not valid", [
+            FieldError(".".join(str(p) for p in e.absolute_path) or (e.validator == "required" and
+                       str(e.message).split("'")[1]) or "(data)", e.message) for e in errors])
+
+
+def _due(session: Session, request_type: str, priority: str, data: dict[str, Any], now: datetime) -> datetime:
+    """The explicit `sla_due_at`, else the request type's and priority's target on the business calendar."""
+    if "sla_due_at" in data:
+        try:
+            due = datetime.fromisoformat(data["sla_due_at"])
+        except ValueError:
+            problem = FieldError("sla_due_at", f"{data['sla_due_at']!r} is not an ISO 8601 date-time")
+            raise InvalidData("sla_due_at is not a date-time", [problem]) from None
+        if due.tzinfo is None:
+            raise InvalidData("sla_due_at needs a time zone offset", [FieldError("sla_due_at", "no offset")])
+        return due
+    return sla.due_at(session, request_type, priority, now)
+
+
+def _crm_case(session: Session, request_type: str, data: dict[str, Any], group: ProviderGroup,
+              now: datetime) -> CrmCase:
+    if "crm_case_id" in data:
+        case = session.scalars(select(CrmCase).where(CrmCase.case_number == data["crm_case_id"])).one_or_none()
+        if case is None:
+            raise InvalidData("unknown CRM case", [FieldError("crm_case_id", f"{data['crm_case_id']} does not exist")])
+        if case.status != "pending" or case.request_number:
+            raise InvalidData("CRM case is not in the Pending Queue",
+                              [FieldError("crm_case_id", f"{case.case_number} is {case.status}")])
+        return case
+    case = CrmCase(agency=data["agency"], requester_name=data["requester_name"],
+                   requester_email=data["requester_email"], subject=data["title"],
+                   description=data.get("description", ""), provider_group=group.code, opened_at=now)
+    session.add(case)
+    session.flush()
+    case.case_number = case_number(case.id)
+    return case
+
+
+def new_request(services: Services, request_type: str, data: dict[str, Any], actor: str) -> ServiceRequest:
+    if request_type not in REQUEST_TYPES:
+        raise InvalidData("unknown request type",
+                          [FieldError("type", f"{request_type!r}: use assistance or enhancement")])
+    validate(REQUEST_SCHEMA, data, "request")
+    now = services.clock.now()
+    with services.uow() as uow:
+        session = uow.session
+        group = session.scalars(select(ProviderGroup).where(ProviderGroup.code == data["provider_group"])).one_or_none()
+        if group is None:
+            raise InvalidData("unknown provider group", [FieldError("provider_group", data["provider_group"])])
+        priority = data.get("priority", "medium")
+        routine = bool(data.get("routine", True))
+        if request_type == "assistance" and not routine:
+            raise InvalidData("assistance requests are routine by definition",
+                              [FieldError("routine", "a non-routine request is an enhancement through Discovery")])
+        case = _crm_case(session, request_type, data, group, now)
+        request = ServiceRequest(
+            request_type=request_type, title=data["title"], description=data.get("description", ""),
+            agency=data["agency"], requester_name=data["requester_name"], requester_email=data["requester_email"],
+            provider_group=group, priority=priority, routine=routine, crm_case_id=case.case_number,
+            sla_due_at=_due(session, request_type, priority, data, now), created_by=actor, created_at=now)
+        session.add(request)
+        session.flush()
+        request.number = f"RF-{request.id:06d}"
+        sla_clock.start(session, request)
+        case.request_number = request.number  # leaves the Pending Queue now; a second pull is refused
+        if request_type == "enhancement":
+            case.status = "in_progress"  # worked on the work list; assistance cases are taken by crm.take_case
+        definition = latest_version(session, MAIN_PROCESS)
+        variables = {
+            "request_id": request.id, "request_number": request.number, "request_type": request_type,
+            "routine": routine, "title": request.title, "description": request.description,
+            "agency": request.agency, "requester_name": request.requester_name,
+            "requester_email": request.requester_email, "provider_group": group.code, "priority": priority,
+            "crm_case_id": case.case_number,
+            "sla_due_at": request.sla_due_at.isoformat() if request.sla_due_at else None,
+        }
+        state = engine.start(definition.spec_json, variables, now)
+        instance = ProcessInstance(request_id=request.id, definition_version_id=definition.id,
+                                   state_json=state.state_json, serializer_version=state.serializer_version,
+                                   status="running", version=0, created_at=now, updated_at=now)
+        session.add(instance)
+        session.flush()
+        audit.append(session, actor=actor, event_type="instance_started", request_id=request.id, now=now,
+                     payload={"request_number": request.number, "request_type": request_type,
+                              "definition": f"{definition.process_id} v{definition.version}", "data": variables})
+        projection.apply(session, instance, 0, state, now, actor)
+        uow.commit()
+        return request

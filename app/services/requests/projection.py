@@ -1,0 +1,96 @@
+"""After every engine operation: save the instance (optimistic lock) and project its open work into indexed tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.engine import InstanceState
+from app.errors import Conflict
+from app.services.requests import sla_clock
+from app.store import audit
+from app.store.models import ProcessInstance, Role, ServiceJob, ServiceRequest, TaskRow
+
+
+def lane_roles(session: Session) -> dict[str, str]:
+    return {role.lane: role.code for role in session.scalars(select(Role)) if role.lane}
+
+
+def lock_instance(session: Session, instance_id: int, *, skip_locked: bool = False) -> ProcessInstance | None:
+    """Lock the instance row first in every transaction that will write the instance, so that writers always take
+    locks in the same order (instance, then task/job rows, then the audit head) and never deadlock.
+    Returns None when skip_locked is set and another transaction holds it (SQLite serialises writers anyway)."""
+    query = (select(ProcessInstance).where(ProcessInstance.id == instance_id)
+             .with_for_update(skip_locked=skip_locked).execution_options(populate_existing=True))
+    return session.scalars(query).one_or_none()
+
+
+def save_state(session: Session, instance: ProcessInstance, seen_version: int, state: InstanceState,
+               now: datetime) -> None:
+    """Write the new state only if nobody else wrote since we read `seen_version`; else raise Conflict."""
+    result = session.execute(
+        update(ProcessInstance)
+        .where(ProcessInstance.id == instance.id, ProcessInstance.version == seen_version)
+        .values(state_json=state.state_json, serializer_version=state.serializer_version,
+                status="completed" if state.completed else "running", version=seen_version + 1,
+                next_timer_at=state.next_timer_at, updated_at=now)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("someone else changed this request at the same time; reload and try again")
+    session.refresh(instance)
+
+
+def project(session: Session, instance: ProcessInstance, request: ServiceRequest, state: InstanceState,
+            now: datetime, actor: str) -> None:
+    roles = lane_roles(session)
+    open_rows = {row.task_uuid: row for row in session.scalars(
+        select(TaskRow).where(TaskRow.instance_id == instance.id, TaskRow.status == "open"))}
+    ready_ids = {task.task_id for task in state.human_tasks}
+    for task_uuid, row in open_rows.items():
+        if task_uuid not in ready_ids:  # left the ready set without a completion through us: cancelled
+            row.status, row.completed_at = "cancelled", now
+    for task in state.human_tasks:
+        if task.task_id in open_rows:
+            continue
+        assignee = task.data.get(task.assignee_variable) if task.assignee_variable else None
+        session.add(TaskRow(
+            task_uuid=task.task_id, instance_id=instance.id, request_id=request.id, bpmn_id=task.bpmn_id,
+            process_id=task.process_id, name=task.name, lane=task.lane, role_code=roles.get(task.lane or ""),
+            provider_group=request.provider_group.code, assignee=assignee if isinstance(assignee, str) else None,
+            priority=request.priority, due_at=sla_clock.task_due(request), form_schema=task.form_schema,
+            ui_schema=task.ui_schema, instructions=task.instructions, request_number=request.number or "",
+            request_title=request.title, agency=request.agency, created_at=now))
+        audit.append(session, actor=actor, event_type="task_ready", request_id=request.id, now=now,
+                     payload={"task": task.task_id, "bpmn_id": task.bpmn_id, "name": task.name, "lane": task.lane,
+                              "assignee": assignee})
+    pending = {job.task_uuid: job for job in session.scalars(
+        select(ServiceJob).where(ServiceJob.instance_id == instance.id, ServiceJob.status == "pending"))}
+    ready_services = {call.task_id for call in state.service_calls}
+    for task_uuid, job in pending.items():
+        if task_uuid not in ready_services:
+            job.status, job.updated_at = "cancelled", now
+    for call in state.service_calls:
+        if call.task_id not in pending:
+            session.add(ServiceJob(instance_id=instance.id, request_id=request.id, task_uuid=call.task_id,
+                                   bpmn_id=call.bpmn_id, operator=call.operator, next_attempt_at=now,
+                                   created_at=now, updated_at=now))
+    for timer in state.fired_timers:
+        audit.append(session, actor="timer", event_type="timer_fired", request_id=request.id, now=now,
+                     payload={"bpmn_id": timer})
+    sla_clock.sync_pause(session, request, any(task.pauses_sla for task in state.human_tasks), now, actor)
+    if state.completed and request.status != "closed":
+        request.status, request.closed_at = "closed", now
+        sla_clock.stop(request)
+        audit.append(session, actor=actor, event_type="request_closed", request_id=request.id, now=now,
+                     payload={"path": state.path})
+    session.flush()
+
+
+def apply(session: Session, instance: ProcessInstance, seen_version: int, state: InstanceState, now: datetime,
+          actor: str) -> None:
+    save_state(session, instance, seen_version, state, now)
+    request = session.get(ServiceRequest, instance.request_id)
+    assert request is not None
+    project(session, instance, request, state, now, actor)

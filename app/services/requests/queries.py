@@ -1,0 +1,97 @@
+"""Read-only views: one request in full, the users and their roles, open incidents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from app import engine
+from app.bootstrap import Services
+from app.errors import NotFound
+from app.services.requests import sla_clock
+from app.store.models import (
+    AsdService,
+    AuditEvent,
+    BillingCase,
+    CrmCase,
+    DefinitionVersion,
+    Notification,
+    ProcessInstance,
+    ServiceJob,
+    ServiceRequest,
+    TaskRow,
+    User,
+)
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def find_request(session: Any, ref: str) -> ServiceRequest:
+    query = select(ServiceRequest).where(ServiceRequest.number == ref.upper())
+    if ref.isdigit():
+        query = select(ServiceRequest).where(or_(ServiceRequest.id == int(ref), ServiceRequest.number == ref))
+    request = session.scalars(query).one_or_none()
+    if request is None:
+        raise NotFound(f"no request {ref}")
+    return request
+
+
+def show_request(services: Services, ref: str) -> dict[str, Any]:
+    with services.uow() as uow:
+        s = uow.session
+        request = find_request(s, ref)
+        instance = s.scalars(select(ProcessInstance).where(ProcessInstance.request_id == request.id)).one()
+        definition = s.get(DefinitionVersion, instance.definition_version_id)
+        assert definition is not None
+        state = engine.inspect(definition.spec_json, instance.state_json)
+        open_tasks = s.scalars(select(TaskRow).where(TaskRow.request_id == request.id, TaskRow.status == "open"))
+        jobs = s.scalars(select(ServiceJob).where(ServiceJob.request_id == request.id,
+                                                  ServiceJob.status.in_(["pending", "incident"])))
+        case = s.scalars(select(CrmCase).where(CrmCase.case_number == request.crm_case_id)).one_or_none()
+        return {
+            "id": request.id, "number": request.number, "type": request.request_type, "title": request.title,
+            "agency": request.agency, "requester": request.requester_name, "requester_email": request.requester_email,
+            "provider_group": request.provider_group.code, "priority": request.priority, "routine": request.routine,
+            "status": request.status, "created_at": _iso(request.created_at), "closed_at": _iso(request.closed_at),
+            "sla_due_at": _iso(request.sla_due_at),
+            "sla": sla_clock.summary(s, request, services.clock.now()),
+            "definition": {"process_id": definition.process_id, "version": definition.version},
+            "instance": {"status": instance.status, "version": instance.version,
+                         "next_timer_at": _iso(instance.next_timer_at)},
+            "path": state.path,
+            "open_tasks": [{"id": t.task_uuid, "bpmn_id": t.bpmn_id, "name": t.name, "lane": t.lane,
+                            "assignee": t.assignee} for t in open_tasks],
+            "pending_services": [{"job": j.id, "bpmn_id": j.bpmn_id, "operator": j.operator, "status": j.status,
+                                  "attempts": j.attempts, "last_error": j.last_error} for j in jobs],
+            "crm_case": None if case is None else {"case": case.case_number, "status": case.status,
+                                                   "resolution": case.resolution},
+            "billing_cases": [{"case": b.case_number, "amount": str(b.amount), "billing_code": b.billing_code}
+                              for b in s.scalars(select(BillingCase).where(
+                                  BillingCase.request_number == request.number))],
+            "asd_entries": [{"service": a.service_name, "status": a.status, "live_date": _iso(a.live_date)}
+                            for a in s.scalars(select(AsdService).where(AsdService.request_number == request.number))],
+            "notifications": [{"kind": n.kind, "to": n.to_addrs, "subject": n.subject, "status": n.status}
+                              for n in s.scalars(select(Notification).where(
+                                  Notification.request_number == request.number))],
+            "audit_events": s.scalar(select(func.count()).select_from(AuditEvent)
+                                     .where(AuditEvent.request_id == request.id)),
+            "data": state.data,
+        }
+
+
+def list_users(services: Services) -> list[dict[str, Any]]:
+    with services.uow() as uow:
+        users = uow.session.scalars(select(User).order_by(User.username)).unique()
+        return [{"username": u.username, "full_name": u.full_name, "email": u.email, "active": u.is_active,
+                 "roles": sorted(f"{m.role.code}@{m.provider_group.code}" if m.provider_group else m.role.code
+                                 for m in u.memberships)} for u in users]
+
+
+def list_incidents(services: Services) -> list[dict[str, Any]]:
+    with services.uow() as uow:
+        jobs = uow.session.scalars(select(ServiceJob).where(ServiceJob.status == "incident").order_by(ServiceJob.id))
+        return [{"job": j.id, "request_id": j.request_id, "bpmn_id": j.bpmn_id, "operator": j.operator,
+                 "attempts": j.attempts, "error": j.last_error, "since": _iso(j.updated_at)} for j in jobs]

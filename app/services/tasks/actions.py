@@ -1,0 +1,251 @@
+"""The inbox use cases: list tasks, claim, complete. Only holders of the lane's role in the group may act."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import engine
+from app.bootstrap import Services
+from app.errors import Conflict, Forbidden, NotFound
+from app.services.requests import projection
+from app.services.tasks.forms import group_members, schema_for, validate_submission
+from app.store import audit
+from app.store.models import DefinitionVersion, ProcessInstance, ServiceRequest, TaskRow, User
+
+
+@dataclass(frozen=True)
+class TaskView:
+    id: str
+    request_id: int
+    request_number: str
+    title: str
+    agency: str
+    bpmn_id: str
+    name: str
+    lane: str | None
+    role: str | None
+    provider_group: str
+    assignee: str | None
+    candidates: list[str]
+    due_at: datetime | None
+    priority: str
+    status: str
+    form_schema: str | None
+    instructions: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["due_at"] = self.due_at.isoformat() if self.due_at else None
+        return d
+
+
+def _user(session: Session, username: str) -> User:
+    user = session.scalars(select(User).where(User.username == username)).one_or_none()
+    if user is None or not user.is_active:
+        raise NotFound(f"no active user {username!r}")
+    return user
+
+
+def _grants(user: User) -> set[tuple[str, str | None]]:
+    return {(m.role.code, m.provider_group.code if m.provider_group else None) for m in user.memberships}
+
+
+def _may_see(user: User, task: TaskRow) -> bool:
+    return (task.role_code, task.provider_group) in _grants(user)
+
+
+def _view(session: Session, task: TaskRow) -> TaskView:
+    candidates = [task.assignee] if task.assignee else (
+        group_members(session, task.role_code, task.provider_group) if task.role_code else [])
+    return TaskView(task.task_uuid, task.request_id, task.request_number, task.request_title, task.agency,
+                    task.bpmn_id, task.name, task.lane, task.role_code, task.provider_group, task.assignee,
+                    candidates, task.due_at, task.priority, task.status, task.form_schema, task.instructions)
+
+
+def list_tasks(services: Services, username: str | None = None, request_id: int | None = None) -> list[TaskView]:
+    with services.uow() as uow:
+        query = select(TaskRow).where(TaskRow.status == "open").order_by(TaskRow.due_at, TaskRow.id)
+        if request_id is not None:
+            query = query.where(TaskRow.request_id == request_id)
+        rows = list(uow.session.scalars(query))
+        if username is not None:
+            user = _user(uow.session, username)
+            rows = [r for r in rows if _may_see(user, r) and r.assignee in (None, username)]
+        return [_view(uow.session, r) for r in rows]
+
+
+def _open_task(session: Session, task_id: str) -> TaskRow:
+    task = session.scalars(select(TaskRow).where(TaskRow.task_uuid == task_id)).one_or_none()
+    if task is None:
+        raise NotFound(f"no task {task_id}")
+    if task.status == "completed":
+        when = task.completed_at.isoformat(timespec="seconds") if task.completed_at else "earlier"
+        raise Conflict(f"task {task.name!r} was already completed by {task.completed_by} at {when}")
+    if task.status != "open":
+        raise Conflict(f"task {task.name!r} is {task.status}")
+    return task
+
+
+def claim(services: Services, task_id: str, username: str) -> TaskView:
+    with services.uow() as uow:
+        task = _open_task(uow.session, task_id)
+        user = _user(uow.session, username)
+        if not _may_see(user, task):
+            raise Forbidden(f"{username} does not hold the {task.lane} role in {task.provider_group}")
+        if task.assignee not in (None, username):
+            raise Conflict(f"task is already assigned to {task.assignee}")
+        if task.assignee is None:
+            task.assignee = username
+            audit.append(uow.session, actor=username, event_type="task_claimed", request_id=task.request_id,
+                         now=services.clock.now(), payload={"task": task.task_uuid, "bpmn_id": task.bpmn_id})
+        view = _view(uow.session, task)
+        uow.commit()
+        return view
+
+
+def task_form(services: Services, task_id: str) -> dict[str, Any]:
+    with services.uow() as uow:
+        task = _open_task(uow.session, task_id)
+        instance = uow.session.get(ProcessInstance, task.instance_id)
+        assert instance is not None
+        return schema_for(uow.session, task, instance.definition_version_id)
+
+
+def complete(services: Services, task_id: str, username: str, data: Any) -> TaskView:
+    now = services.clock.now()
+    with services.uow() as uow:
+        session = uow.session
+        task = _open_task(session, task_id)
+        user = _user(session, username)
+        if not _may_see(user, task):
+            raise Forbidden(f"{username} does not hold the {task.lane} role in {task.provider_group}")
+        if task.assignee not in (None, username):
+            raise Forbidden(f"task is assigned to {task.assignee}")
+        instance = projection.lock_instance(session, task.instance_id)
+        assert instance is not None
+        session.refresh(task)  # re-read under the instance lock: a racing completion shows up here
+        task = _open_task(session, task_id)
+        submitted = validate_submission(schema_for(session, task, instance.definition_version_id), data)
+        definition = session.get(DefinitionVersion, instance.definition_version_id)
+        assert definition is not None
+        seen = instance.version
+        state = engine.complete_human_task(definition.spec_json, instance.state_json, task_id, submitted, now)
+        task.status, task.completed_by, task.completed_at = "completed", username, now
+        task.assignee = task.assignee or username
+        audit.append(session, actor=username, event_type="task_completed", request_id=task.request_id, now=now,
+                     payload={"task": task_id, "bpmn_id": task.bpmn_id, "process_id": task.process_id,
+                              "name": task.name, "data": submitted})
+        try:
+            projection.apply(session, instance, seen, state, now, username)
+        except Conflict:
+            raise Conflict(f"task {task.name!r} was completed or changed by someone else meanwhile; "
+                           "reload the request") from None
+        view = _view(session, task)
+        uow.commit()
+        return view
+
+
+def request_of(services: Services, request_id: int) -> ServiceRequest:
+    with services.uow() as uow:
+        request = uow.session.get(ServiceRequest, request_id)
+        if request is None:
+            raise NotFound(f"no request {request_id}")
+        return request
+
+
+@dataclass
+class TaskDetail:
+    task: TaskView
+    schema: dict[str, Any]
+    ui_schema: dict[str, Any] | None
+    request: dict[str, Any]
+    history: list[dict[str, Any]]
+    may_complete: bool
+    may_claim: bool
+    may_unclaim: bool
+    may_assign: bool
+    colleagues: list[str]
+
+
+def _is_manager(user: User, group: str) -> bool:
+    return ("manager", group) in _grants(user)
+
+
+def task_detail(services: Services, task_id: str, username: str) -> TaskDetail:
+    """Everything the task page shows; 403 for anyone who may not see the task."""
+    from app.store.models import AuditEvent
+
+    with services.uow() as uow:
+        s = uow.session
+        task = s.scalars(select(TaskRow).where(TaskRow.task_uuid == task_id)).one_or_none()
+        if task is None:
+            raise NotFound(f"no task {task_id}")
+        user = _user(s, username)
+        manager = _is_manager(user, task.provider_group)
+        if not (_may_see(user, task) or manager):
+            raise Forbidden(f"{username} does not hold the {task.lane} role in {task.provider_group}")
+        instance = s.get(ProcessInstance, task.instance_id)
+        request = s.get(ServiceRequest, task.request_id)
+        assert instance is not None and request is not None
+        ui = None
+        if task.ui_schema:
+            from app.services.definitions.deploy import form_file
+
+            ui = form_file(s, instance.definition_version_id, task.ui_schema)
+        history = [{"name": e.payload.get("name"), "by": e.actor, "at": e.at, "data": e.payload.get("data", {})}
+                   for e in s.scalars(select(AuditEvent).where(AuditEvent.request_id == task.request_id,
+                                                               AuditEvent.event_type == "task_completed")
+                                      .order_by(AuditEvent.seq))]
+        is_open = task.status == "open"
+        mine_or_free = task.assignee in (None, username)
+        return TaskDetail(
+            task=_view(s, task), schema=schema_for(s, task, instance.definition_version_id), ui_schema=ui,
+            history=history,
+            request={"number": request.number, "title": request.title, "type": request.request_type,
+                     "agency": request.agency, "requester": request.requester_name,
+                     "requester_email": request.requester_email, "priority": request.priority,
+                     "description": request.description, "crm_case_id": request.crm_case_id,
+                     "sla_due_at": request.sla_due_at, "provider_group": request.provider_group.name},
+            may_complete=is_open and _may_see(user, task) and mine_or_free,
+            may_claim=is_open and _may_see(user, task) and task.assignee is None,
+            may_unclaim=is_open and (task.assignee == username or (manager and task.assignee is not None)),
+            may_assign=is_open and manager,
+            colleagues=group_members(s, task.role_code, task.provider_group) if task.role_code else [],
+        )
+
+
+def unclaim(services: Services, task_id: str, username: str) -> TaskView:
+    with services.uow() as uow:
+        task = _open_task(uow.session, task_id)
+        user = _user(uow.session, username)
+        if task.assignee != username and not _is_manager(user, task.provider_group):
+            raise Forbidden("only the assignee or a manager of the group can release this task")
+        previous, task.assignee = task.assignee, None
+        audit.append(uow.session, actor=username, event_type="task_unclaimed", request_id=task.request_id,
+                     now=services.clock.now(), payload={"task": task.task_uuid, "previous_assignee": previous})
+        view = _view(uow.session, task)
+        uow.commit()
+        return view
+
+
+def assign(services: Services, task_id: str, username: str, assignee: str) -> TaskView:
+    """A manager of the task's provider group hands it to a colleague holding the lane's role."""
+    with services.uow() as uow:
+        s = uow.session
+        task = _open_task(s, task_id)
+        if not _is_manager(_user(s, username), task.provider_group):
+            raise Forbidden(f"only a manager of {task.provider_group} can assign this task")
+        if not task.role_code or assignee not in group_members(s, task.role_code, task.provider_group):
+            raise Forbidden(f"{assignee} does not hold the {task.lane} role in {task.provider_group}")
+        previous, task.assignee = task.assignee, assignee
+        audit.append(s, actor=username, event_type="task_assigned", request_id=task.request_id,
+                     now=services.clock.now(), payload={"task": task.task_uuid, "assignee": assignee,
+                                                        "previous_assignee": previous})
+        view = _view(s, task)
+        uow.commit()
+        return view

@@ -1,0 +1,48 @@
+"""User-task forms: load the task's JSON Schema from its definition version, fill dynamic choices, validate."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.errors import InvalidData
+from app.services.definitions.deploy import form_file
+from app.services.requests.intake import validate
+from app.store.models import Membership, ProviderGroup, Role, TaskRow, User
+
+
+def group_members(session: Session, role_code: str, group_code: str) -> list[str]:
+    return list(session.scalars(
+        select(User.username).join(Membership).join(Role).join(ProviderGroup)
+        .where(Role.code == role_code, ProviderGroup.code == group_code, User.is_active)
+        .order_by(User.username)).all())
+
+
+def _fill_choices(session: Session, node: Any, group_code: str) -> None:
+    if isinstance(node, dict):
+        source = node.get("x-choices")
+        if isinstance(source, str) and source.startswith("group_members:"):
+            node["enum"] = group_members(session, source.split(":", 1)[1], group_code) or [""]
+        for value in node.values():
+            _fill_choices(session, value, group_code)
+    elif isinstance(node, list):
+        for value in node:
+            _fill_choices(session, value, group_code)
+
+
+def schema_for(session: Session, task: TaskRow, definition_version_id: int) -> dict[str, Any]:
+    if not task.form_schema:
+        return {"type": "object"}
+    schema = copy.deepcopy(form_file(session, definition_version_id, task.form_schema))
+    _fill_choices(session, schema, task.provider_group)
+    return schema
+
+
+def validate_submission(schema: dict[str, Any], data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise InvalidData("form data must be a JSON object")
+    validate(schema, data, "form data")
+    return data

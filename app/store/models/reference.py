@@ -1,0 +1,54 @@
+"""Reference data: roles, provider groups, users and their memberships."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.store.db import Base
+
+
+class Role(Base):
+    __tablename__ = "role"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    lane: Mapped[str | None] = mapped_column(String(200), unique=True)  # BPMN lane name this role acts in
+
+
+class ProviderGroup(Base):
+    __tablename__ = "provider_group"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class User(Base):
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    password_hash: Mapped[str] = mapped_column(String(300), default="")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    memberships: Mapped[list[Membership]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+
+class Membership(Base):
+    """A user holds a role, either within one provider group or (group NULL) system-wide."""
+
+    __tablename__ = "membership"
+    __table_args__ = (UniqueConstraint("user_id", "role_id", "provider_group_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    role_id: Mapped[int] = mapped_column(ForeignKey("role.id"))
+    provider_group_id: Mapped[int | None] = mapped_column(ForeignKey("provider_group.id"))
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    role: Mapped[Role] = relationship(lazy="joined")
+    provider_group: Mapped[ProviderGroup | None] = relationship(lazy="joined")
