@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
+from app.adapters import database_clients
 from app.clock import Clock, RunningClock, SystemClock
 from app.config import Settings
 from app.store.db import make_engine, make_session_factory
 from app.store.unit_of_work import UnitOfWork
-from handlers import REGISTRY, Handler
+from handlers import REGISTRY, Clients, Handler
 
 
 @dataclass
@@ -24,6 +26,10 @@ class Services:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
+
+    def clients(self, session: Session, now: datetime) -> Clients:
+        """The built-in (database) adapters of the external systems; HTTP ones will be picked here too."""
+        return database_clients(session, now)
 
 
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None,

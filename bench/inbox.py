@@ -44,6 +44,7 @@ from app.adapters.crm import case_number
 from app.bootstrap import Services, bootstrap
 from app.clock import FixedClock
 from app.config import PROJECT_ROOT, Settings
+from app.domain.vocabulary import PRIORITIES
 from app.services import worker
 from app.services.admin import setup
 from app.services.admin.auth import load_identity
@@ -53,7 +54,7 @@ from app.services.requests import sla_targets as sla
 from app.services.tasks import actions as tasks
 from app.store import audit
 from app.store.audit import _digest  # the chain's own digest, so bulk-copied events keep `audit.verify` intact
-from app.store.models import PRIORITIES, AuditEvent, AuditHead, CrmCase, ProcessInstance, ServiceRequest, TaskRow
+from app.store.models import AuditEvent, AuditHead, CrmCase, ProcessInstance, ServiceRequest, TaskRow
 from bench.lifecycle import backend_facts, database
 from tests.web import WebUser
 

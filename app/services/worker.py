@@ -16,10 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import engine
-from app.adapters import database_clients
 from app.adapters.outbox import deliver
-from app.bootstrap import Services
 from app.errors import AppError, Conflict, NotFound
+from app.services.context import Context
 from app.services.requests import projection, sla_clock
 from app.store import audit
 from app.store.models import DefinitionVersion, Notification, ProcessInstance, ServiceJob, ServiceRequest
@@ -47,7 +46,7 @@ def _locked(session: Session, query: Any) -> Any:
     return query
 
 
-def _due_jobs(services: Services, now: datetime, limit: int) -> list[int]:
+def _due_jobs(services: Context, now: datetime, limit: int) -> list[int]:
     with services.uow() as uow:
         return list(uow.session.scalars(
             select(ServiceJob.id).where(ServiceJob.status == "pending", ServiceJob.next_attempt_at <= now)
@@ -64,7 +63,7 @@ def _loaded(session: Session, instance_id: int) -> tuple[ProcessInstance, Defini
     return instance, definition
 
 
-def run_job(services: Services, job_id: int, now: datetime) -> str:
+def run_job(services: Context, job_id: int, now: datetime) -> str:
     """Run one service job; returns 'done', 'retry', 'incident' or 'skipped'."""
     params: dict[str, Any] = {}
     with services.uow() as uow:
@@ -79,7 +78,7 @@ def run_job(services: Services, job_id: int, now: datetime) -> str:
             return "skipped"
         seen = instance.version
         handler = services.handlers.get(job.operator)
-        clients = database_clients(session, now)
+        clients = services.clients(session, now)
         try:
             if handler is None:
                 raise InvalidParams(f"no handler for operator {job.operator}")
@@ -106,7 +105,7 @@ def run_job(services: Services, job_id: int, now: datetime) -> str:
     return _record_failure(services, job_id, now, error, detail, params, permanent)
 
 
-def _record_failure(services: Services, job_id: int, now: datetime, error: str, detail: str,
+def _record_failure(services: Context, job_id: int, now: datetime, error: str, detail: str,
                     params: dict[str, Any], permanent: bool) -> str:
     with services.uow() as uow:
         job = uow.session.get(ServiceJob, job_id)
@@ -129,7 +128,7 @@ def _record_failure(services: Services, job_id: int, now: datetime, error: str, 
         return outcome
 
 
-def retry_incident(services: Services, job_id: int, actor: str) -> None:
+def retry_incident(services: Context, job_id: int, actor: str) -> None:
     now = services.clock.now()
     with services.uow() as uow:
         job = uow.session.get(ServiceJob, job_id)
@@ -141,7 +140,7 @@ def retry_incident(services: Services, job_id: int, actor: str) -> None:
         uow.commit()
 
 
-def fire_timers(services: Services, now: datetime, limit: int = 100) -> int:
+def fire_timers(services: Context, now: datetime, limit: int = 100) -> int:
     with services.uow() as uow:
         due = list(uow.session.scalars(
             select(ProcessInstance.id).where(ProcessInstance.status == "running",
@@ -166,7 +165,7 @@ def fire_timers(services: Services, now: datetime, limit: int = 100) -> int:
     return fired
 
 
-def escalate_slas(services: Services, now: datetime, limit: int = 100) -> int:
+def escalate_slas(services: Context, now: datetime, limit: int = 100) -> int:
     """Raise the SLA escalations that are due (75% used, target passed); each at most once per request."""
     with services.uow() as uow:
         due = list(uow.session.execute(
@@ -183,12 +182,12 @@ def escalate_slas(services: Services, now: datetime, limit: int = 100) -> int:
                                           .execution_options(populate_existing=True)).one_or_none()
             if request is None or request.sla_next_check_at is None or request.sla_next_check_at > now:
                 continue
-            raised += len(sla_clock.escalate(uow.session, request, now))
+            raised += len(sla_clock.escalate(uow.session, request, now, services.clients(uow.session, now)))
             uow.commit()
     return raised
 
 
-def send_mail(services: Services, now: datetime, limit: int = 50) -> int:
+def send_mail(services: Context, now: datetime, limit: int = 50) -> int:
     settings = services.settings
     with services.uow() as uow:
         ids = list(uow.session.scalars(select(Notification.id).where(
@@ -211,7 +210,7 @@ def send_mail(services: Services, now: datetime, limit: int = 50) -> int:
     return sent
 
 
-def run_once(services: Services, now: datetime | None = None, max_rounds: int = 50) -> WorkerPass:
+def run_once(services: Context, now: datetime | None = None, max_rounds: int = 50) -> WorkerPass:
     """Do everything that is due, following chains (a service task that readies the next one) to the end."""
     summary = WorkerPass()
     for _ in range(max_rounds):

@@ -6,11 +6,12 @@ import os
 import secrets
 from typing import Any
 
-from flask import Flask, render_template, request, url_for
+from flask import Flask, g, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from app.bootstrap import Services, bootstrap
 from app.config import PROJECT_ROOT
+from app.domain.permissions import abilities
 from app.errors import AppError
 
 
@@ -56,7 +57,8 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
             args["page"] = str(page)
             return url_for(request.endpoint or "inbox.inbox", **(request.view_args or {}), **args)
 
-        return {"csrf_token": auth.csrf_token, "page_url": page_url}
+        who = g.get("identity")  # what the navigation offers: the same rules the services enforce
+        return {"csrf_token": auth.csrf_token, "page_url": page_url, "can": abilities(who) if who else None}
 
     @flask_app.errorhandler(AppError)
     def _app_error(err: AppError) -> tuple[Any, int]:

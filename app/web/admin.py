@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from app.domain.permissions import ADMIN
 from app.errors import Conflict, InvalidData
 from app.services.admin import users as admin
 from app.web.auth import require_role
@@ -14,7 +15,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 @bp.get("/users")
-@require_role("admin")
+@require_role(ADMIN)
 def users() -> str:
     return render_template("admin_users.html", data=admin.overview(services(), identity()))
 
@@ -31,7 +32,7 @@ def _failed(err: InvalidData | Conflict) -> tuple[str, int]:
 
 
 @bp.post("/users")
-@require_role("admin")
+@require_role(ADMIN)
 def create_user() -> Response | tuple[str, int]:
     fields = {k: request.form.get(k, "") for k in ("username", "full_name", "email", "password")}
     try:
@@ -42,7 +43,7 @@ def create_user() -> Response | tuple[str, int]:
 
 
 @bp.post("/users/<username>/grant")
-@require_role("admin")
+@require_role(ADMIN)
 def grant(username: str) -> Response | tuple[str, int]:
     try:
         admin.grant(services(), identity(), username, request.form.get("role", ""), request.form.get("group") or None)
@@ -52,7 +53,7 @@ def grant(username: str) -> Response | tuple[str, int]:
 
 
 @bp.post("/memberships/<int:membership_id>/revoke")
-@require_role("admin")
+@require_role(ADMIN)
 def revoke(membership_id: int) -> Response | tuple[str, int]:
     try:
         admin.revoke(services(), identity(), membership_id)
@@ -62,7 +63,7 @@ def revoke(membership_id: int) -> Response | tuple[str, int]:
 
 
 @bp.post("/users/<username>/active")
-@require_role("admin")
+@require_role(ADMIN)
 def set_active(username: str) -> Response | tuple[str, int]:
     active = request.form.get("active") == "1"
     try:
@@ -73,7 +74,7 @@ def set_active(username: str) -> Response | tuple[str, int]:
 
 
 @bp.post("/groups")
-@require_role("admin")
+@require_role(ADMIN)
 def create_group() -> Response | tuple[str, int]:
     try:
         admin.create_group(services(), identity(), request.form.get("code", ""), request.form.get("name", ""))

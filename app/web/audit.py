@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, render_template, request
 
+from app.domain.permissions import AUDIT_READERS
 from app.errors import InvalidData, NotFound
 from app.services.audit import events as audit_views
 from app.services.audit import export
@@ -24,7 +25,7 @@ def _page_number(value: str | None) -> int:
 
 
 @bp.get("")
-@require_role(*audit_views.AUDIT_READERS)
+@require_role(*AUDIT_READERS)
 def audit_page() -> tuple[str, int]:
     args = request.args
     given = {key: (args.get(key) or "").strip() for key in ("type", "actor", "request", "since", "until", "version")}
@@ -48,7 +49,7 @@ def audit_page() -> tuple[str, int]:
 
 
 @bp.get("/export/<fmt>")
-@require_role(*audit_views.AUDIT_READERS)
+@require_role(*AUDIT_READERS)
 def download(fmt: str) -> Any:
     args = request.args
     query = export.parse_query(request=args.get("request"), since=args.get("since"), until=args.get("until"),

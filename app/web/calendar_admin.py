@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from app.domain.permissions import ADMIN
 from app.errors import Conflict, FieldError, InvalidData, NotFound
 from app.services.admin import calendar as calendar_admin
 from app.web.auth import require_role
@@ -18,7 +19,7 @@ def _page(status: int = 200) -> tuple[str, int]:
 
 
 @bp.get("")
-@require_role("admin")
+@require_role(ADMIN)
 def calendar() -> tuple[str, int]:
     return _page()
 
@@ -35,7 +36,7 @@ def _failed(err: InvalidData | Conflict | NotFound) -> tuple[str, int]:
 
 
 @bp.post("/holidays")
-@require_role("admin")
+@require_role(ADMIN)
 def add_holiday() -> Response | tuple[str, int]:
     try:
         holiday = calendar_admin.add_holiday(services(), identity(), request.form.get("day", ""),
@@ -46,7 +47,7 @@ def add_holiday() -> Response | tuple[str, int]:
 
 
 @bp.post("/holidays/<int:holiday_id>/remove")
-@require_role("admin")
+@require_role(ADMIN)
 def remove_holiday(holiday_id: int) -> Response | tuple[str, int]:
     try:
         holiday = calendar_admin.remove_holiday(services(), identity(), holiday_id)
@@ -56,7 +57,7 @@ def remove_holiday(holiday_id: int) -> Response | tuple[str, int]:
 
 
 @bp.post("/years")
-@require_role("admin")
+@require_role(ADMIN)
 def load_year() -> Response | tuple[str, int]:
     year = request.form.get("year", "")
     try:
@@ -68,7 +69,7 @@ def load_year() -> Response | tuple[str, int]:
 
 
 @bp.post("/import")
-@require_role("admin")
+@require_role(ADMIN)
 def import_ics() -> Response | tuple[str, int]:
     upload = request.files.get("ics")
     if upload is None or not upload.filename:
@@ -89,7 +90,7 @@ def import_ics() -> Response | tuple[str, int]:
 
 
 @bp.post("/targets")
-@require_role("admin")
+@require_role(ADMIN)
 def set_targets() -> Response | tuple[str, int]:
     try:
         changes = calendar_admin.set_targets(services(), identity(), request.form.to_dict())

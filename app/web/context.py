@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, g
 
 from app.bootstrap import Services
-from app.services.admin.auth import Identity
+from app.domain.permissions import Identity
 
 
 def services() -> Services:

@@ -9,10 +9,10 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
+from app.domain.vocabulary import PRIORITIES, REQUEST_TYPES
 from app.errors import Conflict, InvalidData
 from app.services.tasks import actions as tasks
 from app.services.tasks import inbox as inbox_service
-from app.store.models import PRIORITIES, REQUEST_TYPES
 from app.web.context import identity, services
 from app.web.schema_forms import read_submission, render_form
 

@@ -2,41 +2,22 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from app.domain.measures import NO_PLAN_LIMIT_DAYS
+from app.domain.permissions import REQUEST_LOGGERS, may_pull_crm
+from app.domain.vocabulary import PRIORITIES, new_request_form
 from app.errors import InvalidData
-from app.services.requests import crm_queue as intake_views
-from app.store.models import PRIORITIES
+from app.services.reports import schedule as schedules
+from app.services.requests import crm_queue as intake
 from app.web.context import identity, services
 from app.web.schema_forms import read_submission, render_form
 
 bp = Blueprint("intake", __name__)
 
-NEW_REQUEST_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["request_type", "title", "agency", "requester_name", "requester_email", "provider_group",
-                 "priority"],
-    "properties": {
-        "request_type": {"title": "Request type", "enum": ["assistance", "enhancement"],
-                         "description": "Assistance: a routine request worked from the CRM case. Enhancement: a "
-                                        "Request for Change planned on the 60 day schedule."},
-        "routine": {"type": "boolean", "title": "Routine request", "default": True,
-                    "description": "Related to an existing service of a current OMES customer. Untick to send an "
-                                   "enhancement through Discovery first."},
-        "title": {"type": "string", "title": "Title", "minLength": 3, "maxLength": 300},
-        "description": {"type": "string", "title": "Description", "maxLength": 10000},
-        "agency": {"type": "string", "title": "Agency", "minLength": 2, "maxLength": 200},
-        "requester_name": {"type": "string", "title": "Requester", "minLength": 2, "maxLength": 200},
-        "requester_email": {"type": "string", "title": "Requester email", "format": "email", "maxLength": 320},
-        "provider_group": {"title": "Provider group", "enum": []},
-        "priority": {"title": "Priority", "enum": list(PRIORITIES), "default": "medium"},
-    },
-}
 NEW_REQUEST_UI: dict[str, Any] = {
     "ui:order": ["request_type", "routine", "title", "description", "agency", "requester_name", "requester_email",
                  "provider_group", "priority"],
@@ -47,10 +28,8 @@ NEW_REQUEST_UI: dict[str, Any] = {
 
 
 def _schema() -> dict[str, Any]:
-    schema = copy.deepcopy(NEW_REQUEST_SCHEMA)
     me = identity()
-    schema["properties"]["provider_group"]["enum"] = sorted(
-        set(me.groups_with("manager")) | set(me.groups_with("car")))
+    schema = new_request_form(sorted({g for role in REQUEST_LOGGERS for g in me.groups_with(role)}))
     if not schema["properties"]["provider_group"]["enum"]:
         abort(403, description="Only provider group managers and customer account representatives log requests.")
     return schema
@@ -67,7 +46,7 @@ def new_request() -> Any:
         if not errors:
             request_type = data.pop("request_type")
             try:
-                created = intake_views.new_request_as(services(), identity(), request_type, data)
+                created = intake.new_request_as(services(), identity(), request_type, data)
             except InvalidData as err:
                 errors = {e.field: e.message for e in err.errors} or {"": str(err)}
             else:
@@ -79,9 +58,9 @@ def new_request() -> Any:
 
 @bp.get("/crm/queue")
 def crm_queue() -> str:
-    if not identity().has_role("manager"):
+    if not may_pull_crm(identity()):
         abort(403, description="The CRM Pending Queue is worked by provider group managers.")
-    return render_template("crm_queue.html", cases=intake_views.pending_cases(services(), identity()),
+    return render_template("crm_queue.html", cases=intake.pending_cases(services(), identity()),
                            priorities=PRIORITIES)
 
 
@@ -90,13 +69,13 @@ def pull(case_number: str) -> Any:
     priority = request.form.get("priority", "medium")
     if priority not in PRIORITIES:
         abort(400, description=f"unknown priority {priority!r}")
-    created = intake_views.pull_case(services(), identity(), case_number, priority)
+    created = intake.pull_case(services(), identity(), case_number, priority)
     flash(f"{case_number} pulled into {created.number}; it waits for a specialist to be assigned.", "ok")
     return redirect(url_for("pages.request_page", ref=created.number))
 
 
 @bp.get("/schedule")
 def schedule() -> str:
-    plan = intake_views.schedule(services(), identity(), services().clock.now(),
+    plan = schedules.schedule(services(), identity(), services().clock.now(),
                                  group=request.args.get("group", "").strip() or None)
     return render_template("schedule.html", plan=plan, no_plan_days=NO_PLAN_LIMIT_DAYS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from app.domain.permissions import PROCESS_OWNERS
 from app.errors import FieldError, InvalidData
 from app.services.definitions import instance_moves as migration
 from app.web.auth import require_role
@@ -24,14 +25,14 @@ def _version_arg(raw: str | None, name: str) -> int | None:
 
 
 @bp.get(PATH)
-@require_role(*migration.MIGRATORS)
+@require_role(*PROCESS_OWNERS)
 def migrate_page(process_id: str, version: int) -> str:
     result = migration.check(services(), identity(), process_id, version, _version_arg(request.args.get("to"), "to"))
     return render_template("migrate.html", check=result)
 
 
 @bp.post(PATH)
-@require_role(*migration.MIGRATORS)
+@require_role(*PROCESS_OWNERS)
 def migrate_instances(process_id: str, version: int) -> Response:
     form = request.form
     seen = {}

@@ -9,13 +9,14 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from app.domain.permissions import PROCESS_OWNERS
 from app.errors import DefinitionRejected, Problem
 from app.services.definitions import versions as processes
 from app.web.auth import require_role
 from app.web.context import identity, services
 
 bp = Blueprint("processes", __name__, url_prefix="/processes")
-owner_only = require_role(*processes.OWNERS)
+owner_only = require_role(*PROCESS_OWNERS)
 
 
 @bp.get("")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template, request
 
+from app.domain.vocabulary import REQUEST_TYPES
 from app.services.reports import catalogue as reports
 from app.services.reports.tables import display
-from app.store.models import REQUEST_TYPES
 from app.web.context import identity, services
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")

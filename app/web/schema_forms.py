@@ -441,7 +441,7 @@ def _message(error: ValidationError) -> str:
         case "maxLength":
             return f"Must be at most {expected} characters (this is {len(instance)})."
         case "pattern":
-            return f"Must match the pattern {expected}."
+            return str(error.schema.get("x-message") or f"Must match the pattern {expected}.")
         case "format":
             return _FORMAT_MESSAGES.get(expected, f"Must be a valid {expected}.")
         case "enum":

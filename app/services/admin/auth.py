@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.bootstrap import Services
+from app.domain.permissions import Identity
 from app.errors import Forbidden, NotFound
+from app.services.context import Context
 from app.store import audit
 from app.store.models import User
 
@@ -16,35 +15,12 @@ from app.store.models import User
 _DUMMY_HASH = generate_password_hash("not a password")
 
 
-@dataclass(frozen=True)
-class Identity:
-    username: str
-    full_name: str
-    email: str
-    grants: frozenset[tuple[str, str | None]]  # (role code, provider group code or None for system-wide)
-
-    def has_role(self, role: str, group: str | None = None) -> bool:
-        return (role, group) in self.grants if group is not None else any(r == role for r, _ in self.grants)
-
-    def groups_with(self, role: str) -> list[str]:
-        return sorted(g for r, g in self.grants if r == role and g)
-
-    @property
-    def staff(self) -> bool:
-        """Holds a role within some provider group (so has an inbox)."""
-        return any(group for _, group in self.grants)
-
-    @property
-    def roles(self) -> list[str]:
-        return sorted({r for r, _ in self.grants})
-
-
 def identity_of(user: User) -> Identity:
     grants = frozenset((m.role.code, m.provider_group.code if m.provider_group else None) for m in user.memberships)
     return Identity(user.username, user.full_name, user.email, grants)
 
 
-def authenticate(services: Services, username: str, password: str, remote: str = "") -> Identity:
+def authenticate(services: Context, username: str, password: str, remote: str = "") -> Identity:
     """Check a password; every success and failure lands in the audit log."""
     now = services.clock.now()
     with services.uow() as uow:
@@ -61,7 +37,7 @@ def authenticate(services: Services, username: str, password: str, remote: str =
         return identity
 
 
-def load_identity(services: Services, username: str) -> Identity:
+def load_identity(services: Context, username: str) -> Identity:
     with services.uow() as uow:
         user = uow.session.scalars(select(User).where(User.username == username)).unique().one_or_none()
         if user is None or not user.is_active:

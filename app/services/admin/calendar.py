@@ -11,13 +11,14 @@ import icalendar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.bootstrap import Services
 from app.domain.business_calendar import CHICAGO, oklahoma_holidays
+from app.domain.permissions import ADMINISTRATORS, Identity
+from app.domain.vocabulary import PRIORITIES, REQUEST_TYPES
 from app.errors import Conflict, FieldError, Forbidden, InvalidData, NotFound
-from app.services.admin.auth import Identity
+from app.services.context import Context
 from app.services.requests import sla_targets as sla
 from app.store import audit
-from app.store.models import PRIORITIES, REQUEST_TYPES, SLA_UNITS, Holiday, HolidayYear, SlaTarget
+from app.store.models import SLA_UNITS, Holiday, HolidayYear, SlaTarget
 
 ICS_MAX_BYTES = 256 * 1024
 ICS_MAX_EVENTS = 500
@@ -28,7 +29,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _require_admin(identity: Identity) -> None:
-    if not identity.has_role("admin"):
+    if not identity.holds_any(ADMINISTRATORS):
         raise Forbidden("administrators only")
 
 
@@ -74,7 +75,7 @@ def seed(session: Session, now: datetime, actor: str = "system") -> dict[str, An
 # --- the page ------------------------------------------------------------------------------------------------------
 
 
-def overview(services: Services, identity: Identity) -> dict[str, Any]:
+def overview(services: Context, identity: Identity) -> dict[str, Any]:
     _require_admin(identity)
     now = services.clock.now()
     this_year = _local_year(now)
@@ -141,7 +142,7 @@ class HolidayView:
     source: str
 
 
-def add_holiday(services: Services, identity: Identity, day_text: str, name: str) -> HolidayView:
+def add_holiday(services: Context, identity: Identity, day_text: str, name: str) -> HolidayView:
     _require_admin(identity)
     day, cleaned = _parse_day(day_text), _clean_name(name)
     now = services.clock.now()
@@ -159,7 +160,7 @@ def add_holiday(services: Services, identity: Identity, day_text: str, name: str
         return view
 
 
-def remove_holiday(services: Services, identity: Identity, holiday_id: int) -> HolidayView:
+def remove_holiday(services: Context, identity: Identity, holiday_id: int) -> HolidayView:
     _require_admin(identity)
     now = services.clock.now()
     with services.uow() as uow:
@@ -175,7 +176,7 @@ def remove_holiday(services: Services, identity: Identity, holiday_id: int) -> H
         return view
 
 
-def load_year(services: Services, identity: Identity, year_text: str) -> int:
+def load_year(services: Context, identity: Identity, year_text: str) -> int:
     """Load the statutory holidays of a year that was never loaded; returns how many dates were added."""
     _require_admin(identity)
     try:
@@ -283,7 +284,7 @@ class ImportResult:
     cancelled: int
 
 
-def import_ics(services: Services, identity: Identity, content: bytes, filename: str = "") -> ImportResult:
+def import_ics(services: Context, identity: Identity, content: bytes, filename: str = "") -> ImportResult:
     """Add every weekday date of the file that is not a holiday yet, in one transaction (all or nothing)."""
     _require_admin(identity)
     holidays, cancelled = parse_ics(content)
@@ -308,7 +309,7 @@ def import_ics(services: Services, identity: Identity, content: bytes, filename:
 # --- SLA targets ---------------------------------------------------------------------------------------------------
 
 
-def set_targets(services: Services, identity: Identity, form: dict[str, str]) -> list[dict[str, Any]]:
+def set_targets(services: Context, identity: Identity, form: dict[str, str]) -> list[dict[str, Any]]:
     """Save the target table from fields `amount-TYPE-PRIORITY` and `unit-TYPE-PRIORITY`; only changes are written
     (each one audited), and nothing is written when any field is wrong. Existing requests keep their due dates."""
     _require_admin(identity)

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from app.adapters.crm import case_number
-from app.bootstrap import Services
 from app.services.admin import calendar as calendar_admin
+from app.services.context import Context
 from app.store import audit
 from app.store.models import CrmCase, Membership, ProviderGroup, Role, User
 
@@ -32,7 +32,7 @@ ROLES: list[tuple[str, str, str | None]] = [
     ("admin", "Administrator", None),
 ]
 
-PROVIDER_GROUPS = [("network", "Network Services"), ("apps", "Application Services")]
+PROVIDER_GROUPS = [("network", "Network Context"), ("apps", "Application Context")]
 
 DEMO_PASSWORD = "demo"
 # username, full name, [(role, group or None)]
@@ -59,7 +59,7 @@ DEMO_CASES = [
 ]
 
 
-def migrate(services: Services) -> None:
+def migrate(services: Context) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with services.engine.begin() as conn:
@@ -116,7 +116,7 @@ def _seed_cases(session: Session, now: datetime) -> int:
     return len(DEMO_CASES)
 
 
-def seed(services: Services, demo: bool) -> dict[str, Any]:
+def seed(services: Context, demo: bool) -> dict[str, Any]:
     """Roles, the statutory holidays of the clock's current and next year, the default SLA targets (and demo data)."""
     now = services.clock.now()
     with services.uow() as uow:

@@ -9,9 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from app.bootstrap import Services
+from app.domain.permissions import ADMINISTRATORS, Identity
 from app.errors import Conflict, FieldError, Forbidden, InvalidData, NotFound
-from app.services.admin.auth import Identity
+from app.services.context import Context
 from app.store import audit
 from app.store.models import Membership, ProviderGroup, Role, User
 
@@ -20,11 +20,11 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def _require_admin(identity: Identity) -> None:
-    if not identity.has_role("admin"):
+    if not identity.holds_any(ADMINISTRATORS):
         raise Forbidden("administrators only")
 
 
-def overview(services: Services, identity: Identity) -> dict[str, Any]:
+def overview(services: Context, identity: Identity) -> dict[str, Any]:
     _require_admin(identity)
     with services.uow() as uow:
         s = uow.session
@@ -46,7 +46,7 @@ def _user(s: Session, username: str) -> User:
     return user
 
 
-def create_user(services: Services, identity: Identity, data: dict[str, str]) -> None:
+def create_user(services: Context, identity: Identity, data: dict[str, str]) -> None:
     _require_admin(identity)
     errors = []
     if not USERNAME.match(data.get("username", "")):
@@ -69,7 +69,7 @@ def create_user(services: Services, identity: Identity, data: dict[str, str]) ->
         uow.commit()
 
 
-def grant(services: Services, identity: Identity, username: str, role_code: str, group_code: str | None) -> None:
+def grant(services: Context, identity: Identity, username: str, role_code: str, group_code: str | None) -> None:
     _require_admin(identity)
     with services.uow() as uow:
         s = uow.session
@@ -91,7 +91,7 @@ def grant(services: Services, identity: Identity, username: str, role_code: str,
         uow.commit()
 
 
-def revoke(services: Services, identity: Identity, membership_id: int) -> None:
+def revoke(services: Context, identity: Identity, membership_id: int) -> None:
     _require_admin(identity)
     with services.uow() as uow:
         membership = uow.session.get(Membership, membership_id)
@@ -107,7 +107,7 @@ def revoke(services: Services, identity: Identity, membership_id: int) -> None:
         uow.commit()
 
 
-def set_active(services: Services, identity: Identity, username: str, active: bool) -> None:
+def set_active(services: Context, identity: Identity, username: str, active: bool) -> None:
     _require_admin(identity)
     if username == identity.username and not active:
         raise Conflict("you cannot deactivate yourself")
@@ -119,7 +119,7 @@ def set_active(services: Services, identity: Identity, username: str, active: bo
         uow.commit()
 
 
-def create_group(services: Services, identity: Identity, code: str, name: str) -> None:
+def create_group(services: Context, identity: Identity, code: str, name: str) -> None:
     _require_admin(identity)
     if not re.match(r"^[a-z][a-z0-9_-]{1,63}$", code) or len(name.strip()) < 2:
         raise InvalidData("the group was not created", [FieldError("code", "lower-case letters, digits, '-', '_'")])

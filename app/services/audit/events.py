@@ -9,18 +9,17 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.bootstrap import Services
-from app.services.admin.auth import Identity
+from app.domain.permissions import Identity
 from app.services.audit import export
+from app.services.context import Context
 from app.services.requests import queries
 from app.store import audit
 from app.store.models import AuditEvent, ServiceRequest
 
 PAGE_SIZE = 50
-AUDIT_READERS = ("auditor", "admin", "process_owner")
 
 
-def verify_chain(services: Services) -> audit.ChainReport:
+def verify_chain(services: Context) -> audit.ChainReport:
     with services.uow() as uow:
         return audit.verify(uow.session)
 
@@ -33,7 +32,7 @@ class EventFilters:
     page: int = 1
 
 
-def events_page(services: Services, filters: EventFilters, page_size: int = PAGE_SIZE) -> dict[str, Any]:
+def events_page(services: Context, filters: EventFilters, page_size: int = PAGE_SIZE) -> dict[str, Any]:
     """The newest events first, filtered (NotFound for an unknown request number or process version)."""
     with services.uow() as uow:
         s = uow.session
@@ -55,12 +54,12 @@ def _types(session: Session) -> list[str]:
     return list(session.scalars(select(AuditEvent.event_type).distinct().order_by(AuditEvent.event_type)))
 
 
-def event_types(services: Services) -> list[str]:
+def event_types(services: Context) -> list[str]:
     with services.uow() as uow:
         return _types(uow.session)
 
 
-def record_request_view(services: Services, identity: Identity, ref: str, view: str = "request_page") -> None:
+def record_request_view(services: Context, identity: Identity, ref: str, view: str = "request_page") -> None:
     """Log that an auditor looked at a request (nothing is logged for other roles' views)."""
     if not identity.has_role("auditor"):
         return

@@ -26,9 +26,9 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.bootstrap import Services
 from app.engine.xml_safety import UnsafeXml, parse_xml
 from app.errors import FieldError, InvalidData, NotFound
+from app.services.context import Context
 from app.services.requests import queries
 from app.services.requests.diagram import EVENT_WORDS, _describe
 from app.store import audit
@@ -324,7 +324,7 @@ def _filename(fmt: str, query: ExportQuery) -> str:
     return "_".join(parts) + f".{fmt}"
 
 
-def export(services: Services, fmt: str, query: ExportQuery, actor: str) -> Export:
+def export(services: Context, fmt: str, query: ExportQuery, actor: str) -> Export:
     """Build the export and log that `actor` took it (auditor_viewed), in one transaction."""
     if fmt not in FORMATS:
         raise InvalidData(f"unknown export format {fmt!r}", [FieldError("format", "expected csv or xes")])

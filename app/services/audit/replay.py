@@ -26,9 +26,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import engine
-from app.bootstrap import Services
 from app.engine import Difference, RecordedInput, Snapshot
 from app.errors import InvalidData, NotFound
+from app.services.context import Context
 from app.services.requests.queries import find_request
 from app.store.models import AuditEvent, DefinitionVersion, ProcessInstance, ServiceRequest
 
@@ -104,7 +104,7 @@ class ReplayReport:
         }
 
 
-def replay_request(services: Services, ref: str, *, indexed: bool = True) -> ReplayReport:
+def replay_request(services: Context, ref: str, *, indexed: bool = True) -> ReplayReport:
     """Replay one request in memory and compare it with its stored state (nothing is written).
 
     `indexed=False` replays with SpiffWorkflow's own task-tree walks (slower on long histories; for checking)."""
@@ -126,7 +126,7 @@ def replay_request(services: Services, ref: str, *, indexed: bool = True) -> Rep
         seconds=time.perf_counter() - started)
 
 
-def request_numbers(services: Services) -> list[str]:
+def request_numbers(services: Context) -> list[str]:
     """Every request that has a process instance, oldest first."""
     with services.uow() as uow:
         return [number or str(rid) for rid, number in uow.session.execute(
@@ -134,7 +134,7 @@ def request_numbers(services: Services) -> list[str]:
                 ProcessInstance, ProcessInstance.request_id == ServiceRequest.id).order_by(ServiceRequest.id))]
 
 
-def replay_all(services: Services, numbers: list[str] | None = None) -> Iterator[ReplayReport]:
+def replay_all(services: Context, numbers: list[str] | None = None) -> Iterator[ReplayReport]:
     """Replay every request (or `numbers`), one at a time, each in its own read."""
     for number in request_numbers(services) if numbers is None else numbers:
         yield replay_request(services, number)
@@ -200,7 +200,7 @@ def _open_incidents(events: list[AuditEvent]) -> set[str]:
     return {bpmn_id for bpmn_id in raised.values() if bpmn_id}
 
 
-def state_at(services: Services, ref: str, step: int) -> StepState:
+def state_at(services: Context, ref: str, step: int) -> StepState:
     with services.uow() as uow:
         record = _record(uow.session, ref)
     if not record.events:

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from app.bootstrap import Services
 from app.engine import CompiledBundle, compile_bundle
 from app.errors import DefinitionRejected, NotFound, Problem
 from app.services.admin.setup import ROLES
+from app.services.context import Context
 from app.store import audit
 from app.store.models import DefinitionVersion, Role
 
@@ -46,7 +46,7 @@ def read_paths(paths: list[Path]) -> dict[str, bytes]:
     return files
 
 
-def _forms_available(services: Services, files: dict[str, bytes]) -> dict[str, bytes]:
+def _forms_available(services: Context, files: dict[str, bytes]) -> dict[str, bytes]:
     forms = {p.name: p.read_bytes() for p in services.settings.forms_dir.glob("*.json")}
     forms.update({name: data for name, data in files.items() if name.endswith(".json")})
     return forms
@@ -80,7 +80,7 @@ def _refuse_oversize(files: dict[str, bytes]) -> None:
                                                            f"{MAX_BUNDLE_BYTES} bytes")])
 
 
-def check(services: Services, files: dict[str, bytes]) -> CompiledBundle:
+def check(services: Context, files: dict[str, bytes]) -> CompiledBundle:
     """Every deploy check, without storing anything (`rf check`, for process owners' CI)."""
     _refuse_oversize(files)
     models = _split(files)
@@ -94,7 +94,7 @@ def check(services: Services, files: dict[str, bytes]) -> CompiledBundle:
                           forms=_forms_available(services, files))
 
 
-def deploy(services: Services, files: dict[str, bytes], actor: str) -> DeployResult:
+def deploy(services: Context, files: dict[str, bytes], actor: str) -> DeployResult:
     """Validate and store a bundle; identical content returns the existing version instead of a new one."""
     _refuse_oversize(files)
     models = _split(files)

@@ -14,15 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import engine
-from app.bootstrap import Services
+from app.domain.permissions import PROCESS_OWNERS, Identity
 from app.errors import AppError, Conflict, FieldError, Forbidden, InvalidData, NotFound
-from app.services.admin.auth import Identity
+from app.services.context import Context
 from app.services.definitions.deploy import find_version
 from app.services.requests import projection
 from app.store import audit
 from app.store.models import DefinitionVersion, ProcessInstance, ServiceRequest
-
-MIGRATORS = ("process_owner", "admin")
 
 
 @dataclass(frozen=True)
@@ -79,7 +77,7 @@ def _require_migrator(who: Identity | str) -> str:
     """The acting user's name; an Identity must hold process_owner or admin (a plain name is the trusted CLI)."""
     if isinstance(who, str):
         return who
-    if not any(who.has_role(role) for role in MIGRATORS):
+    if not who.holds_any(PROCESS_OWNERS):
         raise Forbidden("only process owners and administrators migrate instances")
     return who.username
 
@@ -121,7 +119,7 @@ def _check_one(source: DefinitionVersion, target: DefinitionVersion | None, inst
                          verdict.reason)
 
 
-def check(services: Services, who: Identity | str, process_id: str, from_version: int,
+def check(services: Context, who: Identity | str, process_id: str, from_version: int,
           to_version: int | None = None) -> VersionCheck:
     """Every running instance of the version, each with whether it can move to the target (default: the latest)."""
     _require_migrator(who)
@@ -132,7 +130,7 @@ def check(services: Services, who: Identity | str, process_id: str, from_version
         return VersionCheck(process_id, from_version, target.version if target else None, newer, checks)
 
 
-def _migrate_one(services: Services, actor: str, source_id: int, target_id: int, number: str,
+def _migrate_one(services: Context, actor: str, source_id: int, target_id: int, number: str,
                  seen_version: int | None) -> None:
     """Move one instance in its own unit of work; raises an AppError (and changes nothing) when it cannot."""
     now = services.clock.now()
@@ -163,7 +161,7 @@ def _migrate_one(services: Services, actor: str, source_id: int, target_id: int,
         uow.commit()
 
 
-def migrate(services: Services, who: Identity | str, process_id: str, from_version: int, *,
+def migrate(services: Context, who: Identity | str, process_id: str, from_version: int, *,
             to_version: int | None = None, requests: list[str] | None = None, all_eligible: bool = False,
             seen: dict[str, int] | None = None) -> MigrationReport:
     """Migrate the named requests (or, with all_eligible, every running instance of the version) to the target

@@ -19,21 +19,20 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app.bootstrap import Services
+from app.domain.permissions import PROCESS_OWNERS, Identity
 from app.engine.xml_safety import UnsafeXml, parse_xml
 from app.errors import DefinitionRejected, Forbidden, NotFound, Problem
-from app.services.admin.auth import Identity
+from app.services.context import Context
 from app.services.definitions import deploy as definitions
 from app.store.models import DefinitionVersion, ProcessInstance, ServiceJob, TaskRow
 
-OWNERS = ("process_owner", "admin")
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 _WAITING = 8  # SpiffWorkflow TaskState.WAITING
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,199}$")
 
 
 def require_owner(identity: Identity) -> None:
-    if not any(identity.has_role(role) for role in OWNERS):
+    if not identity.holds_any(PROCESS_OWNERS):
         raise Forbidden("only process owners and administrators manage process definitions")
 
 
@@ -53,7 +52,7 @@ def _version_row(v: DefinitionVersion, counts: dict[int, Counter[str]]) -> dict[
             "files": sorted(v.files or {})}
 
 
-def list_processes(services: Services, identity: Identity) -> list[dict[str, Any]]:
+def list_processes(services: Context, identity: Identity) -> list[dict[str, Any]]:
     """Every deployed process: its latest version, number of versions, running and finished instances."""
     require_owner(identity)
     with services.uow() as uow:
@@ -84,7 +83,7 @@ def _process_name(version: DefinitionVersion) -> str:
     return version.process_id
 
 
-def process_versions(services: Services, identity: Identity, process_id: str) -> dict[str, Any]:
+def process_versions(services: Context, identity: Identity, process_id: str) -> dict[str, Any]:
     """A process's versions, newest first, with their instance counts."""
     require_owner(identity)
     with services.uow() as uow:
@@ -145,7 +144,7 @@ def _timer_waits(states: list[str], timers: set[str]) -> Counter[str]:
     return waiting
 
 
-def version_detail(services: Services, identity: Identity, process_id: str, version: int) -> dict[str, Any]:
+def version_detail(services: Context, identity: Identity, process_id: str, version: int) -> dict[str, Any]:
     """A version with its BPMN diagrams and, per element, how many of its running instances wait there now."""
     require_owner(identity)
     with services.uow() as uow:
@@ -239,7 +238,7 @@ def _flagged_diagrams(files: dict[str, bytes], problems: list[Problem]) -> list[
     return diagrams
 
 
-def submit(services: Services, identity: Identity, files: dict[str, bytes], *, deploy: bool) -> Outcome:
+def submit(services: Context, identity: Identity, files: dict[str, bytes], *, deploy: bool) -> Outcome:
     """Check (deploy=False, stores nothing) or deploy a bundle; findings come back instead of an exception."""
     require_owner(identity)
     size = sum(len(d) for d in files.values())
@@ -261,14 +260,14 @@ def submit(services: Services, identity: Identity, files: dict[str, bytes], *, d
     return Outcome(True, bundle.warnings, bundle.process_id, diagrams=_flagged_diagrams(files, bundle.warnings))
 
 
-def version_files(services: Services, identity: Identity, process_id: str, version: int) -> dict[str, str]:
+def version_files(services: Context, identity: Identity, process_id: str, version: int) -> dict[str, str]:
     """The files of a version (for the modeler)."""
     require_owner(identity)
     with services.uow() as uow:
         return dict(definitions.find_version(uow.session, process_id, version).files or {})
 
 
-def submit_edit(services: Services, identity: Identity, process_id: str, version: int,
+def submit_edit(services: Context, identity: Identity, process_id: str, version: int,
                 edited: dict[str, str], *, deploy: bool) -> Outcome:
     """A version's files with some BPMN files replaced by edited XML, checked or deployed like an upload."""
     base = version_files(services, identity, process_id, version)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.bootstrap import Services
 from app.domain.measures import local_date
+from app.domain.permissions import Identity
 from app.errors import Forbidden, NotFound
-from app.services.admin.auth import Identity
+from app.services.context import Context
 from app.services.reports.billing import billing
 from app.services.reports.breaches import breaches
 from app.services.reports.enhancements import outstanding
@@ -74,7 +74,7 @@ def _kind(name: str) -> ReportKind:
     return REPORTS[name]
 
 
-def _build(services: Services, identity: Identity, kind: ReportKind, given: dict[str, str]) -> ReportPage:
+def _build(services: Context, identity: Identity, kind: ReportKind, given: dict[str, str]) -> ReportPage:
     now = services.clock.now()
     with services.uow() as uow:
         s = uow.session
@@ -89,7 +89,7 @@ def _build(services: Services, identity: Identity, kind: ReportKind, given: dict
         return page
 
 
-def report_page(services: Services, identity: Identity, name: str, given: dict[str, str]) -> ReportPage:
+def report_page(services: Context, identity: Identity, name: str, given: dict[str, str]) -> ReportPage:
     """A report for its page; a filter that cannot be understood comes back in `errors` (and no report)."""
     kind = _kind(name)
     try:
@@ -100,7 +100,7 @@ def report_page(services: Services, identity: Identity, name: str, given: dict[s
         return ReportPage(kind, given, visible, errors={e.field: e.message for e in err.errors} or {"": str(err)})
 
 
-def export_csv(services: Services, identity: Identity, name: str, given: dict[str, str]) -> CsvDownload:
+def export_csv(services: Context, identity: Identity, name: str, given: dict[str, str]) -> CsvDownload:
     """The report as CSV (a bad filter raises BadFilter); an auditor's download is logged (auditor_viewed)."""
     page = _build(services, identity, _kind(name), given)
     assert page.report is not None and page.filters is not None

@@ -14,13 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.business_calendar import CHICAGO
+from app.domain.permissions import REPORT_READERS, Identity, sees_every_group
+from app.domain.vocabulary import REQUEST_TYPES
 from app.errors import FieldError, Forbidden, InvalidData
-from app.services.admin.auth import Identity
-from app.store.models import REQUEST_TYPES, ProviderGroup
+from app.store.models import ProviderGroup
 
-GROUP_READERS = ("manager", "car")  # see the reports of their own provider groups
-ALL_GROUP_READERS = ("auditor", "admin", "process_owner")  # see every group
-REPORT_READERS = GROUP_READERS + ALL_GROUP_READERS
 DEFAULT_PERIOD_DAYS = 90
 MAX_PERIOD_DAYS = 366 * 5
 
@@ -32,11 +30,7 @@ class BadFilter(InvalidData):
 
 
 def may_read_reports(identity: Identity) -> bool:
-    return any(identity.has_role(role) for role in REPORT_READERS)
-
-
-def sees_every_group(identity: Identity) -> bool:
-    return any(identity.has_role(role) for role in ALL_GROUP_READERS)
+    return identity.holds_any(REPORT_READERS)
 
 
 def _all_groups(session: Session) -> dict[str, str]:
@@ -51,7 +45,7 @@ def readable_groups(session: Session, identity: Identity) -> dict[str, str]:
     groups = _all_groups(session)
     if sees_every_group(identity):
         return groups
-    mine = {g for role in GROUP_READERS for g in identity.groups_with(role)}
+    mine = {g for role in REPORT_READERS for g in identity.groups_with(role)}
     return {code: name for code, name in groups.items() if code in mine}
 
 

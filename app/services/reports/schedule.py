@@ -13,12 +13,12 @@ from datetime import date, datetime, timedelta
 from markupsafe import Markup
 from sqlalchemy import select
 
-from app.bootstrap import Services
 from app.domain.business_calendar import BusinessCalendar
 from app.domain.measures import LATE, local_date, miss_reason, plan_status, spread_hours
+from app.domain.permissions import Identity, sees_every_group
 from app.errors import FieldError, Forbidden
-from app.services.admin.auth import Identity
-from app.services.reports.filters import BadFilter, sees_every_group
+from app.services.context import Context
+from app.services.reports.filters import BadFilter
 from app.services.requests import sla_targets as sla
 from app.store.models import ProviderGroup, ServiceRequest, TaskRow, WorkListEntry
 from app.web import charts
@@ -73,7 +73,7 @@ class Schedule:
         return [r for r in self.rows if r.miss]
 
 
-def _groups(services: Services, identity: Identity, group: str | None) -> tuple[list[str], list[str]]:
+def _groups(services: Context, identity: Identity, group: str | None) -> tuple[list[str], list[str]]:
     with services.uow() as uow:
         known = list(uow.session.scalars(select(ProviderGroup.code).order_by(ProviderGroup.code)))
     mine = known if sees_every_group(identity) else sorted({g for _, g in identity.grants if g})
@@ -86,7 +86,7 @@ def _groups(services: Services, identity: Identity, group: str | None) -> tuple[
     return [group], mine
 
 
-def schedule(services: Services, identity: Identity, now: datetime, group: str | None = None,
+def schedule(services: Context, identity: Identity, now: datetime, group: str | None = None,
              days: int = WINDOW_DAYS) -> Schedule:
     """Enhancement requests of the user's groups (every group for auditors, admins and process owners)."""
     groups, visible = _groups(services, identity, group)

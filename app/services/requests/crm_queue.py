@@ -1,5 +1,4 @@
-"""Intake as staff see it: the CRM Pending Queue, pulling a case into a request, and the 60 day schedule
-(built in app/services/reports/schedule.py, re-exported here)."""
+"""Intake as staff see it: logging a request for a group, the CRM Pending Queue and pulling a case into a request."""
 
 from __future__ import annotations
 
@@ -7,28 +6,21 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.bootstrap import Services
+from app.domain.permissions import Identity, may_log_requests, may_pull_crm
 from app.errors import Forbidden, NotFound
-from app.services.admin.auth import Identity
-from app.services.reports.schedule import Schedule, ScheduleRow, schedule
+from app.services.context import Context
 from app.services.requests import intake
 from app.store.models import CrmCase, ServiceRequest
 
-__all__ = ["Schedule", "ScheduleRow", "may_log", "new_request_as", "pending_cases", "pull_case", "schedule"]
 
-
-def may_log(identity: Identity, group: str) -> bool:
-    return identity.has_role("manager", group) or identity.has_role("car", group)
-
-
-def new_request_as(services: Services, identity: Identity, request_type: str, data: dict[str, Any]) -> ServiceRequest:
+def new_request_as(services: Context, identity: Identity, request_type: str, data: dict[str, Any]) -> ServiceRequest:
     group = str(data.get("provider_group", ""))
-    if group and not may_log(identity, group):
+    if group and not may_log_requests(identity, group):
         raise Forbidden(f"only a manager or CAR of {group} can log requests for it")
     return intake.new_request(services, request_type, data, identity.username)
 
 
-def pending_cases(services: Services, identity: Identity) -> list[dict[str, Any]]:
+def pending_cases(services: Context, identity: Identity) -> list[dict[str, Any]]:
     groups = identity.groups_with("manager")
     with services.uow() as uow:
         cases = uow.session.scalars(select(CrmCase).where(
@@ -39,12 +31,12 @@ def pending_cases(services: Services, identity: Identity) -> list[dict[str, Any]
                  "description": c.description} for c in cases]
 
 
-def pull_case(services: Services, identity: Identity, case_number: str, priority: str) -> ServiceRequest:
+def pull_case(services: Context, identity: Identity, case_number: str, priority: str) -> ServiceRequest:
     with services.uow() as uow:
         case = uow.session.scalars(select(CrmCase).where(CrmCase.case_number == case_number)).one_or_none()
         if case is None:
             raise NotFound(f"no CRM case {case_number}")
-        if not identity.has_role("manager", case.provider_group):
+        if not may_pull_crm(identity, case.provider_group):
             raise Forbidden(f"only a manager of {case.provider_group} can pull this case")
         data = {"title": case.subject, "description": case.description, "agency": case.agency,
                 "requester_name": case.requester_name, "requester_email": case.requester_email,

@@ -6,17 +6,17 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from app.bootstrap import Services
 from app.services.admin.setup import DEMO_PASSWORD, DEMO_USERS
+from app.services.context import Context
 from app.store.models import DefinitionVersion, ServiceJob, ServiceRequest, TaskRow
 
 
-def ping(services: Services) -> None:
+def ping(services: Context) -> None:
     with services.uow() as uow:
         uow.session.execute(text("SELECT 1"))
 
 
-def dashboard(services: Services, limit: int = 50) -> dict[str, Any]:
+def dashboard(services: Context, limit: int = 50) -> dict[str, Any]:
     with services.uow() as uow:
         s = uow.session
         count = lambda q: s.scalar(select(func.count()).select_from(q.subquery()))  # noqa: E731

@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.bootstrap import Services
 from app.engine.xml_safety import UnsafeXml, parse_xml
+from app.services.context import Context
 from app.services.requests import queries
 from app.store.models import AuditEvent, DefinitionVersion, ProcessInstance, ServiceJob
 
@@ -124,7 +124,7 @@ class _Loaded:
     job_elements: dict[str, str]  # service task uuid -> bpmn id
 
 
-def _load(services: Services, ref: str, *, show: bool = True) -> _Loaded:
+def _load(services: Context, ref: str, *, show: bool = True) -> _Loaded:
     shown = queries.show_request(services, ref) if show else {}
     with services.uow() as uow:
         s = uow.session
@@ -221,7 +221,7 @@ def _active(shown: dict[str, Any], diagrams: list[_Diagram], counts: Counter[str
 _RANK_KINDS = {"user_task", "service_task", "incident"}
 
 
-def request_diagrams(services: Services, ref: str) -> list[dict[str, Any]]:
+def request_diagrams(services: Context, ref: str) -> list[dict[str, Any]]:
     """Every BPMN diagram of the request's pinned definition version, with its completed and active elements.
 
     Order: diagrams where work waits (a user or service task, an incident) first, then diagrams with other active
@@ -234,7 +234,7 @@ def request_diagrams(services: Services, ref: str) -> list[dict[str, Any]]:
     return _marked(loaded, path, counts, _active(loaded.shown, loaded.diagrams, counts))
 
 
-def step_diagrams(services: Services, ref: str, path: list[str],
+def step_diagrams(services: Context, ref: str, path: list[str],
                   active: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
     """Like `request_diagrams`, for the request as it was at some earlier point: `path` is what it had completed
     then and `active` (element id -> {kind, note}) what it waited at (call activities are added here)."""
@@ -384,7 +384,7 @@ def _describe(event: AuditEvent, names: dict[str, str], task_names: dict[str, st
     return text, bpmn_id
 
 
-def request_timeline(services: Services, ref: str, path: list[str] | None = None) -> list[dict[str, Any]]:
+def request_timeline(services: Context, ref: str, path: list[str] | None = None) -> list[dict[str, Any]]:
     """The request's audit events, oldest first: time, actor, what happened in plain words, and a summary.
 
     `path` (the completed element ids, as `queries.show_request` gives them) double-checks that a logged timer
@@ -420,7 +420,7 @@ def _timeline(loaded: _Loaded, path: list[str]) -> list[dict[str, Any]]:
     return timeline
 
 
-def request_page_extras(services: Services, shown: dict[str, Any]) -> dict[str, Any]:
+def request_page_extras(services: Context, shown: dict[str, Any]) -> dict[str, Any]:
     """What request.html shows beside `queries.show_request`'s data (`shown`), in one read and no workflow load:
     element names, the timeline, and the elements the request waits at (with their names)."""
     loaded = _load(services, str(shown["number"]), show=False)

@@ -11,34 +11,16 @@ from sqlalchemy.orm import Session
 
 from app import engine
 from app.adapters.crm import case_number
-from app.bootstrap import Services
+from app.domain.vocabulary import REQUEST_SCHEMA, REQUEST_TYPES
 from app.errors import FieldError, InvalidData
+from app.services.context import Context
 from app.services.definitions.deploy import latest_version
 from app.services.requests import projection, sla_clock
 from app.services.requests import sla_targets as sla
 from app.store import audit
-from app.store.models import PRIORITIES, REQUEST_TYPES, CrmCase, ProcessInstance, ProviderGroup, ServiceRequest
+from app.store.models import CrmCase, ProcessInstance, ProviderGroup, ServiceRequest
 
 MAIN_PROCESS = "request_fulfillment"
-
-REQUEST_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["title", "agency", "requester_name", "requester_email", "provider_group"],
-    "properties": {
-        "title": {"type": "string", "minLength": 3, "maxLength": 300},
-        "description": {"type": "string", "maxLength": 10000},
-        "agency": {"type": "string", "minLength": 2, "maxLength": 200},
-        "requester_name": {"type": "string", "minLength": 2, "maxLength": 200},
-        "requester_email": {"type": "string", "pattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "maxLength": 320},
-        "provider_group": {"type": "string", "minLength": 1},
-        "priority": {"enum": list(PRIORITIES)},
-        "routine": {"type": "boolean"},
-        "crm_case_id": {"type": "string", "pattern": r"^CRM-\d{6}$"},
-        "sla_due_at": {"type": "string", "format": "date-time"},
-    },
-}
-
 
 def _control_characters(data: Any, path: str = "") -> list[FieldError]:
     """NUL and other C0 controls (except tab and newlines) are refused: no database stores NUL in text."""
@@ -100,7 +82,7 @@ def _crm_case(session: Session, request_type: str, data: dict[str, Any], group: 
     return case
 
 
-def new_request(services: Services, request_type: str, data: dict[str, Any], actor: str) -> ServiceRequest:
+def new_request(services: Context, request_type: str, data: dict[str, Any], actor: str) -> ServiceRequest:
     if request_type not in REQUEST_TYPES:
         raise InvalidData("unknown request type",
                           [FieldError("type", f"{request_type!r}: use assistance or enhancement")])

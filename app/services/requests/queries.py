@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from app import engine
-from app.bootstrap import Services
 from app.errors import NotFound
+from app.services.context import Context
 from app.services.requests import sla_clock
 from app.store.models import (
     AsdService,
@@ -39,7 +39,7 @@ def find_request(session: Any, ref: str) -> ServiceRequest:
     return request
 
 
-def show_request(services: Services, ref: str) -> dict[str, Any]:
+def show_request(services: Context, ref: str) -> dict[str, Any]:
     with services.uow() as uow:
         s = uow.session
         request = find_request(s, ref)
@@ -82,7 +82,7 @@ def show_request(services: Services, ref: str) -> dict[str, Any]:
         }
 
 
-def list_users(services: Services) -> list[dict[str, Any]]:
+def list_users(services: Context) -> list[dict[str, Any]]:
     with services.uow() as uow:
         users = uow.session.scalars(select(User).order_by(User.username)).unique()
         return [{"username": u.username, "full_name": u.full_name, "email": u.email, "active": u.is_active,
@@ -90,7 +90,7 @@ def list_users(services: Services) -> list[dict[str, Any]]:
                                  for m in u.memberships)} for u in users]
 
 
-def list_incidents(services: Services) -> list[dict[str, Any]]:
+def list_incidents(services: Context) -> list[dict[str, Any]]:
     with services.uow() as uow:
         jobs = uow.session.scalars(select(ServiceJob).where(ServiceJob.status == "incident").order_by(ServiceJob.id))
         return [{"job": j.id, "request_id": j.request_id, "bpmn_id": j.bpmn_id, "operator": j.operator,

@@ -17,13 +17,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.adapters.directory import DbDirectory
-from app.adapters.outbox import DbOutbox
 from app.domain.business_calendar import BusinessCalendar
 from app.services.requests.sla_targets import load_calendar
 from app.store import audit
 from app.store.models import SlaEscalation, TaskRow
 from app.store.models.service_request import ServiceRequest
+from handlers import Clients
 
 WARNING_SHARE = 0.75
 ACTOR = "sla-clock"
@@ -182,7 +181,7 @@ def _message(request: ServiceRequest, level: str, threshold: datetime, due: date
     return subject, body
 
 
-def escalate(session: Session, request: ServiceRequest, now: datetime) -> list[str]:
+def escalate(session: Session, request: ServiceRequest, now: datetime, clients: Clients) -> list[str]:
     """Raise every level the clock has reached and not raised yet; the levels raised, in order."""
     if request.status == "closed" or request.sla_paused_since is not None or request.sla_target_seconds is None:
         return []
@@ -194,7 +193,7 @@ def escalate(session: Session, request: ServiceRequest, now: datetime) -> list[s
                   if level not in raised and at <= now]
     reading_ = reading(session, request, now, calendar)
     target = reading_.target or timedelta(0)
-    recipients = DbDirectory(session).escalation_recipients(request.provider_group.code, request.number or "")
+    recipients = clients.directory.escalation_recipients(request.provider_group.code, request.number or "")
     done: list[str] = []
     for level, at in due_levels:
         superseded = level == "warning" and any(lv == "breach" for lv, _ in due_levels)
@@ -203,7 +202,7 @@ def escalate(session: Session, request: ServiceRequest, now: datetime) -> list[s
                                   recipients=to))
         if to:
             subject, body = _message(request, level, at, found[1], reading_.used, target)
-            DbOutbox(session, now).queue(kind=f"sla_{level}", to=to, subject=subject, body=body,
+            clients.outbox.queue(kind=f"sla_{level}", to=to, subject=subject, body=body,
                                     request_number=request.number, key=f"sla-{request.id}-{level}")
         if level == "breach":
             request.sla_breached_at = at

@@ -10,8 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import engine
-from app.bootstrap import Services
+from app.domain.permissions import MANAGER, may_work_on
 from app.errors import Conflict, Forbidden, NotFound
+from app.services.admin.auth import identity_of
+from app.services.context import Context
 from app.services.requests import projection
 from app.services.tasks.forms import group_members, schema_for, validate_submission
 from app.store import audit
@@ -51,12 +53,8 @@ def _user(session: Session, username: str) -> User:
     return user
 
 
-def _grants(user: User) -> set[tuple[str, str | None]]:
-    return {(m.role.code, m.provider_group.code if m.provider_group else None) for m in user.memberships}
-
-
 def _may_see(user: User, task: TaskRow) -> bool:
-    return (task.role_code, task.provider_group) in _grants(user)
+    return may_work_on(identity_of(user), task.role_code, task.provider_group)
 
 
 def _view(session: Session, task: TaskRow) -> TaskView:
@@ -67,7 +65,7 @@ def _view(session: Session, task: TaskRow) -> TaskView:
                     candidates, task.due_at, task.priority, task.status, task.form_schema, task.instructions)
 
 
-def list_tasks(services: Services, username: str | None = None, request_id: int | None = None) -> list[TaskView]:
+def list_tasks(services: Context, username: str | None = None, request_id: int | None = None) -> list[TaskView]:
     with services.uow() as uow:
         query = select(TaskRow).where(TaskRow.status == "open").order_by(TaskRow.due_at, TaskRow.id)
         if request_id is not None:
@@ -91,7 +89,7 @@ def _open_task(session: Session, task_id: str) -> TaskRow:
     return task
 
 
-def claim(services: Services, task_id: str, username: str) -> TaskView:
+def claim(services: Context, task_id: str, username: str) -> TaskView:
     with services.uow() as uow:
         task = _open_task(uow.session, task_id)
         user = _user(uow.session, username)
@@ -108,7 +106,7 @@ def claim(services: Services, task_id: str, username: str) -> TaskView:
         return view
 
 
-def task_form(services: Services, task_id: str) -> dict[str, Any]:
+def task_form(services: Context, task_id: str) -> dict[str, Any]:
     with services.uow() as uow:
         task = _open_task(uow.session, task_id)
         instance = uow.session.get(ProcessInstance, task.instance_id)
@@ -116,7 +114,7 @@ def task_form(services: Services, task_id: str) -> dict[str, Any]:
         return schema_for(uow.session, task, instance.definition_version_id)
 
 
-def complete(services: Services, task_id: str, username: str, data: Any) -> TaskView:
+def complete(services: Context, task_id: str, username: str, data: Any) -> TaskView:
     now = services.clock.now()
     with services.uow() as uow:
         session = uow.session
@@ -150,7 +148,7 @@ def complete(services: Services, task_id: str, username: str, data: Any) -> Task
         return view
 
 
-def request_of(services: Services, request_id: int) -> ServiceRequest:
+def request_of(services: Context, request_id: int) -> ServiceRequest:
     with services.uow() as uow:
         request = uow.session.get(ServiceRequest, request_id)
         if request is None:
@@ -173,10 +171,10 @@ class TaskDetail:
 
 
 def _is_manager(user: User, group: str) -> bool:
-    return ("manager", group) in _grants(user)
+    return identity_of(user).has_role(MANAGER, group)
 
 
-def task_detail(services: Services, task_id: str, username: str) -> TaskDetail:
+def task_detail(services: Context, task_id: str, username: str) -> TaskDetail:
     """Everything the task page shows; 403 for anyone who may not see the task."""
     from app.store.models import AuditEvent
 
@@ -219,7 +217,7 @@ def task_detail(services: Services, task_id: str, username: str) -> TaskDetail:
         )
 
 
-def unclaim(services: Services, task_id: str, username: str) -> TaskView:
+def unclaim(services: Context, task_id: str, username: str) -> TaskView:
     with services.uow() as uow:
         task = _open_task(uow.session, task_id)
         user = _user(uow.session, username)
@@ -233,7 +231,7 @@ def unclaim(services: Services, task_id: str, username: str) -> TaskView:
         return view
 
 
-def assign(services: Services, task_id: str, username: str, assignee: str) -> TaskView:
+def assign(services: Context, task_id: str, username: str, assignee: str) -> TaskView:
     """A manager of the task's provider group hands it to a colleague holding the lane's role."""
     with services.uow() as uow:
         s = uow.session

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import and_, case, false, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
-from app.bootstrap import Services
-from app.services.admin.auth import Identity
+from app.domain.permissions import Identity, task_grants
+from app.services.context import Context
 from app.store.models import ServiceRequest, SlaEscalation, TaskRow
 
 QUEUES = ("mine", "available", "groups")
@@ -62,8 +62,9 @@ class InboxPage:
     groups: list[str] = field(default_factory=list)
 
 
-def _visible(identity: Identity) -> ColumnElement[bool]:
-    pairs = [(role, group) for role, group in identity.grants if group]
+def visible_to(identity: Identity) -> ColumnElement[bool]:
+    """permissions.may_work_on as an SQL predicate: built from the same grants."""
+    pairs = sorted(task_grants(identity))
     if not pairs:
         return false()
     return or_(*(and_(TaskRow.role_code == role, TaskRow.provider_group == group) for role, group in pairs))
@@ -77,10 +78,10 @@ def _queue(queue: str, username: str) -> ColumnElement[bool]:
     return TaskRow.id.is_not(None)
 
 
-def inbox(services: Services, identity: Identity, filters: InboxFilters) -> InboxPage:
+def inbox(services: Context, identity: Identity, filters: InboxFilters) -> InboxPage:
     now = services.clock.now()
     me = identity.username
-    base = [TaskRow.status == "open", _visible(identity)]
+    base = [TaskRow.status == "open", visible_to(identity)]
     with services.uow() as uow:
         s = uow.session
         # one pass over the visible tasks for all four tab counts (was four queries)

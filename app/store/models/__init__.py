@@ -5,10 +5,10 @@ from app.store.models.calendar import SLA_UNITS, Holiday, HolidayYear, SlaTarget
 from app.store.models.external import AsdService, BillingCase, CrmCase, CrmNote, Notification, WorkListEntry
 from app.store.models.process import DefinitionVersion, ProcessInstance, ServiceJob, TaskRow
 from app.store.models.reference import Membership, ProviderGroup, Role, User
-from app.store.models.service_request import ESCALATION_LEVELS, PRIORITIES, REQUEST_TYPES, ServiceRequest, SlaEscalation
+from app.store.models.service_request import ESCALATION_LEVELS, ServiceRequest, SlaEscalation
 
 __all__ = [
-    "PRIORITIES", "REQUEST_TYPES", "AsdService", "AuditEvent", "AuditHead", "BillingCase", "CrmCase", "CrmNote",
+    "AsdService", "AuditEvent", "AuditHead", "BillingCase", "CrmCase", "CrmNote",
     "DefinitionVersion", "Membership", "Notification", "ProcessInstance", "ProviderGroup", "Role", "ServiceJob",
     "ServiceRequest", "TaskRow", "User", "WorkListEntry",
     "SLA_UNITS", "Holiday", "HolidayYear", "SlaTarget", "ESCALATION_LEVELS", "SlaEscalation",

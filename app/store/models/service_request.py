@@ -7,11 +7,9 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.domain.vocabulary import PRIORITIES, REQUEST_TYPES  # noqa: E402,F401 - the columns' vocabulary
 from app.store.db import Base, UTCDateTime, stamped_on_insert
 from app.store.models.reference import ProviderGroup
-
-REQUEST_TYPES = ("assistance", "enhancement")
-PRIORITIES = ("low", "medium", "high", "critical")
 
 
 class ServiceRequest(Base):

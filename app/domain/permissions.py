@@ -1,0 +1,91 @@
+"""Who may see and do what: the one place the rules are written, used by the pages, the CLI, the services and the SQL
+filters alike (the inbox's SQL predicate is built from `task_grants`, the Python checks call `may_work_on`).
+
+A user holds roles, each either within a provider group (manager, specialist, service provider, CAR) or system-wide
+(process owner, auditor, administrator). A task is worked by whoever holds its lane's role in the request's provider
+group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MANAGER, SPECIALIST, SERVICE_PROVIDER, CAR = "manager", "specialist", "service_provider", "car"
+PROCESS_OWNER, AUDITOR, ADMIN = "process_owner", "auditor", "admin"
+
+REQUEST_LOGGERS = (MANAGER, CAR)  # log new requests for their groups
+CRM_PULLERS = (MANAGER,)  # pull CRM cases of their groups into requests
+REPORT_READERS = (MANAGER, CAR, AUDITOR, ADMIN, PROCESS_OWNER)
+ALL_GROUP_READERS = (AUDITOR, ADMIN, PROCESS_OWNER)  # read every provider group's requests and reports
+AUDIT_READERS = (AUDITOR, ADMIN, PROCESS_OWNER)
+PROCESS_OWNERS = (PROCESS_OWNER, ADMIN)  # deploy versions, move running instances
+ADMINISTRATORS = (ADMIN,)
+
+
+@dataclass(frozen=True)
+class Identity:
+    username: str
+    full_name: str
+    email: str
+    grants: frozenset[tuple[str, str | None]]  # (role code, provider group code or None for system-wide)
+
+    def has_role(self, role: str, group: str | None = None) -> bool:
+        return (role, group) in self.grants if group is not None else any(r == role for r, _ in self.grants)
+
+    def holds_any(self, roles: tuple[str, ...]) -> bool:
+        return any(r in roles for r, _ in self.grants)
+
+    def groups_with(self, role: str) -> list[str]:
+        return sorted(g for r, g in self.grants if r == role and g)
+
+    @property
+    def staff(self) -> bool:
+        """Holds a role within some provider group (so has an inbox)."""
+        return any(group for _, group in self.grants)
+
+    @property
+    def roles(self) -> list[str]:
+        return sorted({r for r, _ in self.grants})
+
+
+def task_grants(identity: Identity) -> frozenset[tuple[str, str]]:
+    """The (lane role, provider group) pairs whose tasks this user sees and works."""
+    return frozenset((role, group) for role, group in identity.grants if group)
+
+
+def may_work_on(identity: Identity, role_code: str | None, provider_group: str) -> bool:
+    """May see, claim and complete a task of this lane role in this provider group."""
+    return (role_code, provider_group) in task_grants(identity)
+
+
+def may_log_requests(identity: Identity, group: str) -> bool:
+    return any(identity.has_role(role, group) for role in REQUEST_LOGGERS)
+
+
+def may_pull_crm(identity: Identity, group: str | None = None) -> bool:
+    """Pull CRM cases of `group` (None: of any group)."""
+    return any(identity.has_role(role, group) for role in CRM_PULLERS)
+
+
+def sees_every_group(identity: Identity) -> bool:
+    return identity.holds_any(ALL_GROUP_READERS)
+
+
+@dataclass(frozen=True)
+class Abilities:
+    """What the navigation and pages offer a user, from the same rules the services enforce."""
+
+    log_requests: bool
+    pull_crm: bool
+    read_reports: bool
+    read_audit: bool
+    own_processes: bool
+    administer: bool
+    see_every_group: bool
+
+
+def abilities(identity: Identity) -> Abilities:
+    return Abilities(log_requests=identity.holds_any(REQUEST_LOGGERS), pull_crm=may_pull_crm(identity),
+                     read_reports=identity.holds_any(REPORT_READERS), read_audit=identity.holds_any(AUDIT_READERS),
+                     own_processes=identity.holds_any(PROCESS_OWNERS), administer=identity.holds_any(ADMINISTRATORS),
+                     see_every_group=sees_every_group(identity))
