@@ -39,6 +39,7 @@ run: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: install browser lint
 	$(BIN)/pytest

@@ -1,7 +1,7 @@
 """The process engine: the only package that imports SpiffWorkflow. Everything it returns is plain data."""
 
 from app.engine.compiler import CompiledBundle, compile_bundle
-from app.engine.migration import Blocker, MigrationCheck, check_migration, migrate_instance
+from app.engine.instance_moves import Blocker, MigrationCheck, check_migration, migrate_instance
 from app.engine.replay import (
     Difference,
     RecordedInput,

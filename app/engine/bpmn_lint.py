@@ -46,7 +46,8 @@ class _Scope:
     flows: list[etree._Element] = field(default_factory=list)
 
     def problem(self, element: etree._Element, message: str, severity: str = "error") -> Problem:
-        return Problem(file=self.file, element_id=element.get("id") or "", line=element.sourceline,
+        line: int | None = element.sourceline  # type: ignore[assignment]  # lxml-stubs 0.5 type sourceline as `...`
+        return Problem(file=self.file, element_id=element.get("id") or "", line=line,
                        message=message, severity=severity, name=(element.get("name") or "").strip())
 
     def label(self, element_id: str) -> str:

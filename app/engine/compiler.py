@@ -66,8 +66,10 @@ class _Locator:
         """File, line and name of the element with this id ('', None, '' when no document has it)."""
         for file, root in self.roots.items():
             found = root.xpath("//*[@id=$i]", i=element_id)
-            if found:
-                return file, found[0].sourceline, " ".join((found[0].get("name") or "").split())
+            element = found[0] if isinstance(found, list) and found else None
+            if isinstance(element, etree._Element):  # an element path selects elements only
+                line: int | None = element.sourceline  # type: ignore[assignment]  # lxml-stubs 0.5 type it as `...`
+                return file, line, " ".join((element.get("name") or "").split())
         return "", None, ""
 
 

@@ -7,7 +7,6 @@ so SpiffWorkflow's engine steps stop in front of them and the worker runs them o
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -217,10 +216,3 @@ def fire_due_timers(spec_json: str, state_json: str, now: datetime) -> InstanceS
 def inspect(spec_json: str, state_json: str) -> InstanceState:
     wf = load_workflow(spec_json, state_json, AppScriptEngine())
     return _describe(wf)
-
-
-def data_is_json_native(data: dict[str, Any]) -> bool:
-    try:
-        return json.loads(json.dumps(data)) == data
-    except (TypeError, ValueError):
-        return False

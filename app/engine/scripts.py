@@ -14,14 +14,16 @@ from functools import lru_cache
 from types import CodeType
 from typing import Any
 
-from RestrictedPython import compile_restricted_eval, compile_restricted_exec, limited_builtins, safe_builtins
+from RestrictedPython.compile import compile_restricted_eval, compile_restricted_exec
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
 from RestrictedPython.Guards import (
     full_write_guard,
     guarded_iter_unpack_sequence,
     guarded_unpack_sequence,
+    safe_builtins,
     safer_getattr,
 )
+from RestrictedPython.Limits import limited_builtins
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
 ServiceCaller = Callable[[str, dict[str, Any], str], dict[str, Any]]
@@ -77,7 +79,7 @@ def compile_script(source: str) -> CodeType:
     return result.code
 
 
-class RestrictedEnvironment(TaskDataEnvironment):
+class RestrictedEnvironment(TaskDataEnvironment):  # type: ignore[misc]  # SpiffWorkflow ships no type information
     def __init__(self) -> None:
         super().__init__(environment_globals=RESTRICTED_GLOBALS)
 
@@ -102,7 +104,7 @@ class RestrictedEnvironment(TaskDataEnvironment):
         return True
 
 
-class AppScriptEngine(PythonScriptEngine):
+class AppScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # SpiffWorkflow ships no type information
     """Restricted scripts, plus a call_service that passes the real handler error through.
 
     SpiffWorkflow 3.2's PythonScriptEngine.call_service masks every handler exception as

@@ -32,7 +32,7 @@ class _ClockedDatetime(datetime):
         return fixed.astimezone(tz) if tz is not None else fixed.astimezone(UTC).replace(tzinfo=None)
 
 
-_timer_module.datetime = _ClockedDatetime  # type: ignore[misc]
+_timer_module.datetime = _ClockedDatetime
 
 
 @contextmanager
@@ -49,5 +49,5 @@ def engine_time(now: datetime) -> Iterator[None]:
 # 2. SpiffWorkflow 3.2 stops iterating the task tree at depth 1000, so a long rework loop (fulfil -> test -> fail ...)
 # silently stalls after a few hundred rounds. Lift the cap for every iterator; iteration is not recursive.
 UNLIMITED_DEPTH = 10**9
-TaskIterator.__init__.__defaults__ = (None, UNLIMITED_DEPTH, True, None)  # type: ignore[attr-defined]
-BpmnTaskIterator.__init__.__defaults__ = (None, UNLIMITED_DEPTH, True, False, None)  # type: ignore[attr-defined]
+TaskIterator.__init__.__defaults__ = (None, UNLIMITED_DEPTH, True, None)
+BpmnTaskIterator.__init__.__defaults__ = (None, UNLIMITED_DEPTH, True, False, None)

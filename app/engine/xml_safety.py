@@ -31,6 +31,6 @@ def parse_xml(data: bytes) -> etree._Element:
         root = etree.fromstring(data, parser=_parser())
     except etree.XMLSyntaxError as err:
         raise UnsafeXml(f"malformed XML: {err.msg}", err.lineno) from None
-    if root.getroottree().docinfo.doctype:
+    if root.getroottree().docinfo.doctype:  # type: ignore[union-attr]  # lxml-stubs 0.5's DocInfo omits doctype
         raise UnsafeXml("DOCTYPE declarations are not allowed in process models", 1)
     return root

@@ -13,6 +13,7 @@ from app.bootstrap import Services, bootstrap
 from app.config import PROJECT_ROOT
 from app.domain.permissions import abilities
 from app.errors import AppError
+from app.web import charts
 
 
 def _secret_key(configured: str | None) -> str:
@@ -40,7 +41,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
 
     from app.web import admin, auth, calendar_admin, diagram, history, inbox, intake
     from app.web import audit as audit_web
-    from app.web import migration as migration_web
+    from app.web import instance_moves as migration_web
     from app.web import processes as processes_web
     from app.web import reports as reports_web
     from app.web.pages import pages
@@ -53,12 +54,13 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     @flask_app.context_processor
     def _template_helpers() -> dict[str, Any]:
         def page_url(page: int) -> str:
-            args = request.args.to_dict()
+            args: dict[str, Any] = request.args.to_dict()  # url_for's **values: Any
             args["page"] = str(page)
             return url_for(request.endpoint or "inbox.inbox", **(request.view_args or {}), **args)
 
         who = g.get("identity")  # what the navigation offers: the same rules the services enforce
-        return {"csrf_token": auth.csrf_token, "page_url": page_url, "can": abilities(who) if who else None}
+        return {"csrf_token": auth.csrf_token, "page_url": page_url, "can": abilities(who) if who else None,
+                "chart_svg": charts.svg}
 
     @flask_app.errorhandler(AppError)
     def _app_error(err: AppError) -> tuple[Any, int]:

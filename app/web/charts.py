@@ -13,6 +13,8 @@ from html import escape
 
 from markupsafe import Markup
 
+from app.services.reports.tables import Chart
+
 PALETTE = ("#0b5394", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#6b6b6b")
 WIDTH, HEIGHT = 760, 280
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 34, 44
@@ -37,13 +39,23 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "chart"
 
 
+def svg(chart: Chart | None) -> Markup:
+    """A report's chart drawn as inline SVG (nothing for no chart)."""
+    if chart is None:
+        return Markup("")
+    return grouped_bars(chart.title, chart.description, chart.categories, chart.series, chart.unit)
+
+
 def grouped_bars(title: str, description: str, categories: Sequence[str],
                  series: Sequence[tuple[str, Sequence[float]]], unit: str) -> Markup:
     """A vertical bar chart: one group of bars per category, one bar (and colour) per series."""
     ident = _slug(title)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     top = _nice_max(max((v for _, values in series for v in values), default=0))
-    y = lambda v: TOP + plot_h - plot_h * v / top  # noqa: E731 - tiny local scale
+
+    def y(v: float) -> float:  # the value axis: value -> SVG y
+        return TOP + plot_h - plot_h * v / top
+
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
              f'aria-labelledby="{ident}-title {ident}-desc">',
              f'<title id="{ident}-title">{escape(title)}</title>',

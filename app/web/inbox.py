@@ -14,7 +14,7 @@ from app.errors import Conflict, InvalidData
 from app.services.tasks import actions as tasks
 from app.services.tasks import inbox as inbox_service
 from app.web.context import identity, services
-from app.web.schema_forms import read_submission, render_form
+from app.web.forms import read_submission, render_form
 
 bp = Blueprint("inbox", __name__)
 
@@ -29,8 +29,9 @@ def _int(value: str | None, default: int) -> int:
 @bp.get("/inbox")
 def inbox() -> str:
     args = request.args
+    queue = args.get("queue", "")
     filters = inbox_service.InboxFilters(
-        queue=args.get("queue") if args.get("queue") in inbox_service.QUEUES else "mine",
+        queue=queue if queue in inbox_service.QUEUES else "mine",
         group=args.get("group") or None, request_type=args.get("type") if args.get("type") in REQUEST_TYPES else None,
         priority=args.get("priority") if args.get("priority") in PRIORITIES else None,
         overdue=args.get("overdue") == "1", sort=args.get("sort") or "due", page=_int(args.get("page"), 1))

@@ -14,7 +14,7 @@ from app.errors import InvalidData
 from app.services.reports import schedule as schedules
 from app.services.requests import crm_queue as intake
 from app.web.context import identity, services
-from app.web.schema_forms import read_submission, render_form
+from app.web.forms import read_submission, render_form
 
 bp = Blueprint("intake", __name__)
 

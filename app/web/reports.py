@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+from decimal import Decimal
+from typing import Any
+
 from flask import Blueprint, Response, abort, render_template, request
 
 from app.domain.vocabulary import REQUEST_TYPES
 from app.services.reports import catalogue as reports
-from app.services.reports.tables import display
+from app.services.reports.tables import NUMERIC
 from app.web.context import identity, services
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 FILTERS = ("since", "until", "group", "type")
+
+
+def display(value: Any, kind: str) -> str:
+    """A report cell as a page shows it (the CSV writes plain values: services/reports/tables.csv_value)."""
+    if value is None or value == "":
+        return "—" if kind in NUMERIC else ""
+    if kind == "days":
+        return f"{value:.1f}"
+    if kind == "percent":
+        return f"{value:.1f}%"
+    if kind == "hours":
+        return f"{Decimal(value):,.2f}"
+    if kind == "money":
+        return f"${Decimal(value):,.2f}"
+    if kind == "date":
+        return f"{value:%b %d, %Y}"
+    if kind == "datetime":
+        return f"{value.astimezone(UTC):%b %d, %Y %H:%M} UTC"
+    return str(value)
 
 
 def _given() -> dict[str, str]:

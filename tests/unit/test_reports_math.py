@@ -10,8 +10,9 @@ import pytest
 from app.domain import measures as m
 from app.domain.business_calendar import CHICAGO, BusinessCalendar
 from app.services.reports.filters import BadFilter, parse_filters
-from app.services.reports.tables import Column, Report, Table, display, to_csv
+from app.services.reports.tables import Column, Report, Table, to_csv
 from app.web.charts import grouped_bars
+from app.web.reports import display
 
 CALENDAR = BusinessCalendar(holidays=frozenset({date(2026, 12, 24), date(2026, 12, 25)}))
 

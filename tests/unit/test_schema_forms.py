@@ -14,7 +14,7 @@ import lxml.html
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from app.web.schema_forms import (
+from app.web.forms import (
     NUMBER_MESSAGE,
     REQUIRED_MESSAGE,
     html_pattern,

@@ -81,8 +81,9 @@ def overview(services: Context, identity: Identity) -> dict[str, Any]:
     this_year = _local_year(now)
     with services.uow() as uow:
         s = uow.session
-        holidays = [{"id": h.id, "day": h.day, "weekday": h.day.strftime("%A"), "name": h.name, "source": h.source,
-                     "created_by": h.created_by} for h in s.scalars(select(Holiday).order_by(Holiday.day))]
+        holidays: list[dict[str, Any]] = [
+            {"id": h.id, "day": h.day, "weekday": h.day.strftime("%A"), "name": h.name, "source": h.source,
+             "created_by": h.created_by} for h in s.scalars(select(Holiday).order_by(Holiday.day))]
         loaded = sorted(s.scalars(select(HolidayYear.year)))
         rows = {(t.request_type, t.priority): sla.Target(t.amount, t.unit) for t in s.scalars(select(SlaTarget))}
         changed = {(t.request_type, t.priority): (t.updated_by, t.updated_at) for t in s.scalars(select(SlaTarget))}

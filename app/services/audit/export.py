@@ -28,9 +28,9 @@ from sqlalchemy.orm import Session
 
 from app.engine.xml_safety import UnsafeXml, parse_xml
 from app.errors import FieldError, InvalidData, NotFound
+from app.services.audit import timeline
 from app.services.context import Context
 from app.services.requests import queries
-from app.services.requests.diagram import EVENT_WORDS, _describe
 from app.store import audit
 from app.store.models import AuditEvent, DefinitionVersion, ProcessInstance, ServiceJob, ServiceRequest, TaskRow
 
@@ -146,12 +146,14 @@ def _model(files: dict[str, str]) -> _Model:
         except UnsafeXml:
             continue
         for element in root.iter(f"{{{BPMN_MODEL}}}*"):
-            if element.get("id") and element.get("name"):
-                model.names[element.get("id")] = " ".join(element.get("name").split())
+            element_id, element_name = element.get("id"), element.get("name")
+            if element_id and element_name:
+                model.names[element_id] = " ".join(element_name.split())
         for lane in root.iter(f"{{{BPMN_MODEL}}}lane"):
+            lane_name = lane.get("name")
             for ref in lane.iter(f"{{{BPMN_MODEL}}}flowNodeRef"):
-                if ref.text and lane.get("name"):
-                    model.lanes[ref.text.strip()] = lane.get("name").strip()
+                if ref.text and lane_name:
+                    model.lanes[ref.text.strip()] = lane_name.strip()
     return model
 
 
@@ -199,10 +201,10 @@ def describe(events: list[AuditEvent], ctx: EventContext) -> list[dict[str, Any]
     rows = []
     for event in events:
         request = ctx.requests.get(event.request_id or 0)
-        summary, bpmn_id = _describe(event, ctx.model(event.request_id).names, task_names, ctx.jobs)
+        summary, bpmn_id = timeline.describe(event, ctx.model(event.request_id).names, task_names, ctx.jobs)
         rows.append({
             "seq": event.seq, "time": event.at, "actor": event.actor, "event_type": event.event_type,
-            "what": EVENT_WORDS.get(event.event_type, event.event_type.replace("_", " ").capitalize()),
+            "what": timeline.EVENT_WORDS.get(event.event_type, event.event_type.replace("_", " ").capitalize()),
             "request_number": request.number if request is not None else "", "bpmn_id": bpmn_id,
             "summary": summary, "payload": event.payload,
         })

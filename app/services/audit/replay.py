@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
@@ -45,10 +44,8 @@ def recorded_inputs(events: list[AuditEvent]) -> list[RecordedInput]:
         if kind is None:
             continue
         p: dict[str, Any] = event.payload if isinstance(event.payload, dict) else {}
-        if kind == "service":
-            data = p.get("result") if isinstance(p.get("result"), dict) else {}
-        else:
-            data = p.get("data") if isinstance(p.get("data"), dict) else {}
+        recorded = p.get("result") if kind == "service" else p.get("data")
+        data: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
         params = p.get("params")
         inputs.append(RecordedInput(
             seq=event.seq, at=event.at, kind=kind, bpmn_id=str(p.get("bpmn_id") or ""), name=str(p.get("name") or ""),
@@ -132,12 +129,6 @@ def request_numbers(services: Context) -> list[str]:
         return [number or str(rid) for rid, number in uow.session.execute(
             select(ServiceRequest.id, ServiceRequest.number).join(
                 ProcessInstance, ProcessInstance.request_id == ServiceRequest.id).order_by(ServiceRequest.id))]
-
-
-def replay_all(services: Context, numbers: list[str] | None = None) -> Iterator[ReplayReport]:
-    """Replay every request (or `numbers`), one at a time, each in its own read."""
-    for number in request_numbers(services) if numbers is None else numbers:
-        yield replay_request(services, number)
 
 
 # --- the state after audit event N ------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
@@ -174,7 +173,8 @@ def version_detail(services: Context, identity: Identity, process_id: str, versi
             states = list(s.scalars(select(ProcessInstance.state_json).where(
                 ProcessInstance.id.in_(running), ProcessInstance.next_timer_at.is_not(None))))
             waiting.update(_timer_waits(states, timers))
-    diagrams, rows = [], []
+    diagrams: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
     for model in models:
         inner = {m.file: m for m in models}
         counts = {i: n for i, n in waiting.items() if i in model.ids}
@@ -277,7 +277,3 @@ def submit_edit(services: Context, identity: Identity, process_id: str, version:
                                for n in unknown], status=422)
     files = {name: text.encode("utf-8") for name, text in {**base, **edited}.items()}
     return submit(services, identity, files, deploy=deploy)
-
-
-def deployed_at_text(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""

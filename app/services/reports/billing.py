@@ -7,9 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.services.reports.tables import Card, Column, Report, ReportContext, Table
+from app.services.reports.tables import Card, Chart, Column, Report, ReportContext, Table
 from app.store.models import BillingCase, ProviderGroup, ServiceRequest
-from app.web import charts
 
 AGENCY_COLUMNS = [Column("agency", "Agency"), Column("cases", "Billing cases", "int"),
                   Column("hours", "Billable hours", "hours"), Column("amount", "Amount", "money")]
@@ -44,7 +43,7 @@ def billing(ctx: ReportContext) -> Report:
     rows = [per_agency[a] for a in sorted(per_agency)]
     total = {"agency": "All", "cases": len(cases), "hours": sum((r["hours"] for r in rows), Decimal(0)),
              "amount": sum((r["amount"] for r in rows), Decimal(0))}
-    chart = charts.grouped_bars(
+    chart = Chart(
         "Amount billed per agency", "Total amount of the billing cases created in the period, per agency.",
         [a if len(a) <= 24 else a[:23] + "…" for a in sorted(per_agency)],
         [("amount", [float(r["amount"]) for r in rows])], "USD") if rows else None

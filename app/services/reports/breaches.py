@@ -43,7 +43,8 @@ def breaches(ctx: ReportContext) -> Report:
     raised: dict[tuple[int, str], datetime] = {(e.request_id, e.level): e.raised_at for e in ctx.session.scalars(
         select(SlaEscalation).where(SlaEscalation.request_id.in_([r.id for r, _ in found])))}
     rows: list[dict[str, Any]] = []
-    per_group = {code: {"group": code, "breaches": 0, "open": 0, "closed": 0} for code in ctx.groups}
+    per_group: dict[str, dict[str, Any]] = {code: {"group": code, "breaches": 0, "open": 0, "closed": 0}
+                                            for code in ctx.groups}
     for r, when in sorted(found, key=lambda pair: pair[1]):
         end = r.closed_at if r.status == "closed" and r.closed_at else (r.sla_paused_since or ctx.now)
         rows.append({"request": r.number, "title": r.title, "type": r.request_type, "priority": r.priority,

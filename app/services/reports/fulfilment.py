@@ -8,9 +8,8 @@ from typing import Any
 from sqlalchemy import select
 
 from app.domain import measures as m
-from app.services.reports.tables import Card, Column, Report, ReportContext, Table
+from app.services.reports.tables import Card, Chart, Column, Report, ReportContext, Table
 from app.store.models import ProviderGroup, ServiceRequest, WorkListEntry
-from app.web import charts
 
 
 def requests(ctx: ReportContext, *where: Any) -> list[ServiceRequest]:
@@ -75,7 +74,7 @@ def fulfilment(ctx: ReportContext) -> Report:
         Table("by_agency", "Per agency", fulfilment_columns("Agency"),
               [_measure(agency, by_agency[agency]) for agency in sorted(by_agency)], total),
     ]
-    chart = charts.grouped_bars(
+    chart = Chart(
         "Time to fulfil per provider group",
         "Mean and nearest-rank 90th percentile of the business days from logging to closing, for the requests "
         "closed in the period, per provider group.",
@@ -123,7 +122,7 @@ def _aging_row(name: str, ages: list[float]) -> dict[str, Any]:
 
 def aging(ctx: ReportContext) -> Report:
     ages: dict[str, list[float]] = {code: [] for code in ctx.groups}
-    detail = []
+    detail: list[dict[str, Any]] = []
     for r in requests(ctx, ServiceRequest.status == "open"):
         age = m.business_days(ctx.calendar, r.created_at, ctx.now)
         ages[r.provider_group.code].append(age)
@@ -133,7 +132,7 @@ def aging(ctx: ReportContext) -> Report:
     detail.sort(key=lambda row: -row["age_days"])
     rows = [_aging_row(code, values) for code, values in ages.items()]
     total = _aging_row("All", [a for values in ages.values() for a in values])
-    chart = charts.grouped_bars(
+    chart = Chart(
         "Open requests by age", "Open requests per age bucket (completed business days since logging), per "
         "provider group.", [f"{label} days" for label, _, _ in m.AGING_BUCKETS],
         [(row["group"], [row[bucket_key(label)] for label, _, _ in m.AGING_BUCKETS]) for row in rows], "requests")

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from markupsafe import Markup
 from sqlalchemy import select
 
 from app.domain.business_calendar import BusinessCalendar
@@ -19,9 +18,9 @@ from app.domain.permissions import Identity, sees_every_group
 from app.errors import FieldError, Forbidden
 from app.services.context import Context
 from app.services.reports.filters import BadFilter
+from app.services.reports.tables import Chart
 from app.services.requests import sla_targets as sla
 from app.store.models import ProviderGroup, ServiceRequest, TaskRow, WorkListEntry
-from app.web import charts
 
 WINDOW_DAYS = 60
 
@@ -66,7 +65,7 @@ class Schedule:
     visible: list[str]  # every group the user may see
     rows: list[ScheduleRow]
     weeks: list[WeekLoad]
-    chart: Markup
+    chart: Chart
 
     @property
     def flagged(self) -> list[ScheduleRow]:
@@ -151,9 +150,9 @@ def _weeks(rows: list[ScheduleRow], start: date, end: date, groups: list[str],
     return weeks
 
 
-def _chart(weeks: list[WeekLoad], groups: list[str], day_length: timedelta) -> Markup:
+def _chart(weeks: list[WeekLoad], groups: list[str], day_length: timedelta) -> Chart:
     hours = day_length.total_seconds() / 3600
-    return charts.grouped_bars(
+    return Chart(
         "Planned work per week",
         f"Business days of planned work ({hours:.0f} hours each) per provider group, week by week over the "
         "next 60 days, from the estimates of open enhancement requests.",

@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from app.domain.business_calendar import BusinessCalendar
@@ -51,13 +50,24 @@ class Card:
     alert: bool = False
 
 
+@dataclass(frozen=True)
+class Chart:
+    """A grouped bar chart as data: one group of bars per category, one bar per series (the web draws it as SVG)."""
+
+    title: str
+    description: str
+    categories: list[str]
+    series: list[tuple[str, list[float]]]
+    unit: str
+
+
 @dataclass
 class Report:
     name: str
     title: str
     tables: list[Table]
     cards: list[Card] = field(default_factory=list)
-    chart: Markup | None = None
+    chart: Chart | None = None
     snapshot: bool = False  # measured now: the period does not apply
     notes: list[str] = field(default_factory=list)
 
@@ -72,25 +82,6 @@ class ReportContext:
 
 
 Builder = Callable[[ReportContext], Report]
-
-
-def display(value: Any, kind: str) -> str:
-    """A cell as a page shows it."""
-    if value is None or value == "":
-        return "—" if kind in NUMERIC else ""
-    if kind == "days":
-        return f"{value:.1f}"
-    if kind == "percent":
-        return f"{value:.1f}%"
-    if kind == "hours":
-        return f"{Decimal(value):,.2f}"
-    if kind == "money":
-        return f"${Decimal(value):,.2f}"
-    if kind == "date":
-        return f"{value:%b %d, %Y}"
-    if kind == "datetime":
-        return f"{value.astimezone(UTC):%b %d, %Y %H:%M} UTC"
-    return str(value)
 
 
 def csv_value(value: Any, kind: str) -> str:

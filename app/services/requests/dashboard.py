@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Select, func, select, text
 
 from app.services.admin.setup import DEMO_PASSWORD, DEMO_USERS
 from app.services.context import Context
@@ -19,7 +19,10 @@ def ping(services: Context) -> None:
 def dashboard(services: Context, limit: int = 50) -> dict[str, Any]:
     with services.uow() as uow:
         s = uow.session
-        count = lambda q: s.scalar(select(func.count()).select_from(q.subquery()))  # noqa: E731
+
+        def count(query: Select[Any]) -> int | None:
+            return s.scalar(select(func.count()).select_from(query.subquery()))
+
         requests = list(s.scalars(select(ServiceRequest).order_by(ServiceRequest.id.desc()).limit(limit)))
         open_tasks = dict(s.execute(select(TaskRow.request_id, func.count()).where(TaskRow.status == "open")
                                     .group_by(TaskRow.request_id)).all())

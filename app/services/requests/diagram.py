@@ -1,5 +1,6 @@
 """Where a request is in its process, for the request page: the BPMN diagrams of the request's pinned definition
-version with the elements it completed (and how often) and the ones it is waiting at, and its audit timeline.
+version with the elements it completed (and how often) and the ones it is waiting at (its timeline in plain words:
+app/services/audit/timeline.py).
 
 Everything here is computed from the audit log, the inbox/job projections and `queries.show_request` (its path);
 no workflow is loaded for the markers themselves.
@@ -7,15 +8,15 @@ no workflow is loaded for the markers themselves.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from app.engine.xml_safety import UnsafeXml, parse_xml
+from app.services.audit import timeline
+from app.services.audit.timeline import when
 from app.services.context import Context
 from app.services.requests import queries
 from app.store.models import AuditEvent, DefinitionVersion, ProcessInstance, ServiceJob
@@ -160,15 +161,6 @@ def _completed_counts(path: list[str], events: list[AuditEvent]) -> Counter[str]
     return counts
 
 
-def _when(value: Any) -> str:
-    if not value:
-        return ""
-    try:
-        return datetime.fromisoformat(str(value)).strftime("%b %d %Y, %H:%M UTC")
-    except ValueError:
-        return str(value)
-
-
 def _with_call_activities(diagrams: list[_Diagram], active: dict[str, dict[str, str]]) -> None:
     """Mark every call activity active while anything in the process it calls is (in place)."""
     nodes = {node.id: node for d in diagrams for node in d.nodes.values()}
@@ -207,14 +199,14 @@ def _active(shown: dict[str, Any], diagrams: list[_Diagram], counts: Counter[str
             if node.timer and node.kind == "intermediateCatchEvent" and node.id not in active:
                 arrived = sum(counts[source] for source in node.incoming)
                 if arrived > counts[node.id]:
-                    active[node.id] = {"kind": "timer", "note": f"waiting (next timer due {_when(next_timer)})"}
+                    active[node.id] = {"kind": "timer", "note": f"waiting (next timer due {when(next_timer)})"}
     _with_call_activities(diagrams, active)
     if next_timer:  # boundary timers on an active activity that have not fired for this run of it
         for node in nodes.values():
             if node.timer and node.kind == "boundaryEvent" and node.attached_to in active and node.id not in active:
                 entered = counts[node.attached_to] + 1
                 if counts[node.id] < entered:
-                    active[node.id] = {"kind": "timer", "note": f"armed (next timer due {_when(next_timer)})"}
+                    active[node.id] = {"kind": "timer", "note": f"armed (next timer due {when(next_timer)})"}
     return active
 
 
@@ -284,106 +276,6 @@ def _marked(loaded: _Loaded, path: list[str], counts: Counter[str],
     return [item for _, item in result]
 
 
-# --- the timeline -----------------------------------------------------------------------------------------------
-
-EVENT_WORDS = {
-    "instance_started": "Request started",
-    "task_ready": "Task ready",
-    "task_claimed": "Task claimed",
-    "task_unclaimed": "Task released",
-    "task_assigned": "Task assigned",
-    "task_completed": "Task completed",
-    "service_called": "Service task ran",
-    "service_failed": "Service task failed",
-    "incident_raised": "Incident raised",
-    "incident_resolved": "Incident retried",
-    "timer_fired": "Timer fired",
-    "request_closed": "Request closed",
-    "sla_paused": "SLA clock paused",
-    "sla_resumed": "SLA clock resumed",
-    "sla_warning": "SLA at risk",
-    "sla_breached": "SLA target passed",
-    "instance_migrated": "Moved to a new process version",
-}
-_TONE = {"request_closed": "ok", "task_completed": "ok", "service_called": "ok", "service_failed": "warn",
-         "timer_fired": "warn", "sla_warning": "warn", "sla_breached": "error", "sla_paused": "warn",
-         "incident_raised": "error", "instance_started": "start"}
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _summarize(data: Any, limit: int = 220) -> str:
-    if not isinstance(data, dict) or not data:
-        return ""
-    text = "; ".join(f"{key}: {_short(value)}" for key, value in data.items())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _describe(event: AuditEvent, names: dict[str, str], task_names: dict[str, str],
-              job_elements: dict[str, str]) -> tuple[str, str]:
-    """The event's plain-words summary and the BPMN element it concerns ('' when none)."""
-    p: dict[str, Any] = event.payload if isinstance(event.payload, dict) else {}
-    task = str(p.get("task") or "")
-    bpmn_id = str(p.get("bpmn_id") or job_elements.get(task) or "")
-    name = p.get("name") or task_names.get(task) or names.get(bpmn_id) or bpmn_id or "a task"
-    kind = event.event_type
-    if kind == "instance_started":
-        text = f"{str(p.get('request_type', '')).capitalize()} request {p.get('request_number', '')} started on " \
-               f"{p.get('definition', 'the process')}"
-    elif kind == "task_ready":
-        text = f"“{name}” is waiting for the {p.get('lane') or 'staff'}"
-        if p.get("assignee"):
-            text += f", assigned to {p['assignee']}"
-    elif kind == "task_claimed":
-        text = f"{event.actor} took “{name}”"
-    elif kind == "task_unclaimed":
-        text = f"“{name}” went back to the group queue"
-        if p.get("previous_assignee"):
-            text += f" (was {p['previous_assignee']})"
-    elif kind == "task_assigned":
-        text = f"“{name}” assigned to {p.get('assignee')}"
-        if p.get("previous_assignee"):
-            text += f" (was {p['previous_assignee']})"
-    elif kind == "task_completed":
-        text = f"“{name}” completed"
-        if summary := _summarize(p.get("data")):
-            text += f": {summary}"
-    elif kind == "service_called":
-        attempt = p.get("attempt") or 1
-        text = f"“{name}” ran ({p.get('operator')}{', attempt ' + str(attempt) if attempt != 1 else ''})"
-        if summary := _summarize(p.get("result")):
-            text += f": {summary}"
-    elif kind == "service_failed":
-        text = f"“{name}” failed on attempt {p.get('attempt')}: {_short(p.get('error', ''), 200)}"
-        if p.get("next_attempt_at"):
-            text += f"; next try {_when(p['next_attempt_at'])}"
-    elif kind == "incident_raised":
-        text = f"“{name}” stopped after {p.get('attempts')} attempt(s): {_short(p.get('error', ''), 200)}"
-    elif kind == "incident_resolved":
-        text = f"{event.actor} retried “{name}”"
-    elif kind == "timer_fired":
-        text = f"“{name}” fired"
-    elif kind == "request_closed":
-        text = "The process reached its end; the request is closed"
-    elif kind in ("sla_warning", "sla_breached"):
-        text = f"{p.get('what', 'SLA escalation')}; " + (
-            f"emailed {', '.join(p['recipients'])}" if p.get("recipients") else "reached with the breach, not emailed")
-    elif kind == "sla_paused":
-        text = f"The SLA clock stopped: {p.get('reason', 'paused')}"
-    elif kind == "sla_resumed":
-        hours = float(p.get("paused_business_seconds") or 0) / 3600
-        text = f"The SLA clock runs again after {hours:.1f} paused business hours; due {_when(p.get('sla_due_at'))}"
-    elif kind == "instance_migrated":
-        text = f"Moved from {p.get('process_id')} v{p.get('from_version')} to v{p.get('to_version')}"
-    else:
-        text = _summarize(p)
-    return text, bpmn_id
-
-
 def request_timeline(services: Context, ref: str, path: list[str] | None = None) -> list[dict[str, Any]]:
     """The request's audit events, oldest first: time, actor, what happened in plain words, and a summary.
 
@@ -391,33 +283,12 @@ def request_timeline(services: Context, ref: str, path: list[str] | None = None)
     really completed (logs written before timers were told apart from withdrawn ones); looked up when not given.
     """
     loaded = _load(services, ref, show=path is None)
-    return _timeline(loaded, list(loaded.shown.get("path") or []) if path is None else path)
+    return timeline.of_events(loaded.events, _names(loaded), loaded.job_elements,
+                              list(loaded.shown.get("path") or []) if path is None else path)
 
 
-def _timeline(loaded: _Loaded, path: list[str]) -> list[dict[str, Any]]:
-    fired_so_far: Counter[str] = Counter()
-    timer_completions = Counter(path)
-    names = {node.id: node.name for d in loaded.diagrams for node in d.nodes.values()}
-    task_names: dict[str, str] = {}
-    for event in loaded.events:
-        p = event.payload if isinstance(event.payload, dict) else {}
-        if p.get("task") and p.get("name"):
-            task_names[str(p["task"])] = str(p["name"])
-    timeline = []
-    for event in loaded.events:
-        summary, bpmn_id = _describe(event, names, task_names, loaded.job_elements)
-        what = EVENT_WORDS.get(event.event_type, event.event_type.replace("_", " ").capitalize())
-        tone = _TONE.get(event.event_type, "")
-        if event.event_type == "timer_fired" and bpmn_id:
-            fired_so_far[bpmn_id] += 1
-            if fired_so_far[bpmn_id] > timer_completions[bpmn_id]:  # never completed: withdrawn, not fired
-                what, tone = "Timer withdrawn", "plain"
-                summary = f"“{names.get(bpmn_id, bpmn_id)}” no longer applies: the activity it watched finished first"
-        timeline.append({
-            "seq": event.seq, "at": event.at, "actor": event.actor, "event_type": event.event_type,
-            "what": what, "summary": summary, "bpmn_id": bpmn_id, "tone": tone,
-        })
-    return timeline
+def _names(loaded: _Loaded) -> dict[str, str]:
+    return {node.id: node.name for d in loaded.diagrams for node in d.nodes.values()}
 
 
 def request_page_extras(services: Context, shown: dict[str, Any]) -> dict[str, Any]:
@@ -430,6 +301,6 @@ def request_page_extras(services: Context, shown: dict[str, Any]) -> dict[str, A
     names = {node.id: node.name for d in loaded.diagrams for node in d.nodes.values()}
     return {
         "names": names,
-        "timeline": _timeline(loaded, path),
+        "timeline": timeline.of_events(loaded.events, names, loaded.job_elements, path),
         "waiting": [{"id": i, "name": names.get(i, i), **active[i]} for i in active],
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
 from app import engine
 from app.errors import NotFound
@@ -29,7 +30,7 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-def find_request(session: Any, ref: str) -> ServiceRequest:
+def find_request(session: Session, ref: str) -> ServiceRequest:
     query = select(ServiceRequest).where(ServiceRequest.number == ref.upper())
     if ref.isdigit():
         query = select(ServiceRequest).where(or_(ServiceRequest.id == int(ref), ServiceRequest.number == ref))

@@ -148,14 +148,6 @@ def complete(services: Context, task_id: str, username: str, data: Any) -> TaskV
         return view
 
 
-def request_of(services: Context, request_id: int) -> ServiceRequest:
-    with services.uow() as uow:
-        request = uow.session.get(ServiceRequest, request_id)
-        if request is None:
-            raise NotFound(f"no request {request_id}")
-        return request
-
-
 @dataclass
 class TaskDetail:
     task: TaskView

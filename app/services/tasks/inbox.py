@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, false, func, or_, select
+from sqlalchemy import ColumnExpressionArgument, and_, case, false, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from app.domain.permissions import Identity, task_grants
@@ -106,12 +106,13 @@ def inbox(services: Context, identity: Identity, filters: InboxFilters) -> Inbox
             total = int(s.scalar(ids.with_only_columns(func.count()).where(*where)) or 0)
         else:
             total = counts[filters.queue]
-        order = {
+        orders: dict[str, list[ColumnExpressionArgument[Any]]] = {
             "due": [TaskRow.due_at.asc(), PRIORITY_RANK, TaskRow.id],
             "priority": [PRIORITY_RANK, TaskRow.due_at.asc(), TaskRow.id],
             "newest": [TaskRow.created_at.desc(), TaskRow.id.desc()],
             "request": [TaskRow.request_number, TaskRow.id],
-        }[filters.sort if filters.sort in SORTS else "due"]
+        }
+        order = orders[filters.sort if filters.sort in SORTS else "due"]
         per_page = max(1, min(filters.per_page, 200))
         pages = max(1, -(-total // per_page))
         page = min(max(1, filters.page), pages)
