@@ -71,6 +71,16 @@ def sees_every_group(identity: Identity) -> bool:
     return identity.holds_any(ALL_GROUP_READERS)
 
 
+def may_repair_incidents(identity: Identity, group: str) -> bool:
+    """Retry, correct the data of, or cancel a request stopped by an incident: admins and the group's managers."""
+    return identity.holds_any(ADMINISTRATORS) or identity.has_role(MANAGER, group)
+
+
+def may_see_incidents(identity: Identity, group: str) -> bool:
+    """Process owners also see incidents (read-only: they change the process, not the request)."""
+    return may_repair_incidents(identity, group) or identity.has_role(PROCESS_OWNER)
+
+
 @dataclass(frozen=True)
 class Abilities:
     """What the navigation and pages offer a user, from the same rules the services enforce."""
@@ -82,10 +92,12 @@ class Abilities:
     own_processes: bool
     administer: bool
     see_every_group: bool
+    see_incidents: bool
 
 
 def abilities(identity: Identity) -> Abilities:
     return Abilities(log_requests=identity.holds_any(REQUEST_LOGGERS), pull_crm=may_pull_crm(identity),
                      read_reports=identity.holds_any(REPORT_READERS), read_audit=identity.holds_any(AUDIT_READERS),
                      own_processes=identity.holds_any(PROCESS_OWNERS), administer=identity.holds_any(ADMINISTRATORS),
-                     see_every_group=sees_every_group(identity))
+                     see_every_group=sees_every_group(identity),
+                     see_incidents=identity.holds_any((ADMIN, PROCESS_OWNER, MANAGER)))

@@ -2,6 +2,7 @@
 
 from app.engine.compiler import CompiledBundle, compile_bundle
 from app.engine.instance_moves import Blocker, MigrationCheck, check_migration, migrate_instance
+from app.engine.repair import ServiceInputs, cancel, edit_service_inputs, service_inputs
 from app.engine.replay import (
     Difference,
     RecordedInput,
@@ -31,3 +32,4 @@ __all__ = [
     "fire_due_timers", "inspect", "replay_inputs", "run_service_task", "snapshot", "start",
 ]
 __all__ += ["Blocker", "MigrationCheck", "check_migration", "migrate_instance"]
+__all__ += ["ServiceInputs", "cancel", "edit_service_inputs", "service_inputs"]

@@ -216,3 +216,8 @@ def fire_due_timers(spec_json: str, state_json: str, now: datetime) -> InstanceS
 def inspect(spec_json: str, state_json: str) -> InstanceState:
     wf = load_workflow(spec_json, state_json, AppScriptEngine())
     return _describe(wf)
+
+
+def describe(wf: BpmnWorkflow) -> InstanceState:
+    """What the services need to know about a loaded workflow (for engine modules beside this one)."""
+    return _describe(wf)

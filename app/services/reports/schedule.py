@@ -20,7 +20,7 @@ from app.services.context import Context
 from app.services.reports.filters import BadFilter
 from app.services.reports.tables import Chart
 from app.services.requests import sla_targets as sla
-from app.store.models import ProviderGroup, ServiceRequest, TaskRow, WorkListEntry
+from app.store.models import ProviderGroup, ServiceJob, ServiceRequest, TaskRow, WorkListEntry
 
 WINDOW_DAYS = 60
 
@@ -42,6 +42,7 @@ class ScheduleRow:
     span_days: int
     plan: str  # on time | late (closed); on track | late | no plan (open)
     miss: str | None  # why an open request will miss the plan
+    incident: int | None = None  # the job of a service task that failed its last retry: the request is stopped
 
     @property
     def late(self) -> bool:
@@ -104,24 +105,29 @@ def schedule(services: Context, identity: Identity, now: datetime, group: str | 
         for task in s.scalars(select(TaskRow).where(TaskRow.status == "open",
                                                     TaskRow.request_id.in_([r.id for r in requests]))):
             stages.setdefault(task.request_id, []).append(task.name)
+        incidents = {job.request_id: job for job in s.scalars(select(ServiceJob).where(
+            ServiceJob.status == "incident", ServiceJob.request_id.in_([r.id for r in requests])))}
         rows: list[ScheduleRow] = []
         for r in requests:
             entry = entries.get(r.number or "")
             ps, pf = (entry.planned_start, entry.planned_finish) if entry else (None, None)
-            if r.status == "closed" and not (ps and pf and ps <= end and pf >= start):
+            if r.status == "cancelled" or (r.status == "closed" and not (ps and pf and ps <= end and pf >= start)):
                 continue  # closed work is shown only while its plan is in the window
             closed_at = r.closed_at if r.status == "closed" else None
             rows.append(ScheduleRow(
                 number=r.number or "", title=r.title, agency=r.agency, group=r.provider_group.code,
                 priority=r.priority, status=r.status,
-                stage="closed" if r.status == "closed" else ", ".join(sorted(stages.get(r.id, []))) or "in the worker",
+                stage="closed" if r.status == "closed" else (
+                    f"incident at {incidents[r.id].bpmn_id}" if r.id in incidents
+                    else ", ".join(sorted(stages.get(r.id, []))) or "in the worker"),
                 planned_start=ps, planned_finish=pf,
                 estimated_hours=float(entry.estimated_hours) if entry else None,
                 target=local_date(r.sla_due_at, calendar) if r.sla_due_at else None,
                 offset_days=max(0, (ps - start).days) if ps else 0,
                 span_days=max(1, (min(pf, end) - max(ps, start)).days + 1) if ps and pf and pf >= start else 0,
                 plan=plan_status(closed_at, pf, start, calendar),
-                miss=None if closed_at else miss_reason(r.created_at, pf, r.sla_due_at, now, calendar)))
+                miss=None if closed_at else miss_reason(r.created_at, pf, r.sla_due_at, now, calendar),
+                incident=incidents[r.id].id if r.id in incidents else None))
         rows.sort(key=lambda row: (row.planned_start or end + timedelta(days=1), row.number))
         weeks = _weeks(rows, start, end, groups, calendar)
     return Schedule(start, days, groups, group, visible, rows, weeks, _chart(weeks, groups, calendar.day_length))

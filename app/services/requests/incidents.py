@@ -1,0 +1,243 @@
+"""Repairing incidents: a service task that failed its last retry stops its request until someone acts.
+
+Administrators and the managers of the request's provider group act on an incident: retry it as it is, correct the
+data the failing step reads (validated against the forms that define those fields, audited with before and after)
+and retry, or cancel the request with a reason (its CRM case is closed as cancelled and the customer is told why).
+Process owners see incidents and their details but do not act (they change the process, not the request).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app import engine
+from app.domain.permissions import Identity, may_repair_incidents, may_see_incidents
+from app.engine.repair import ServiceInputs
+from app.errors import Forbidden, InvalidData, NotFound
+from app.services import worker
+from app.services.context import Context
+from app.services.requests import projection, sla_clock
+from app.services.requests.intake import validate
+from app.store import audit
+from app.store.models import (
+    AuditEvent,
+    DefinitionVersion,
+    ProcessInstance,
+    ServiceJob,
+    ServiceRequest,
+    TaskRow,
+)
+
+CANCEL_REASON_MAX = 2000
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    job: int
+    request_number: str
+    title: str
+    provider_group: str
+    step: str
+    operator: str
+    error: str
+    attempts: int
+    since: datetime
+
+
+@dataclass(frozen=True)
+class IncidentDetail:
+    row: IncidentRow
+    request_type: str
+    requester_email: str
+    inputs: ServiceInputs
+    used: dict[str, Any]  # the parameters the last attempt was called with
+    edit_schema: dict[str, Any]  # one property per data key the step reads
+    may_act: bool
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "string"
+
+
+def edit_schema(files: dict[str, str], reads: dict[str, Any]) -> dict[str, Any]:
+    """A JSON Schema for the data a failed step reads: each field as the deployed forms define it (so the same
+    rules apply), else by the type of its current value."""
+    properties: dict[str, Any] = {}
+    for name in sorted(files):
+        if not name.endswith(".schema.json"):
+            continue
+        try:
+            schema = json.loads(files[name])
+        except ValueError:
+            continue
+        for key, prop in (schema.get("properties") or {}).items():
+            if key in reads and key not in properties and isinstance(prop, dict):
+                properties[key] = {k: v for k, v in copy.deepcopy(prop).items() if k != "x-choices"}
+    for key, value in reads.items():
+        properties.setdefault(key, {"type": [_json_type(value), "null"] if value is None else _json_type(value),
+                                    "title": key.replace("_", " ").capitalize()})
+    required = [key for key, value in reads.items() if value is not None]
+    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
+
+
+def _row(job: ServiceJob, request: ServiceRequest, step: str) -> IncidentRow:
+    return IncidentRow(job.id, request.number or str(request.id), request.title, request.provider_group.code, step,
+                       job.operator, job.last_error or "", job.attempts, job.updated_at)
+
+
+def list_incidents(services: Context, identity: Identity) -> list[IncidentRow]:
+    """Open incidents of the requests this user may see them for, oldest first."""
+    with services.uow() as uow:
+        found = uow.session.execute(
+            select(ServiceJob, ServiceRequest).join(ServiceRequest, ServiceRequest.id == ServiceJob.request_id)
+            .where(ServiceJob.status == "incident").order_by(ServiceJob.updated_at, ServiceJob.id)).all()
+        return [_row(job, request, job.bpmn_id) for job, request in found
+                if may_see_incidents(identity, request.provider_group.code)]
+
+
+def _load(session: Session, identity: Identity, job_id: int) -> tuple[ServiceJob, ServiceRequest]:
+    job = session.get(ServiceJob, job_id)
+    request = session.get(ServiceRequest, job.request_id) if job is not None else None
+    if job is None or request is None or not may_see_incidents(identity, request.provider_group.code):
+        raise NotFound(f"no incident {job_id}")
+    if job.status != "incident":
+        raise NotFound(f"incident {job_id} is not open any more (the step is {job.status})")
+    return job, request
+
+
+def _last_params(session: Session, job: ServiceJob) -> dict[str, Any]:
+    events = session.scalars(select(AuditEvent).where(
+        AuditEvent.request_id == job.request_id,
+        AuditEvent.event_type.in_(["incident_raised", "service_failed"])).order_by(AuditEvent.seq.desc()))
+    for event in events:
+        payload = event.payload if isinstance(event.payload, dict) else {}
+        if payload.get("task") == job.task_uuid and isinstance(payload.get("params"), dict):
+            return dict(payload["params"])
+    return {}
+
+
+def incident(services: Context, identity: Identity, job_id: int) -> IncidentDetail:
+    with services.uow() as uow:
+        session = uow.session
+        job, request = _load(session, identity, job_id)
+        instance = session.get(ProcessInstance, job.instance_id)
+        definition = session.get(DefinitionVersion, instance.definition_version_id) if instance else None
+        if instance is None or definition is None:
+            raise NotFound(f"no instance for incident {job_id}")
+        inputs = engine.service_inputs(definition.spec_json, instance.state_json, job.task_uuid)
+        history = [{"at": e.at, "actor": e.actor, "event_type": e.event_type, "payload": e.payload}
+                   for e in session.scalars(select(AuditEvent).where(
+                       AuditEvent.request_id == request.id,
+                       AuditEvent.event_type.in_(["service_failed", "incident_raised", "incident_resolved",
+                                                  "incident_data_edited"])).order_by(AuditEvent.seq))
+                   if isinstance(e.payload, dict) and e.payload.get("task") == job.task_uuid]
+        return IncidentDetail(
+            row=_row(job, request, inputs.name), request_type=request.request_type,
+            requester_email=request.requester_email, inputs=inputs, used=_last_params(session, job),
+            edit_schema=edit_schema(definition.files, inputs.reads),
+            may_act=may_repair_incidents(identity, request.provider_group.code), history=history)
+
+
+def _acting(session: Session, identity: Identity, job_id: int) -> tuple[ServiceJob, ServiceRequest]:
+    job, request = _load(session, identity, job_id)
+    if not may_repair_incidents(identity, request.provider_group.code):
+        raise Forbidden(f"only administrators and the managers of {request.provider_group.code} act on its incidents")
+    return job, request
+
+
+def retry(services: Context, identity: Identity, job_id: int) -> None:
+    """Retry the failed step as it is."""
+    with services.uow() as uow:
+        _acting(uow.session, identity, job_id)
+    worker.retry_incident(services, job_id, identity.username)
+
+
+def edit_and_retry(services: Context, identity: Identity, job_id: int, changes: dict[str, Any]) -> None:
+    """Correct data the failed step reads, then retry it; the before and after values are audited."""
+    detail = incident(services, identity, job_id)
+    if not detail.may_act:
+        raise Forbidden("only administrators and the group's managers act on an incident")
+    validate(detail.edit_schema, changes, "the corrected data")
+    changed = {key: value for key, value in changes.items() if detail.inputs.reads.get(key) != value}
+    if not changed:
+        raise InvalidData("nothing was changed: use Retry to run the step again as it is")
+    now = services.clock.now()
+    with services.uow() as uow:
+        session = uow.session
+        job, request = _acting(session, identity, job_id)
+        instance = projection.lock_instance(session, job.instance_id)
+        definition = session.get(DefinitionVersion, instance.definition_version_id) if instance else None
+        if instance is None or definition is None:
+            raise NotFound(f"no instance for incident {job_id}")
+        seen = instance.version
+        state = engine.edit_service_inputs(definition.spec_json, instance.state_json, job.task_uuid, changed, now)
+        projection.save_state(session, instance, seen, state, now)
+        audit.append(session, actor=identity.username, event_type="incident_data_edited", request_id=request.id,
+                     now=now, payload={"task": job.task_uuid, "bpmn_id": job.bpmn_id, "operator": job.operator,
+                                       "before": {k: detail.inputs.reads.get(k) for k in changed}, "after": changed})
+        job.status, job.attempts, job.next_attempt_at, job.updated_at = "pending", 0, now, now
+        audit.append(session, actor=identity.username, event_type="incident_resolved", request_id=request.id,
+                     now=now, payload={"task": job.task_uuid, "operator": job.operator, "action": "edit and retry",
+                                       "changed": sorted(changed)})
+        uow.commit()
+
+
+def cancel_request(services: Context, identity: Identity, job_id: int, reason: str) -> str:
+    """Cancel the request of an incident: the process ends, open tasks and jobs are cancelled, the CRM case is
+    closed as cancelled and the customer is emailed the reason. Returns the request number."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidData("say why the request is cancelled", [])
+    if len(reason) > CANCEL_REASON_MAX:
+        raise InvalidData(f"the reason is longer than {CANCEL_REASON_MAX} characters", [])
+    validate({"type": "string"}, reason, "the reason")
+    now = services.clock.now()
+    with services.uow() as uow:
+        session = uow.session
+        job, request = _acting(session, identity, job_id)
+        instance = projection.lock_instance(session, job.instance_id)
+        definition = session.get(DefinitionVersion, instance.definition_version_id) if instance else None
+        if instance is None or definition is None:
+            raise NotFound(f"no instance for incident {job_id}")
+        state = engine.cancel(definition.spec_json, instance.state_json, now)
+        projection.save_state(session, instance, instance.version, state, now)
+        session.execute(update(ProcessInstance).where(ProcessInstance.id == instance.id).values(status="cancelled"))
+        session.execute(update(TaskRow).where(TaskRow.request_id == request.id, TaskRow.status == "open")
+                        .values(status="cancelled"))
+        session.execute(update(ServiceJob).where(ServiceJob.request_id == request.id,
+                                                 ServiceJob.status.in_(["pending", "incident"]))
+                        .values(status="cancelled", updated_at=now))
+        request.status, request.closed_at = "cancelled", now
+        sla_clock.stop(request)
+        clients = services.clients(session, now)
+        number = request.number or str(request.id)
+        if request.crm_case_id:
+            clients.crm.close_case(request.crm_case_id, f"Cancelled: {reason}", "cancelled", now)
+        clients.outbox.queue(
+            kind="cancelled", to=[request.requester_email], subject=f"Request {number} cancelled",
+            body=(f"Your request {number} ({request.title}) has been cancelled.\n\nReason: {reason}\n\n"
+                  "Reply to your provider group if you have questions."),
+            request_number=number, key=f"cancel-{request.id}")
+        audit.append(session, actor=identity.username, event_type="request_cancelled", request_id=request.id,
+                     now=now, payload={"reason": reason, "task": job.task_uuid, "bpmn_id": job.bpmn_id,
+                                       "crm_case": request.crm_case_id})
+        uow.commit()
+        return number
