@@ -53,10 +53,10 @@ def edit(job_id: int) -> Response | tuple[str, int]:
     if errors:
         return _page(job_id, dict(request.form) | data, errors, status=422)
     try:
-        incidents.edit_and_retry(services(), identity(), job_id, data)
+        changed = incidents.edit_and_retry(services(), identity(), job_id, data)
     except InvalidData as err:
         return _page(job_id, data, {e.field: e.message for e in err.errors} or {"": str(err)}, status=422)
-    flash(f"Data corrected ({', '.join(sorted(data))}); the step will run again in a moment.", "ok")
+    flash(f"Data corrected ({', '.join(changed).replace('_', ' ')}); the step will run again in a moment.", "ok")
     return redirect(url_for("incidents.incident_list"))
 
 

@@ -170,8 +170,9 @@ def retry(services: Context, identity: Identity, job_id: int) -> None:
     worker.retry_incident(services, job_id, identity.username)
 
 
-def edit_and_retry(services: Context, identity: Identity, job_id: int, changes: dict[str, Any]) -> None:
-    """Correct data the failed step reads, then retry it; the before and after values are audited."""
+def edit_and_retry(services: Context, identity: Identity, job_id: int, changes: dict[str, Any]) -> list[str]:
+    """Correct data the failed step reads, then retry it; the before and after values are audited. Returns the
+    keys that changed."""
     detail = incident(services, identity, job_id)
     if not detail.may_act:
         raise Forbidden("only administrators and the group's managers act on an incident")
@@ -198,6 +199,7 @@ def edit_and_retry(services: Context, identity: Identity, job_id: int, changes: 
                      now=now, payload={"task": job.task_uuid, "operator": job.operator, "action": "edit and retry",
                                        "changed": sorted(changed)})
         uow.commit()
+    return sorted(changed)
 
 
 def cancel_request(services: Context, identity: Identity, job_id: int, reason: str) -> str:
