@@ -28,10 +28,13 @@ EVENT_WORDS = {
     "sla_warning": "SLA at risk",
     "sla_breached": "SLA target passed",
     "instance_migrated": "Moved to a new process version",
+    "incident_data_edited": "Data corrected",
+    "request_cancelled": "Request cancelled",
 }
 _TONE = {"request_closed": "ok", "task_completed": "ok", "service_called": "ok", "service_failed": "warn",
          "timer_fired": "warn", "sla_warning": "warn", "sla_breached": "error", "sla_paused": "warn",
-         "incident_raised": "error", "instance_started": "start"}
+         "incident_raised": "error", "instance_started": "start", "request_cancelled": "error",
+         "incident_data_edited": "warn"}
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -101,6 +104,14 @@ def describe(event: AuditEvent, names: dict[str, str], task_names: dict[str, str
     elif kind == "sla_resumed":
         hours = float(p.get("paused_business_seconds") or 0) / 3600
         text = f"The SLA clock runs again after {hours:.1f} paused business hours; due {when(p.get('sla_due_at'))}"
+    elif kind == "incident_data_edited":
+        after_value, before_value = p.get("after"), p.get("before")
+        after: dict[str, Any] = after_value if isinstance(after_value, dict) else {}
+        before: dict[str, Any] = before_value if isinstance(before_value, dict) else {}
+        text = f"{event.actor} corrected what “{name}” reads: " + "; ".join(
+            f"{key}: {_short(before.get(key))} → {_short(value)}" for key, value in after.items())
+    elif kind == "request_cancelled":
+        text = f"{event.actor} cancelled the request: {_short(p.get('reason', ''), 200)}"
     elif kind == "instance_migrated":
         text = f"Moved from {p.get('process_id')} v{p.get('from_version')} to v{p.get('to_version')}"
     else:
