@@ -118,3 +118,19 @@ def test_the_request_page_and_the_schedule_link_to_the_incident(services, clock)
     assert f'/incidents/{job}"' in maria.get(f"/requests/{number}").get_data(as_text=True)
     schedule = maria.get("/schedule").get_data(as_text=True)
     assert f'/incidents/{job}"' in schedule and "incident at update_work_list" in schedule
+
+
+def test_what_names_the_request_is_shown_but_never_edited(services, clock):
+    _, number, job = stopped_at_the_work_list(services, clock)
+    maria = maria_identity(services)
+    detail = incidents.incident(services, maria, job)
+    assert detail.inputs.reads["request_number"] == number
+    assert "request_number" not in detail.edit_schema["properties"]
+    assert "provider_group" not in detail.edit_schema["properties"]
+    try:
+        incidents.edit_and_retry(services, maria, job, {"request_number": "RF-999999"})
+    except incidents.InvalidData as err:
+        assert "request_number" in str(err) or any("request_number" in e.message for e in err.errors)
+    else:
+        raise AssertionError("an identifier was edited")
+    assert events(services, "incident_data_edited") == []

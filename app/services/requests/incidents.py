@@ -36,6 +36,8 @@ from app.store.models import (
 )
 
 CANCEL_REASON_MAX = 2000
+# Keys that name the request rather than describe the work: shown, never edited from an incident.
+IDENTIFIERS = frozenset({"request_number", "request_id", "provider_group", "request_type", "crm_case_id"})
 
 
 @dataclass(frozen=True)
@@ -91,10 +93,14 @@ def edit_schema(files: dict[str, str], reads: dict[str, Any]) -> dict[str, Any]:
         for key, prop in (schema.get("properties") or {}).items():
             if key in reads and key not in properties and isinstance(prop, dict):
                 properties[key] = {k: v for k, v in copy.deepcopy(prop).items() if k != "x-choices"}
+    for key in IDENTIFIERS & set(properties):
+        del properties[key]
     for key, value in reads.items():
+        if key in IDENTIFIERS:
+            continue
         properties.setdefault(key, {"type": [_json_type(value), "null"] if value is None else _json_type(value),
                                     "title": key.replace("_", " ").capitalize()})
-    required = [key for key, value in reads.items() if value is not None]
+    required = [key for key, value in reads.items() if value is not None and key not in IDENTIFIERS]
     return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
 
 
