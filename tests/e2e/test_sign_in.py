@@ -183,7 +183,7 @@ OFF_SITE = [
     "/%09/evil.example".replace("%09", "\t"), "/\n/evil.example", "/\r\n/evil.example", "/\x00/evil.example",
     "/\x7f/evil.example", "https://evil.example/", "http:evil.example", "javascript:alert(1)",
     "evil.example", " /inbox", "/ /evil.example", "/\u3002evil.example", "/\uff0f/evil.example",
-    "data:text/html,hi", "",
+    "data:text/html,hi", "/\t\\evil.example", "/\\\t/evil.example", "",
 ]
 
 
