@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +25,15 @@ class Settings:
     service_max_attempts: int
     service_backoff_seconds: float
     clock_start: datetime | None = None  # RF_CLOCK_START: run the app's clock from this instant (tests, demos)
+    # Sign-in and sessions (see the README's "Security and reliability")
+    session_idle_minutes: int = 720  # RF_SESSION_IDLE_MINUTES: a session unused this long has ended
+    session_max_hours: int = 168  # RF_SESSION_MAX_HOURS: no session lasts longer, however busy
+    https: bool = False  # RF_HTTPS: served over HTTPS (Secure cookie, HSTS)
+    trusted_proxies: int = 0  # RF_TRUSTED_PROXIES: reverse proxies in front whose X-Forwarded-For/-Proto to trust
+    sign_in_account_failures: int = 5  # RF_SIGN_IN_ACCOUNT_FAILURES: failures in a row before an account locks
+    sign_in_address_failures: int = 20  # RF_SIGN_IN_ADDRESS_FAILURES: failures before a client address locks
+    sign_in_lock_seconds: int = 30  # RF_SIGN_IN_LOCK_SECONDS: the first lock; each further failure doubles it
+    sign_in_lock_max_seconds: int = 900  # RF_SIGN_IN_LOCK_MAX_SECONDS: the longest lock
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -38,6 +48,14 @@ class Settings:
             service_max_attempts=int(env.get("RF_SERVICE_MAX_ATTEMPTS", "5")),
             service_backoff_seconds=float(env.get("RF_SERVICE_BACKOFF_SECONDS", "2")),
             clock_start=_clock_start(env.get("RF_CLOCK_START", "")),
+            session_idle_minutes=_positive(env, "RF_SESSION_IDLE_MINUTES", 720),
+            session_max_hours=_positive(env, "RF_SESSION_MAX_HOURS", 168),
+            https=_flag(env, "RF_HTTPS"),
+            trusted_proxies=_positive(env, "RF_TRUSTED_PROXIES", 0, allow_zero=True),
+            sign_in_account_failures=_positive(env, "RF_SIGN_IN_ACCOUNT_FAILURES", 5),
+            sign_in_address_failures=_positive(env, "RF_SIGN_IN_ADDRESS_FAILURES", 20),
+            sign_in_lock_seconds=_positive(env, "RF_SIGN_IN_LOCK_SECONDS", 30),
+            sign_in_lock_max_seconds=_positive(env, "RF_SIGN_IN_LOCK_MAX_SECONDS", 900),
         )
 
 
@@ -48,3 +66,25 @@ def _clock_start(value: str) -> datetime | None:
         return parse_instant(value)
     except ValueError as err:
         raise ValueError(f"RF_CLOCK_START: {err}") from None
+
+
+def _positive(env: Mapping[str, str], name: str, default: int, allow_zero: bool = False) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name}: {text!r} is not a whole number") from None
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name}: must be {'0 or more' if allow_zero else 'at least 1'}, not {value}")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    text = env.get(name, "").strip().lower()
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    if text in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name}: {text!r} is neither yes/true/1 nor no/false/0")

@@ -19,13 +19,14 @@ def serve_cmd(host: str, port: int, worker: bool, mail_sink: bool | None) -> Non
     import os
 
     from app.run.serve import serve
+    from app.services.admin import auth
     from app.services.requests import queries
     from app.web import create_app
 
     services = open_services()
     if mail_sink is None:
         mail_sink = "RF_SMTP_HOST" not in os.environ
-    users = queries.list_users(services)
+    users = queries.list_users(services) if auth.is_demo(services) else []  # a demo installation only
     click.echo(f"Request Fulfillment on http://{host}:{port}/  (database: {services.engine.url.render_as_string()})")
     if users:
         click.echo("Accounts (demo password 'demo'):")

@@ -13,7 +13,7 @@ from app.bootstrap import Services, bootstrap
 from app.config import PROJECT_ROOT
 from app.domain.permissions import abilities
 from app.errors import AppError
-from app.web import charts
+from app.web import charts, security
 
 
 def _secret_key(configured: str | None) -> str:
@@ -37,7 +37,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     flask_app.extensions["rf_services"] = services or bootstrap()
 
     flask_app.secret_key = _secret_key(flask_app.config.get("SECRET_KEY"))
-    flask_app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    security.install(flask_app, flask_app.extensions["rf_services"].settings)
 
     from app.web import admin, auth, calendar_admin, diagram, history, inbox, incidents, intake
     from app.web import audit as audit_web

@@ -7,13 +7,15 @@ import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, g, make_response, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from app.errors import AppError, NotFound
+from app.errors import AppError
 from app.services.admin import auth
+from app.services.admin.sign_in_throttle import SignInThrottled
+from app.services.admin.web_sessions import SessionEnded
 from app.web.context import services
 
 bp = Blueprint("auth", __name__)
@@ -29,12 +31,14 @@ def csrf_token() -> str:
 
 def before_request() -> Response | None:
     g.identity = None
-    username = session.get("user")
-    if username:
+    token = session.get("sid")
+    if token:
         try:
-            g.identity = auth.load_identity(services(), username)
-        except NotFound:
+            g.identity = auth.resume(services(), str(token))
+        except SessionEnded as ended:
             session.clear()
+            if request.method == "GET" and not request.path.startswith("/api/"):
+                flash(str(ended), "error")
     if request.method == "POST":
         sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
         if not hmac.compare_digest(sent, session.get("csrf", "")) or not sent:
@@ -62,34 +66,48 @@ def require_role(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., An
     return decorate
 
 
-def _safe_next(target: str | None) -> str:
-    if target and not urlparse(target).netloc and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("inbox.inbox")
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: a path of this site only. Anything a browser could read as another host
+    (`//host`, `/\\host`, `https:`, a tab or newline that browsers drop from `/<TAB>/host`...) goes to the inbox."""
+    inbox = url_for("inbox.inbox")
+    if not target or not (target.isascii() and target.isprintable()) or " " in target or "\\" in target:
+        return inbox  # isprintable: no control characters (tab, CR, LF, NUL, DEL...)
+    if not target.startswith("/") or target.startswith("//"):
+        return inbox
+    parts = urlsplit(target)
+    return inbox if parts.scheme or parts.netloc else target
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    error = None
+    error, status, retry_after = None, 200, None
     if request.method == "POST":
-        username = request.form.get("username", "")
         try:
-            identity = auth.authenticate(services(), username, request.form.get("password", ""),
-                                         request.remote_addr or "")
+            signed_in = auth.sign_in(services(), request.form.get("username", ""), request.form.get("password", ""),
+                                     request.remote_addr or "")
+        except SignInThrottled as err:
+            error, status, retry_after = str(err), err.status, err.retry_after
         except AppError as err:
-            error = str(err)
+            error, status = str(err), 401
         else:
-            session.clear()
-            session["user"] = identity.username
+            session.clear()  # a new session (and CSRF token) at every sign-in: no fixation
+            session["sid"] = signed_in.token
             csrf_token()
-            flash(f"Signed in as {identity.full_name}.", "ok")
-            return redirect(_safe_next(request.args.get("next")))
-    status = 401 if error else 200
-    return render_template("login.html", error=error, username=request.form.get("username", "")), status
+            flash(f"Signed in as {signed_in.identity.full_name}.", "ok")
+            return redirect(safe_next(request.args.get("next")))
+    page = render_template("login.html", error=error, username=request.form.get("username", ""),
+                           demo=auth.is_demo(services()))
+    response = make_response(page, status)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @bp.post("/logout")
 def logout() -> Response:
+    token = session.get("sid")
+    if token:
+        auth.sign_out(services(), str(token), request.remote_addr or "")
     session.clear()
     flash("Signed out.", "ok")
     return redirect(url_for("auth.login"))

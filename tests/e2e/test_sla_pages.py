@@ -61,6 +61,7 @@ def test_a_request_waiting_on_the_customer_shows_its_paused_clock(services, driv
     inbox = sara.get("/inbox").get_data(as_text=True)
     assert "Await the customer&#39;s reply" in inbox and "SLA paused" in inbox
     clock.advance(timedelta(days=10))  # long past the original due time: a paused request is not overdue
+    sara = WebUser(services, "sara")  # ten days later her session has ended: she signs in again
     inbox = sara.get("/inbox?queue=groups").get_data(as_text=True)
     assert "SLA paused" in inbox and "overdue-label" not in inbox
     assert 'Overdue <span class="count">0</span>' in inbox

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from app.adapters.crm import case_number
+from app.services.admin import auth
 from app.services.admin import calendar as calendar_admin
 from app.services.context import Context
 from app.store import audit
@@ -123,6 +124,8 @@ def seed(services: Context, demo: bool) -> dict[str, Any]:
         roles = _seed_roles(uow.session)
         uow.session.flush()
         users = _seed_demo(uow.session) if demo else 0
+        if demo:
+            auth.mark_demo(uow.session, now)  # the login page lists the demo accounts on this installation only
         if users:
             _seed_cases(uow.session, now)
         calendar = calendar_admin.seed(uow.session, now)

@@ -11,6 +11,7 @@ from werkzeug.security import generate_password_hash
 
 from app.domain.permissions import ADMINISTRATORS, Identity
 from app.errors import Conflict, FieldError, Forbidden, InvalidData, NotFound
+from app.services.admin import web_sessions
 from app.services.context import Context
 from app.store import audit
 from app.store.models import Membership, ProviderGroup, Role, User
@@ -114,8 +115,12 @@ def set_active(services: Context, identity: Identity, username: str, active: boo
     with services.uow() as uow:
         user = _user(uow.session, username)
         user.is_active = active
+        now = services.clock.now()
+        payload: dict[str, Any] = {"username": username}
+        if not active:  # every browser the user is signed in on is signed out now, not at its next click
+            payload["sessions_ended"] = web_sessions.end_all(uow.session, user.id, web_sessions.DEACTIVATED, now)
         audit.append(uow.session, actor=identity.username, event_type="user_activated" if active else
-                     "user_deactivated", now=services.clock.now(), payload={"username": username})
+                     "user_deactivated", now=now, payload=payload)
         uow.commit()
 
 

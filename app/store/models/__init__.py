@@ -6,10 +6,12 @@ from app.store.models.external import AsdService, BillingCase, CrmCase, CrmNote,
 from app.store.models.process import DefinitionVersion, ProcessInstance, ServiceJob, TaskRow
 from app.store.models.reference import Membership, ProviderGroup, Role, User
 from app.store.models.service_request import ESCALATION_LEVELS, ServiceRequest, SlaEscalation
+from app.store.models.sign_in import InstallationSetting, SignInThrottle, WebSession
 
 __all__ = [
     "AsdService", "AuditEvent", "AuditHead", "BillingCase", "CrmCase", "CrmNote",
     "DefinitionVersion", "Membership", "Notification", "ProcessInstance", "ProviderGroup", "Role", "ServiceJob",
     "ServiceRequest", "TaskRow", "User", "WorkListEntry",
     "SLA_UNITS", "Holiday", "HolidayYear", "SlaTarget", "ESCALATION_LEVELS", "SlaEscalation",
+    "InstallationSetting", "SignInThrottle", "WebSession",
 ]

@@ -1,0 +1,115 @@
+"""Server-side web sessions: the browser's (signed) cookie carries a random token, the database says whether it
+still signs anyone in. Sign-out ends one session, deactivating a user ends all of theirs; a session unused for
+`session_idle_minutes` or older than `session_max_hours` has ended too, whatever the cookie says."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.domain.permissions import Identity
+from app.errors import NotFound
+from app.services.context import Context
+from app.store import audit
+from app.store.models import User, WebSession
+
+# last_seen_at is written at most this often (a write per page view would queue every reader behind SQLite's lock).
+TOUCH_EVERY = timedelta(seconds=60)
+
+SIGNED_OUT, DEACTIVATED, IDLE, EXPIRED = "signed_out", "deactivated", "idle", "expired"
+
+
+class SessionEnded(NotFound):
+    """The cookie's session no longer signs anyone in; the message says why (for the login page)."""
+
+
+@dataclass(frozen=True)
+class Lifetime:
+    idle: timedelta = timedelta(hours=12)
+    longest: timedelta = timedelta(days=7)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Lifetime:
+        return cls(timedelta(minutes=settings.session_idle_minutes), timedelta(hours=settings.session_max_hours))
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start(session: Session, user: User, remote: str, now: datetime) -> str:
+    """A new session for `user`; the token to put in the cookie (only its hash is stored)."""
+    token = secrets.token_urlsafe(32)
+    session.add(WebSession(token_hash=token_hash(token), user_id=user.id, created_at=now, last_seen_at=now,
+                           remote=remote[:64]))
+    session.flush()
+    return token
+
+
+def resume(services: Context, token: str, identity_of: Callable[[User], Identity]) -> Identity:
+    """Who the session of `token` signs in (and note that it was used); SessionEnded if nobody any more."""
+    now = services.clock.now()
+    lifetime = Lifetime.from_settings(services.settings)
+    with services.uow() as uow:
+        row = uow.session.scalars(select(WebSession).where(WebSession.token_hash == token_hash(token))).one_or_none()
+        if row is None or row.ended_at is not None:
+            raise SessionEnded("You were signed out. Sign in again.")
+        user = uow.session.get(User, row.user_id)
+        reason = (DEACTIVATED if user is None or not user.is_active else
+                  EXPIRED if now - row.created_at > lifetime.longest else
+                  IDLE if now - row.last_seen_at > lifetime.idle else None)
+        if reason is not None or user is None:
+            row.ended_at, row.end_reason = now, reason
+            uow.commit()
+            raise SessionEnded(_why(reason, lifetime))
+        identity = identity_of(user)
+        if now - row.last_seen_at >= TOUCH_EVERY:
+            row.last_seen_at = now
+            uow.commit()
+        return identity
+
+
+def _why(reason: str | None, lifetime: Lifetime) -> str:
+    if reason == IDLE:
+        return f"Your session ended after {_span(lifetime.idle)} without use. Sign in again."
+    if reason == EXPIRED:
+        return f"Sessions last at most {_span(lifetime.longest)}. Sign in again."
+    return "Your account is not active. Ask an administrator."
+
+
+def _span(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    if minutes % 60:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours = minutes // 60
+    return f"{hours} hour{'s' if hours != 1 else ''}"
+
+
+def end(services: Context, token: str, remote: str = "", reason: str = SIGNED_OUT) -> str | None:
+    """End the session of `token`; the username it belonged to (None if it had already ended)."""
+    now = services.clock.now()
+    with services.uow() as uow:
+        row = uow.session.scalars(select(WebSession).where(WebSession.token_hash == token_hash(token),
+                                                           WebSession.ended_at.is_(None))).one_or_none()
+        if row is None:
+            return None
+        row.ended_at, row.end_reason = now, reason
+        user = uow.session.get(User, row.user_id)
+        audit.append(uow.session, actor=user.username if user else "(deleted)", event_type="logout", now=now,
+                     payload={"remote": remote})
+        uow.commit()
+        return user.username if user else None
+
+
+def end_all(session: Session, user_id: int, reason: str, now: datetime) -> int:
+    """End every open session of one user (in the caller's transaction); how many there were."""
+    result = session.execute(update(WebSession).where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
+                             .values(ended_at=now, end_reason=reason))
+    return int(getattr(result, "rowcount", 0) or 0)
