@@ -24,6 +24,11 @@ class Settings:
     service_max_attempts: int
     service_backoff_seconds: float
     clock_start: datetime | None = None  # RF_CLOCK_START: run the app's clock from this instant (tests, demos)
+    # Scripts, conditions, timer and parameter expressions: the script time of one engine operation (all of its
+    # evaluations together) and what one evaluation may allocate. A user waits for it and, on SQLite, every other
+    # writer too: 2 s is long for a script (ours take well under a millisecond) and short for a blocked writer.
+    script_time_limit_seconds: float = 2.0
+    script_memory_limit_mb: int = 64  # task data is a few kB; 64 MB is room for a big table, not for a bomb
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -38,7 +43,22 @@ class Settings:
             service_max_attempts=int(env.get("RF_SERVICE_MAX_ATTEMPTS", "5")),
             service_backoff_seconds=float(env.get("RF_SERVICE_BACKOFF_SECONDS", "2")),
             clock_start=_clock_start(env.get("RF_CLOCK_START", "")),
+            script_time_limit_seconds=_positive("RF_SCRIPT_TIME_LIMIT_SECONDS", env.get(
+                "RF_SCRIPT_TIME_LIMIT_SECONDS", "2"), float, 0, 600),
+            script_memory_limit_mb=int(_positive("RF_SCRIPT_MEMORY_LIMIT_MB", env.get(
+                "RF_SCRIPT_MEMORY_LIMIT_MB", "64"), int, 16, 65536)),
         )
+
+
+def _positive(name: str, value: str, kind: type[float] | type[int], least: float, most: float) -> float:
+    try:
+        number = kind(value.strip())
+    except ValueError:
+        raise ValueError(f"{name}: {value!r} is not a number") from None
+    if not (least < number <= most if least == 0 else least <= number <= most):
+        raise ValueError(f"{name}: {value!r} must be {'above' if least == 0 else 'at least'} {least:g} and at most "
+                         f"{most:g}")
+    return number
 
 
 def _clock_start(value: str) -> datetime | None:
