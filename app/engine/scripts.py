@@ -53,7 +53,8 @@ def _limit_of(err: BaseException) -> ScriptLimitExceeded | None:
 def _at(task: Any, limit: ScriptLimitExceeded) -> ScriptLimitExceeded:
     spec = task.task_spec
     name = f"“{spec.bpmn_name}” ({spec.bpmn_id})" if spec.bpmn_name else str(spec.bpmn_id)
-    return type(limit)(f"{str(limit).capitalize()} at {name}; nothing was saved. The process owner must fix the "
+    message = str(limit)
+    return type(limit)(f"{message[:1].upper()}{message[1:]} at {name}; nothing was saved. The process owner must fix the "
                        "diagram.")
 
 
