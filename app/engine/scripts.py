@@ -54,8 +54,8 @@ def _at(task: Any, limit: ScriptLimitExceeded) -> ScriptLimitExceeded:
     spec = task.task_spec
     name = f"“{spec.bpmn_name}” ({spec.bpmn_id})" if spec.bpmn_name else str(spec.bpmn_id)
     message = str(limit)
-    return type(limit)(f"{message[:1].upper()}{message[1:]} at {name}; nothing was saved. The process owner must fix the "
-                       "diagram.")
+    return type(limit)(f"{message[:1].upper()}{message[1:]} at {name}; nothing was saved. The process owner must "
+                       "fix the diagram.")
 
 
 class AppScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # SpiffWorkflow ships no type information
