@@ -18,10 +18,10 @@ import argparse
 import copy
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Iterator
+from typing import Any
 
 from app import engine
 from app.config import PROJECT_ROOT
@@ -127,7 +127,7 @@ def main() -> None:
         return sum(lifecycle(spec_json, args.rounds) for _ in range(args.instances))
 
     best: dict[str, tuple[float, int, int]] = {}
-    for side, kind in (("limits", CountingBudget), ("none", InlineBudget)):  # warm-up (starts the evaluator)
+    for _side, kind in (("limits", CountingBudget), ("none", InlineBudget)):  # warm-up (starts the evaluator)
         with evaluation(kind):
             lifecycle(spec_json, 1)
     for _ in range(args.repeat):
