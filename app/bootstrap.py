@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.adapters import database_clients
 from app.clock import Clock, RunningClock, SystemClock
 from app.config import Settings
+from app.engine.sandbox import ScriptLimits
+from app.engine.sandbox import configure as configure_scripts
 from app.store.db import make_engine, make_session_factory
 from app.store.unit_of_work import UnitOfWork
 from handlers import REGISTRY, Clients, Handler
@@ -40,6 +42,7 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None,
 
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
+    configure_scripts(ScriptLimits(settings.script_time_limit_seconds, settings.script_memory_limit_mb))
     if clock is None:
         clock = RunningClock(settings.clock_start) if settings.clock_start else SystemClock()
     return Services(settings=settings, engine=engine, session_factory=make_session_factory(engine, clock),

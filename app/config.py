@@ -34,6 +34,11 @@ class Settings:
     sign_in_address_failures: int = 20  # RF_SIGN_IN_ADDRESS_FAILURES: failures before a client address locks
     sign_in_lock_seconds: int = 30  # RF_SIGN_IN_LOCK_SECONDS: the first lock; each further failure doubles it
     sign_in_lock_max_seconds: int = 900  # RF_SIGN_IN_LOCK_MAX_SECONDS: the longest lock
+    # Scripts, conditions, timer and parameter expressions: the script time of one engine operation (all of its
+    # evaluations together) and what one evaluation may allocate. A user waits for it and, on SQLite, every other
+    # writer too: 2 s is long for a script (ours take well under a millisecond) and short for a blocked writer.
+    script_time_limit_seconds: float = 2.0
+    script_memory_limit_mb: int = 64  # task data is a few kB; 64 MB is room for a big table, not for a bomb
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -56,7 +61,22 @@ class Settings:
             sign_in_address_failures=_positive(env, "RF_SIGN_IN_ADDRESS_FAILURES", 20),
             sign_in_lock_seconds=_positive(env, "RF_SIGN_IN_LOCK_SECONDS", 30),
             sign_in_lock_max_seconds=_positive(env, "RF_SIGN_IN_LOCK_MAX_SECONDS", 900),
+            script_time_limit_seconds=_bounded("RF_SCRIPT_TIME_LIMIT_SECONDS", env.get(
+                "RF_SCRIPT_TIME_LIMIT_SECONDS", "2"), float, 0, 600),
+            script_memory_limit_mb=int(_bounded("RF_SCRIPT_MEMORY_LIMIT_MB", env.get(
+                "RF_SCRIPT_MEMORY_LIMIT_MB", "64"), int, 16, 65536)),
         )
+
+
+def _bounded(name: str, value: str, kind: type[float] | type[int], least: float, most: float) -> float:
+    try:
+        number = kind(value.strip())
+    except ValueError:
+        raise ValueError(f"{name}: {value!r} is not a number") from None
+    if not (least < number <= most if least == 0 else least <= number <= most):
+        raise ValueError(f"{name}: {value!r} must be {'above' if least == 0 else 'at least'} {least:g} and at most "
+                         f"{most:g}")
+    return number
 
 
 def _clock_start(value: str) -> datetime | None:

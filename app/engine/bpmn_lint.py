@@ -13,10 +13,18 @@ id, name and line:
   instance stops with an error when no condition holds.
 * **unbounded loop** (error): a cycle of sequence flows with no exclusive, inclusive, event-based or complex gateway
   that can leave it and no boundary event on its activities: an instance that enters it never finishes.
+
+And one check on script text (`endless_script_loops`, used by the compiler for every script):
+
+* **endless loop in a script** (warning): a `while` loop whose condition is a true constant (`while True`,
+  `while 1`) and whose body has no `break` of that loop, no `return` and no `raise`. It would always be stopped by the
+  script time limit, so it can only be a modelling error. Loops that merely *might* not end are not reported (that
+  is undecidable); the time limit stops them at run time.
 """
 
 from __future__ import annotations
 
+import ast
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -217,3 +225,38 @@ def lint(roots: dict[str, etree._Element]) -> list[Problem]:
             edges = _edges(scope)
             problems += _unreachable(scope, edges) + _gateways(scope) + _loops(scope, edges)
     return problems
+
+
+def _leaves(loop: ast.While) -> bool:
+    """Whether the loop body can leave the loop: a break of this loop, a return or a raise anywhere in it."""
+    pending: list[ast.AST] = list(loop.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Return | ast.Raise | ast.Break):
+            return True
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            continue  # its own scope: a return there does not leave this loop
+        if isinstance(node, ast.For | ast.While | ast.AsyncFor):  # a break in there ends the inner loop only
+            if any(isinstance(n, ast.Return | ast.Raise) for n in ast.walk(node)):
+                return True
+            pending.extend(node.orelse)  # a break in the inner loop's else clause is this loop's
+            continue
+        pending.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _always_true(test: ast.expr) -> bool:
+    try:
+        return bool(ast.literal_eval(test))
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+
+
+def endless_script_loops(source: str) -> list[int]:
+    """Line numbers of `while <true constant>:` loops in a script that nothing in their body can leave."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    return sorted(node.lineno for node in ast.walk(tree)
+                  if isinstance(node, ast.While) and _always_true(node.test) and not _leaves(node))

@@ -4,7 +4,8 @@ Checks, each reported with file, element id, name and line: hardened XML parse, 
 every service operator has a handler, every user task has a valid JSON Schema form and a lane that maps to a role,
 every script/condition/parameter expression compiles under the restricted engine and calls no file, OS or
 introspection builtin, every literal timer evaluates, and the sequence-flow graph checks of `bpmn_lint`
-(unreachable elements, gateways without complete conditions or a default, unbounded loops).
+(unreachable elements, gateways without complete conditions or a default, unbounded loops), and a warning for a
+script's obviously endless `while` loop.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceT
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
-from app.engine.bpmn_lint import lint
+from app.engine.bpmn_lint import endless_script_loops, lint
+from app.engine.script_host import NOT_EXCEPTIONS
 from app.engine.scripts import ScriptRejected, compile_expression, compile_script
 from app.engine.serialization import spec_json_of
 from app.engine.xml_safety import UnsafeXml, parse_xml
@@ -73,7 +75,7 @@ class _Locator:
         return "", None, ""
 
 
-def _forbidden(source: str, mode: str) -> list[str]:
+def _forbidden(source: str, mode: str, names: frozenset[str]) -> list[str]:
     """Forbidden names the code reads (a name the script itself assigns first is its own variable)."""
     try:
         tree = ast.parse(source.strip() if mode == "eval" else source, mode=mode)
@@ -81,7 +83,7 @@ def _forbidden(source: str, mode: str) -> list[str]:
         return []
     assigned = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    return sorted((used - assigned) & FORBIDDEN_NAMES)
+    return sorted((used - assigned) & names)
 
 
 class _Checker:
@@ -100,10 +102,15 @@ class _Checker:
                                      severity=severity, name=name))
 
     def forbidden(self, element_id: str, what: str, source: str, mode: str) -> None:
-        names = _forbidden(source, mode)
+        names = _forbidden(source, mode, FORBIDDEN_NAMES)
         if names:
             self.add(element_id, f"{what} uses {', '.join(names)}: file, operating-system and introspection access "
                                  "is not available to process scripts")
+        exits = _forbidden(source, mode, NOT_EXCEPTIONS)
+        if exits:
+            self.add(element_id, f"{what} uses {', '.join(exits)}: exceptions outside Exception are not available to "
+                                 "process scripts (it fails with NameError when run); raise ValueError or "
+                                 "RuntimeError instead", severity="warning")
 
     def expression(self, element_id: str, what: str, source: str | None) -> None:
         if source is None or not str(source).strip():
@@ -124,6 +131,10 @@ class _Checker:
             self.add(element_id, f"{what} is refused by the restricted engine: {err}")
             return
         self.forbidden(element_id, what, source, "exec")
+        for line in endless_script_loops(source):
+            self.add(element_id, f"{what} line {line}: endless loop: `while` on a constant that is always true, with "
+                                 "no break, return or raise in its body; it would always be stopped by the script "
+                                 "time limit and the step would fail", severity="warning")
 
     def form(self, element_id: str, filename: str | None, kind: str, required: bool) -> None:
         if not filename:

@@ -1,119 +1,92 @@
-"""Restricted evaluation of BPMN scripts, conditions and expressions, and the service-call bridge.
+"""Restricted, bounded evaluation of BPMN scripts, conditions and expressions, and the service-call bridge.
 
 SpiffWorkflow evaluates them with plain exec/eval and full builtins. Here every script and expression is compiled
-with RestrictedPython's compile_restricted_* (which refuses dunder access, imports and the like at compile time)
-and runs with safe builtins and guards only.
+with RestrictedPython's compile_restricted_* (which refuses dunder access, imports and the like at compile time),
+runs with safe builtins and guards only (no exception outside `Exception` is reachable), and runs in an evaluator
+process under a wall-time and a memory limit (`app.engine.sandbox`). The time limit is a budget per engine operation:
+all the scripts and expressions one start, completion, service task or timer pass evaluates share it.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable
-from functools import lru_cache
-from types import CodeType
 from typing import Any
 
-from RestrictedPython.compile import compile_restricted_eval, compile_restricted_exec
-from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
-from RestrictedPython.Guards import (
-    full_write_guard,
-    guarded_iter_unpack_sequence,
-    guarded_unpack_sequence,
-    safe_builtins,
-    safer_getattr,
-)
-from RestrictedPython.Limits import limited_builtins
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+
+from app.engine.sandbox import Budget, ScriptLimitExceeded, ScriptLimits
+from app.engine.script_host import RESTRICTED_GLOBALS, ScriptRejected, compile_expression, compile_script
 
 ServiceCaller = Callable[[str, dict[str, Any], str], dict[str, Any]]
 
-
-class ScriptRejected(ValueError):
-    """A script or expression does not compile under the restricted engine."""
-
-
-def _inplacevar(op: str, x: Any, y: Any) -> Any:
-    ops: dict[str, Callable[[Any, Any], Any]] = {
-        "+=": lambda a, b: a + b, "-=": lambda a, b: a - b, "*=": lambda a, b: a * b,
-        "/=": lambda a, b: a / b, "//=": lambda a, b: a // b, "%=": lambda a, b: a % b,
-    }
-    if op not in ops:
-        raise ScriptRejected(f"operator {op} is not allowed")
-    return ops[op](x, y)
-
-
-def _builtins() -> dict[str, Any]:
-    allowed = dict(safe_builtins)
-    allowed.update(limited_builtins)
-    for name in ("min", "max", "sum", "any", "all", "enumerate", "sorted", "reversed", "dict", "list", "map", "filter"):
-        allowed[name] = __builtins__[name] if isinstance(__builtins__, dict) else getattr(__builtins__, name)
-    return allowed
-
-
-RESTRICTED_GLOBALS: dict[str, Any] = {
-    "__builtins__": _builtins(),
-    "_getattr_": safer_getattr,
-    "_getitem_": default_guarded_getitem,
-    "_getiter_": default_guarded_getiter,
-    "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
-    "_unpack_sequence_": guarded_unpack_sequence,
-    "_write_": full_write_guard,
-    "_inplacevar_": _inplacevar,
-}
-
-
-@lru_cache(maxsize=2048)
-def compile_expression(source: str) -> CodeType:
-    result = compile_restricted_eval(source.strip(), "<expression>")
-    if result.errors or result.code is None:
-        raise ScriptRejected("; ".join(result.errors) or "does not compile")
-    return result.code
-
-
-@lru_cache(maxsize=1024)
-def compile_script(source: str) -> CodeType:
-    result = compile_restricted_exec(source, "<script>")
-    if result.errors or result.code is None:
-        raise ScriptRejected("; ".join(result.errors) or "does not compile")
-    return result.code
+__all__ = ["AppScriptEngine", "RestrictedEnvironment", "ScriptLimitExceeded", "ScriptRejected", "ServiceCaller",
+           "compile_expression", "compile_script"]
 
 
 class RestrictedEnvironment(TaskDataEnvironment):  # type: ignore[misc]  # SpiffWorkflow ships no type information
-    def __init__(self) -> None:
+    def __init__(self, limits: ScriptLimits | None = None) -> None:
         super().__init__(environment_globals=RESTRICTED_GLOBALS)
+        self.budget = Budget(limits)
 
     def evaluate(self, expression: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> Any:
-        code = compile_expression(expression)
-        scope = copy.copy(self.globals)
-        scope.update(external_context or {})
-        scope.update(context)
-        return eval(code, scope)  # noqa: S307 - restricted bytecode with guarded globals
+        compile_expression(expression)  # refused at once, without a round trip
+        return self.budget.evaluate(expression, context, external_context)
 
     def execute(self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> bool:
-        code = compile_script(script)
+        compile_script(script)
         self.check_for_overwrite(context, external_context or {})
-        context.update(copy.copy(self.globals))
-        context.update(external_context or {})
-        try:
-            exec(code, context)  # noqa: S102 - restricted bytecode with guarded globals
-        finally:
-            self._remove_globals_and_functions_from_context(context, external_context)
-            for key in [k for k in context if k.startswith("_")]:
-                context.pop(key)
+        self.budget.execute(script, context, external_context)
         return True
 
 
+def _limit_of(err: BaseException) -> ScriptLimitExceeded | None:
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, ScriptLimitExceeded):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _at(task: Any, limit: ScriptLimitExceeded) -> ScriptLimitExceeded:
+    spec = task.task_spec
+    name = f"“{spec.bpmn_name}” ({spec.bpmn_id})" if spec.bpmn_name else str(spec.bpmn_id)
+    message = str(limit)
+    return type(limit)(f"{message[:1].upper()}{message[1:]} at {name}; nothing was saved. The process owner must "
+                       "fix the diagram.")
+
+
 class AppScriptEngine(PythonScriptEngine):  # type: ignore[misc]  # SpiffWorkflow ships no type information
-    """Restricted scripts, plus a call_service that passes the real handler error through.
+    """Restricted, bounded scripts, plus a call_service that passes the real handler error through.
 
     SpiffWorkflow 3.2's PythonScriptEngine.call_service masks every handler exception as
     `NameError: name 'script' is not defined`; this override lets the caller's exception propagate unchanged.
+    A script that hits its limit raises `ScriptLimitExceeded` (an `AppError`, 422) unwrapped, naming the element.
     """
 
-    def __init__(self, service_caller: ServiceCaller | None = None) -> None:
-        super().__init__(environment=RestrictedEnvironment())
+    def __init__(self, service_caller: ServiceCaller | None = None, limits: ScriptLimits | None = None) -> None:
+        super().__init__(environment=RestrictedEnvironment(limits))
         self.service_caller = service_caller
+
+    def evaluate(self, task: Any, expression: str, external_context: dict[str, Any] | None = None) -> Any:
+        try:
+            return super().evaluate(task, expression, external_context)
+        except SpiffWorkflowException as err:
+            limit = _limit_of(err)
+            if limit is not None:
+                raise _at(task, limit) from None
+            raise
+
+    def execute(self, task: Any, script: str, external_context: dict[str, Any] | None = None) -> bool:
+        try:
+            return bool(super().execute(task, script, external_context))
+        except SpiffWorkflowException as err:
+            limit = _limit_of(err)
+            if limit is not None:
+                raise _at(task, limit) from None
+            raise
 
     def call_service(self, task: Any, **kwargs: Any) -> str:
         if self.service_caller is None:

@@ -7,9 +7,13 @@ through the outbox and is delivered afterwards, one message per transaction, wit
 
 from __future__ import annotations
 
+import sys
+import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -17,14 +21,15 @@ from sqlalchemy.orm import Session
 
 from app import engine
 from app.adapters.outbox import deliver
-from app.errors import AppError, Conflict, NotFound
+from app.errors import Conflict, NotFound
 from app.services.context import Context
 from app.services.requests import projection, sla_clock
 from app.store import audit
 from app.store.models import DefinitionVersion, Notification, ProcessInstance, ServiceJob, ServiceRequest
-from handlers import HandlerContext, HandlerError, InvalidParams
+from handlers import HandlerContext, InvalidParams
 
 WORKER = "worker"
+TIMER_OPERATOR = "engine.timer"  # a service_job row that stands for an instance's failed timer pass
 
 
 @dataclass
@@ -63,8 +68,19 @@ def _loaded(session: Session, instance_id: int) -> tuple[ProcessInstance, Defini
     return instance, definition
 
 
+def operator_interrupt(err: BaseException) -> bool:
+    """Ctrl-C of `rf worker` (a KeyboardInterrupt in the main thread): stop the worker; the job is rolled back and
+    stays pending. Any other exception, BaseException included, is the job's failure, never the worker's end."""
+    return isinstance(err, KeyboardInterrupt) and threading.current_thread() is threading.main_thread()
+
+
+def _describe_error(err: BaseException) -> tuple[str, str]:
+    error = f"{type(err).__name__}: {err}"
+    return error, "".join(traceback.format_exception_only(type(err), err)).strip()
+
+
 def run_job(services: Context, job_id: int, now: datetime) -> str:
-    """Run one service job; returns 'done', 'retry', 'incident' or 'skipped'."""
+    """Run one service job (or a failed timer pass); returns 'done', 'retry', 'incident' or 'skipped'."""
     params: dict[str, Any] = {}
     with services.uow() as uow:
         session = uow.session
@@ -77,32 +93,43 @@ def run_job(services: Context, job_id: int, now: datetime) -> str:
         if job is None or job.status != "pending":
             return "skipped"
         seen = instance.version
-        handler = services.handlers.get(job.operator)
-        clients = services.clients(session, now)
         try:
-            if handler is None:
-                raise InvalidParams(f"no handler for operator {job.operator}")
-
-            def call(operator: str, call_params: dict[str, Any], key: str) -> dict[str, Any]:
-                params.update(call_params)
-                return handler(call_params, HandlerContext(idempotency_key=key, now=now, clients=clients))
-
-            state = engine.run_service_task(definition.spec_json, instance.state_json, job.task_uuid, call, now)
-            job.status, job.attempts, job.updated_at = "done", job.attempts + 1, now
-            audit.append(session, actor=WORKER, event_type="service_called", request_id=job.request_id, now=now,
-                         payload={"task": job.task_uuid, "bpmn_id": job.bpmn_id, "operator": job.operator,
-                                  "params": params, "result": state.service_result, "attempt": job.attempts})
+            if job.operator == TIMER_OPERATOR:
+                state = engine.fire_due_timers(definition.spec_json, instance.state_json, now)
+                job.status, job.attempts, job.updated_at = "done", job.attempts + 1, now
+            else:
+                state = _call_service(services, session, job, definition.spec_json, instance.state_json, params, now)
             projection.apply(session, instance, seen, state, now, WORKER)
             uow.commit()
             return "done"
         except Conflict:
             return "skipped"  # someone else moved the instance; the job is re-read next pass
-        except (HandlerError, AppError, Exception) as err:  # noqa: BLE001 - any failure is retried or an incident
+        except BaseException as err:  # noqa: BLE001 - any failure of a job is retried or an incident
             session.rollback()
-            error = f"{type(err).__name__}: {err}"
-            detail = "".join(traceback.format_exception_only(type(err), err)).strip()
+            if operator_interrupt(err):
+                raise
+            error, detail = _describe_error(err)
             permanent = isinstance(err, InvalidParams)
     return _record_failure(services, job_id, now, error, detail, params, permanent)
+
+
+def _call_service(services: Context, session: Session, job: ServiceJob, spec_json: str, state_json: str,
+                  params: dict[str, Any], now: datetime) -> engine.InstanceState:
+    handler = services.handlers.get(job.operator)
+    clients = services.clients(session, now)
+    if handler is None:
+        raise InvalidParams(f"no handler for operator {job.operator}")
+
+    def call(operator: str, call_params: dict[str, Any], key: str) -> dict[str, Any]:
+        params.update(call_params)
+        return handler(call_params, HandlerContext(idempotency_key=key, now=now, clients=clients))
+
+    state = engine.run_service_task(spec_json, state_json, job.task_uuid, call, now)
+    job.status, job.attempts, job.updated_at = "done", job.attempts + 1, now
+    audit.append(session, actor=WORKER, event_type="service_called", request_id=job.request_id, now=now,
+                 payload={"task": job.task_uuid, "bpmn_id": job.bpmn_id, "operator": job.operator,
+                          "params": params, "result": state.service_result, "attempt": job.attempts})
+    return state
 
 
 def _record_failure(services: Context, job_id: int, now: datetime, error: str, detail: str,
@@ -141,28 +168,63 @@ def retry_incident(services: Context, job_id: int, actor: str) -> None:
 
 
 def fire_timers(services: Context, now: datetime, limit: int = 100) -> int:
+    """Fire due timers, one instance per transaction. An instance whose timer pass fails (a timer expression or a
+    script after the timer raised or hit its limit) gets a timer job: retried with backoff, then an incident, and
+    skipped here until that job is done, so it never holds up the others."""
+    failing = select(ServiceJob.instance_id).where(ServiceJob.operator == TIMER_OPERATOR,
+                                                   ServiceJob.status.in_(("pending", "incident")))
     with services.uow() as uow:
         due = list(uow.session.scalars(
-            select(ProcessInstance.id).where(ProcessInstance.status == "running",
-                                             ProcessInstance.next_timer_at <= now).limit(limit)))
+            select(ProcessInstance.id).where(ProcessInstance.status == "running", ProcessInstance.next_timer_at <= now,
+                                             ProcessInstance.id.not_in(failing)).limit(limit)))
     fired = 0
     for instance_id in due:
-        with services.uow() as uow:
-            loaded = _loaded(uow.session, instance_id)
-            if loaded is None:
-                continue
-            instance, definition = loaded
-            if instance.next_timer_at is None or instance.next_timer_at > now:
-                continue
-            seen = instance.version
-            state = engine.fire_due_timers(definition.spec_json, instance.state_json, now)
-            try:
-                projection.apply(uow.session, instance, seen, state, now, WORKER)
-            except Conflict:
-                continue
-            uow.commit()
-            fired += len(state.fired_timers)
+        try:
+            fired += _fire_instance_timers(services, instance_id, now)
+        except BaseException as err:  # noqa: BLE001 - one instance's failure is its own, never the pass's
+            if operator_interrupt(err):
+                raise
+            _timer_failed(services, instance_id, now, err)
     return fired
+
+
+def _fire_instance_timers(services: Context, instance_id: int, now: datetime) -> int:
+    with services.uow() as uow:
+        loaded = _loaded(uow.session, instance_id)
+        if loaded is None:
+            return 0
+        instance, definition = loaded
+        if instance.next_timer_at is None or instance.next_timer_at > now:
+            return 0
+        seen = instance.version
+        state = engine.fire_due_timers(definition.spec_json, instance.state_json, now)
+        try:
+            projection.apply(uow.session, instance, seen, state, now, WORKER)
+        except Conflict:
+            return 0
+        uow.commit()
+        return len(state.fired_timers)
+
+
+def _timer_failed(services: Context, instance_id: int, now: datetime, err: BaseException) -> None:
+    """Record a failed timer pass as the instance's timer job (one per instance, reused), counting an attempt."""
+    error, detail = _describe_error(err)
+    with services.uow() as uow:
+        instance = uow.session.get(ProcessInstance, instance_id)
+        if instance is None:
+            return
+        key = f"timer:{instance_id}"
+        job = uow.session.scalars(select(ServiceJob).where(ServiceJob.task_uuid == key)).one_or_none()
+        if job is None:
+            job = ServiceJob(instance_id=instance_id, request_id=instance.request_id, task_uuid=key, bpmn_id="timer",
+                             operator=TIMER_OPERATOR, attempts=0, next_attempt_at=now, created_at=now)
+            uow.session.add(job)
+        elif job.status != "pending":
+            job.attempts = 0
+        job.status, job.updated_at = "pending", now
+        uow.commit()
+        job_id = job.id
+    _record_failure(services, job_id, now, error, detail, {}, permanent=False)
 
 
 def escalate_slas(services: Context, now: datetime, limit: int = 100) -> int:
@@ -210,20 +272,47 @@ def send_mail(services: Context, now: datetime, limit: int = 50) -> int:
     return sent
 
 
-def run_once(services: Context, now: datetime | None = None, max_rounds: int = 50) -> WorkerPass:
-    """Do everything that is due, following chains (a service task that readies the next one) to the end."""
+DONE, RETRY, INCIDENT = 1, 2, 3
+_OUTCOMES = {"done": DONE, "retry": RETRY, "incident": INCIDENT}
+
+
+def _job_outcome(services: Context, job_id: int, now: datetime) -> int:
+    return _OUTCOMES.get(run_job(services, job_id, now), 0)
+
+
+def _guarded(report: Callable[[str], None], what: str, work: Callable[[], int]) -> int:
+    """Run one part of a pass; its failure is reported and the rest of the pass goes on."""
+    try:
+        return work()
+    except BaseException as err:  # noqa: BLE001 - nothing one part meets stops the others
+        if operator_interrupt(err):
+            raise
+        report(f"worker: {what} failed: {type(err).__name__}: {err}")
+        return 0
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def run_once(services: Context, now: datetime | None = None, max_rounds: int = 50,
+             report: Callable[[str], None] = _stderr) -> WorkerPass:
+    """Do everything that is due, following chains (a service task that readies the next one) to the end.
+
+    Each job, each instance's timers, the escalations and the mail are isolated from one another: whatever one of
+    them raises (BaseException included) fails that one (a job: retried, then an incident) and the pass goes on."""
     summary = WorkerPass()
     for _ in range(max_rounds):
         now_ = now or services.clock.now()
         round_ = WorkerPass()
         for job_id in _due_jobs(services, now_, 100):
-            outcome = run_job(services, job_id, now_)
-            round_.services_run += outcome == "done"
-            round_.services_failed += outcome == "retry"
-            round_.incidents += outcome == "incident"
-        round_.timers_fired = fire_timers(services, now_)
-        round_.escalations = escalate_slas(services, now_)
-        round_.mails_sent = send_mail(services, now_)
+            outcome = _guarded(report, f"job {job_id}", partial(_job_outcome, services, job_id, now_))
+            round_.services_run += outcome == DONE
+            round_.services_failed += outcome == RETRY
+            round_.incidents += outcome == INCIDENT
+        round_.timers_fired = _guarded(report, "timers", partial(fire_timers, services, now_))
+        round_.escalations = _guarded(report, "escalations", partial(escalate_slas, services, now_))
+        round_.mails_sent = _guarded(report, "mail", partial(send_mail, services, now_))
         for name, value in round_.__dict__.items():
             setattr(summary, name, getattr(summary, name) + value)
         if not (round_.services_run or round_.timers_fired or round_.escalations):
