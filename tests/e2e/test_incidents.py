@@ -134,3 +134,22 @@ def test_what_names_the_request_is_shown_but_never_edited(services, clock):
     else:
         raise AssertionError("an identifier was edited")
     assert events(services, "incident_data_edited") == []
+
+
+def test_a_failed_timer_pass_is_an_incident_that_can_be_retried_or_cancelled_but_has_no_data_to_edit(services, clock):
+    drive = Driver(services, clock)
+    number = drive.new("assistance")
+    with services.uow() as uow:
+        instance = uow.session.scalars(select(ProcessInstance)).one()
+        uow.session.add(ServiceJob(instance_id=instance.id, request_id=instance.request_id,
+                                   task_uuid=f"timer:{instance.id}", bpmn_id="timer", operator="engine.timer",
+                                   status="incident", attempts=3, last_error="RuntimeError: timer failed",
+                                   next_attempt_at=clock.now(), created_at=clock.now(), updated_at=clock.now()))
+        uow.commit()
+        job = uow.session.scalars(select(ServiceJob.id).where(ServiceJob.operator == "engine.timer")).one()
+    maria = WebUser(services, "maria")
+    page = maria.get(f"/incidents/{job}")
+    assert page.status_code == 200 and "Timers of this request" in page.get_data(as_text=True)
+    assert "Save and retry" not in page.get_data(as_text=True) and "Retry as it is" in page.get_data(as_text=True)
+    assert maria.post(f"/incidents/{job}/retry").status_code == 302
+    assert number

@@ -148,7 +148,11 @@ def incident(services: Context, identity: Identity, job_id: int) -> IncidentDeta
         definition = session.get(DefinitionVersion, instance.definition_version_id) if instance else None
         if instance is None or definition is None:
             raise NotFound(f"no instance for incident {job_id}")
-        inputs = engine.service_inputs(definition.spec_json, instance.state_json, job.task_uuid)
+        if job.operator == worker.TIMER_OPERATOR:  # a timer pass that failed: no data of its own to correct
+            inputs = ServiceInputs(bpmn_id=job.bpmn_id, name="Timers of this request", operator=job.operator,
+                                   parameters={}, reads={})
+        else:
+            inputs = engine.service_inputs(definition.spec_json, instance.state_json, job.task_uuid)
         history = [{"at": e.at, "actor": e.actor, "event_type": e.event_type, "payload": e.payload}
                    for e in session.scalars(select(AuditEvent).where(
                        AuditEvent.request_id == request.id,
