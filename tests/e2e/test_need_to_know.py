@@ -142,3 +142,19 @@ def test_the_command_line_is_the_operators_tool_and_reads_every_request(rf, serv
         assert rf.show(number)["number"] == number
         assert rf("replay", number).exit_code == 0
         assert rf("export", "--format", "csv", "--request", number).exit_code == 0
+
+
+def test_the_list_filter_and_the_one_request_check_agree_for_every_user(services, one_request_per_group):
+    """The SQL filter lists use (`queries.readable`) and `may_read_request` come from the same definition."""
+    from dataclasses import replace
+
+    from app.services.requests.queries import readable
+
+    identities = [auth.load_identity(services, username) for username in USERS]
+    with services.uow() as uow:
+        requests = list(uow.session.scalars(select(ServiceRequest)))
+        for identity in identities:
+            for who in (identity, replace(identity, grants=frozenset())):
+                by_sql = set(uow.session.scalars(select(ServiceRequest.number).where(*readable(who))))
+                by_python = {r.number for r in requests if may_read_request(who, r.provider_group.code)}
+                assert by_sql == by_python, who.username
