@@ -47,6 +47,7 @@ from sqlalchemy import create_engine, func, select, text
 from app.bootstrap import Services, bootstrap
 from app.clock import FixedClock
 from app.config import PROJECT_ROOT, Settings
+from app.domain.permissions import OPERATOR
 from app.services import worker
 from app.services.admin import setup
 from app.services.definitions import deploy as definitions
@@ -347,7 +348,7 @@ def verify_services(services: Services, inbox: Inbox, numbers: dict[str, list[st
         raise RuntimeError(f"expected {len(all_numbers)} mails sent and received; outbox {mails}, "
                            f"SMTP server received {inbox.count}")
     for kind in KINDS:
-        path = queries.show_request(services, numbers[kind][-1])["path"]
+        path = queries.show_request(services, numbers[kind][-1], reader=OPERATOR)["path"]
         if path != raw_path(last_raw[kind]):
             raise RuntimeError(f"{kind}: services path {path} differs from raw path {raw_path(last_raw[kind])}")
     return [f"{closed} requests closed through the services (incl. warm-up), {inbox.count} mails received "

@@ -32,6 +32,7 @@ from app import engine
 from app.bootstrap import Services, bootstrap
 from app.clock import FixedClock
 from app.config import PROJECT_ROOT, Settings
+from app.domain.permissions import OPERATOR
 from app.services import worker
 from app.services.admin import setup
 from app.services.audit import replay
@@ -125,12 +126,12 @@ def main(argv: list[str] | None = None) -> int:
 
             rows = []
             for size, number, events in built:
-                report = replay.replay_request(services, number)  # warm-up, and the outcome check
+                report = replay.replay_request(services, number, reader=OPERATOR)  # warm-up, and the outcome check
                 if not report.identical:
                     print(f"FAIL: {number} does not replay identical: {report.as_dict()}")
                     return 1
                 spec_json, inputs = _inputs(services, number)
-                whole = best_of(args.repeat, lambda n=number: replay.replay_request(services, n))
+                whole = best_of(args.repeat, lambda n=number: replay.replay_request(services, n, reader=OPERATOR))
                 engine_only = best_of(args.repeat, lambda s=spec_json, i=inputs: engine.replay_inputs(s, i))
                 walking = best_of(args.repeat, lambda s=spec_json, i=inputs: engine.replay_inputs(s, i, indexed=False))
                 rows.append((size, number, events, len(inputs), whole, engine_only, walking))

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.bootstrap import Services
 from app.clock import FixedClock
+from app.domain.permissions import OPERATOR
 from app.services import worker
 from app.services.requests import intake, queries
 from app.services.tasks import actions as tasks
@@ -48,7 +49,7 @@ class Driver:
         return worker.run_once(self.services, now=self.clock.now())
 
     def show(self, number: str) -> dict[str, Any]:
-        return queries.show_request(self.services, number)
+        return queries.show_request(self.services, number, reader=OPERATOR)
 
     def open_bpmn_ids(self, number: str) -> list[str]:
         return sorted(t["bpmn_id"] for t in self.show(number)["open_tasks"])

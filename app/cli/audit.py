@@ -58,6 +58,7 @@ def verify_cmd(as_json: bool) -> None:
 @_command
 def export_cmd(fmt: str, request_ref: str | None, since: str | None, until: str | None, version: str | None,
                output: Path | None, user: str | None, as_json: bool) -> None:
+    from app.domain.permissions import OPERATOR  # the CLI is the operator's tool: it reads every request
     from app.errors import FieldError, InvalidData
     from app.services.audit import export
 
@@ -65,7 +66,7 @@ def export_cmd(fmt: str, request_ref: str | None, since: str | None, until: str 
         raise InvalidData("--json prints a summary; give --output for the export itself",
                           [FieldError("output", "required with --json")])
     query = export.parse_query(request=request_ref, since=since, until=until, version=version)
-    done = export.export(open_services(), fmt, query, user or f"cli:{getpass.getuser()}")
+    done = export.export(open_services(), fmt, query, user or f"cli:{getpass.getuser()}", reader=OPERATOR)
     if output is None:
         click.echo(done.content.decode(), nl=False)
         return

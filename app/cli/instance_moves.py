@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from app.cli.support import actor, fail, open_services
+from app.cli.support import RECORD_NUMBER, actor, fail, open_services
 from app.errors import AppError, FieldError, InvalidData
 
 REFUSED = 3
@@ -34,8 +34,9 @@ def _check_lines(data: dict[str, Any]) -> list[str]:
                                "the latest): --request NUMBER (repeatable) or --all eligible; --check only lists "
                                "per instance whether it can move and why not. Exit 3 when any instance is refused.")
 @click.argument("process_id")
-@click.option("--from-version", "from_version", type=int, required=True, help="The version the instances run on.")
-@click.option("--to-version", "to_version", type=int, help="The version to move to (default: the latest).")
+@click.option("--from-version", "from_version", type=RECORD_NUMBER, required=True,
+              help="The version the instances run on.")
+@click.option("--to-version", "to_version", type=RECORD_NUMBER, help="The version to move to (default: the latest).")
 @click.option("--request", "requests", multiple=True, metavar="NUMBER", help="A request to migrate (repeatable).")
 @click.option("--all", "all_eligible", is_flag=True, help="Migrate every eligible running instance of the version.")
 @click.option("--check", "check_only", is_flag=True, help="Only list whether each instance can move; change nothing.")

@@ -42,6 +42,7 @@ def _one_line(report: dict[str, Any]) -> str:
 @click.option("--all", "all_requests", is_flag=True, help="Replay every request, with a progress bar and a summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def replay_cmd(request_ref: str | None, all_requests: bool, as_json: bool) -> None:
+    from app.domain.permissions import OPERATOR  # the CLI is the operator's tool: it reads every request
     from app.services.audit import replay
 
     try:
@@ -49,18 +50,18 @@ def replay_cmd(request_ref: str | None, all_requests: bool, as_json: bool) -> No
             raise InvalidData("give one REQUEST or --all", [FieldError("REQUEST", "name one request, or pass --all")])
         services = open_services()
         if request_ref:
-            report = replay.replay_request(services, request_ref).as_dict()
+            report = replay.replay_request(services, request_ref, reader=OPERATOR).as_dict()
             if as_json:
                 click.echo(json.dumps(report, indent=2, default=str))
             else:
                 click.echo("\n".join([_one_line(report), *_difference_lines(report)]))
             sys.exit(0 if report["identical"] else DIFFERENT)
-        numbers = replay.request_numbers(services)
+        numbers = replay.request_numbers(services, reader=OPERATOR)
         reports: list[dict[str, Any]] = []
         with click.progressbar(numbers, label="Replaying", show_pos=True, file=sys.stderr,
                                item_show_func=lambda n: n or "") as bar:
             for number in bar:
-                reports.append(replay.replay_request(services, number).as_dict())
+                reports.append(replay.replay_request(services, number, reader=OPERATOR).as_dict())
     except AppError as err:
         fail(err, as_json)
         return

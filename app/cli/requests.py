@@ -45,9 +45,10 @@ def _show_human(d: dict[str, Any]) -> str:
 @json_option
 @command
 def show_cmd(request_ref: str, as_json: bool) -> None:
+    from app.domain.permissions import OPERATOR  # the CLI is the operator's tool: it reads every request
     from app.services.requests import queries
 
-    emit(queries.show_request(open_services(), request_ref), as_json, _show_human)
+    emit(queries.show_request(open_services(), request_ref, reader=OPERATOR), as_json, _show_human)
 
 
 @click.command("users", help="Users with their roles and provider groups.")

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from app.bootstrap import Services, bootstrap
+from app.domain import input_limits
 from app.errors import AppError, DefinitionRejected, InvalidData
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
@@ -63,9 +64,15 @@ def emit(data: Any, as_json: bool, human: Callable[[Any], str]) -> None:
 
 def parse_data(raw: str) -> Any:
     try:
-        return json.loads(raw)
+        return input_limits.loads(raw)
+    except input_limits.JsonTooDeep as err:
+        raise InvalidData(f"--data is {err}: flatten it (at most {err.limit} levels)") from None
     except json.JSONDecodeError as err:
         raise InvalidData(f"--data is not valid JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
+
+
+# a whole-number argument or option that names a record (a version, a job): 1 to the database's INTEGER maximum
+RECORD_NUMBER = click.IntRange(1, input_limits.MAX_RECORD_NUMBER)
 
 
 def actor(user: str | None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from app.cli.support import actor, command, emit, json_option, open_services
+from app.cli.support import RECORD_NUMBER, actor, command, emit, json_option, open_services
 
 
 @click.command("worker", help="Run due service tasks, timers and mail; loops unless --once.")
@@ -41,7 +41,7 @@ def incidents_cmd(as_json: bool) -> None:
 
 
 @click.command("retry", help="Retry a service task that raised an incident.")
-@click.argument("job_id", type=int)
+@click.argument("job_id", type=RECORD_NUMBER)
 @click.option("--user")
 @json_option
 @command

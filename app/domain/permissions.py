@@ -4,6 +4,12 @@ filters alike (the inbox's SQL predicate is built from `task_grants`, the Python
 A user holds roles, each either within a provider group (manager, specialist, service provider, CAR) or system-wide
 (process owner, auditor, administrator). A task is worked by whoever holds its lane's role in the request's provider
 group.
+
+Need-to-know reading: a request (its page, history, diagrams, replay, JSON, exports, and every list of requests) is
+read by the members of its provider group (any role within that group) and by the all-group readers (process owners,
+auditors, administrators); for everyone else it does not exist (404). `may_read_request` decides one request;
+`readable_groups` is the same rule as the set a list's SQL filter keeps (None: every group). The `rf` command line is
+the server operator's tool, run without a signed-in user: it reads as `OPERATOR`, who reads everything.
 """
 
 from __future__ import annotations
@@ -79,6 +85,31 @@ def may_repair_incidents(identity: Identity, group: str) -> bool:
 def may_see_incidents(identity: Identity, group: str) -> bool:
     """Process owners also see incidents (read-only: they change the process, not the request)."""
     return may_repair_incidents(identity, group) or identity.has_role(PROCESS_OWNER)
+
+
+@dataclass(frozen=True)
+class Operator:
+    """Whoever runs `rf` on the server: not a signed-in user, so no need-to-know restriction applies."""
+
+    name: str = "operator"
+
+
+OPERATOR = Operator()
+Reader = Identity | Operator  # who reads a request: a signed-in user, or the operator at the command line
+
+
+def readable_groups(reader: Reader) -> frozenset[str] | None:
+    """The provider groups whose requests `reader` may read; None means every group (what a list filters by)."""
+    if isinstance(reader, Operator) or sees_every_group(reader):
+        return None
+    return frozenset(group for _, group in reader.grants if group)
+
+
+def may_read_request(reader: Reader, provider_group: str) -> bool:
+    """May read a request of `provider_group`: a member of that group (any role), a process owner, an auditor or an
+    administrator (or the operator at the command line). Everyone else is told the request does not exist."""
+    groups = readable_groups(reader)
+    return groups is None or provider_group in groups
 
 
 @dataclass(frozen=True)

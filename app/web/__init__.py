@@ -14,6 +14,7 @@ from app.config import PROJECT_ROOT
 from app.domain.permissions import abilities
 from app.errors import AppError
 from app.web import charts, security
+from app.web.converters import RecordNumberConverter
 
 
 def _secret_key(configured: str | None) -> str:
@@ -32,6 +33,7 @@ def _secret_key(configured: str | None) -> str:
 
 def create_app(services: Services | None = None, config: dict[str, Any] | None = None) -> Flask:
     flask_app = Flask(__name__.rsplit(".", 1)[0], template_folder="templates", static_folder="static")
+    flask_app.url_map.converters["int"] = RecordNumberConverter  # <int:id> beyond the database's range: a 404
     flask_app.config.update(MAX_CONTENT_LENGTH=25 * 1024 * 1024)
     flask_app.config.update(config or {})
     flask_app.extensions["rf_services"] = services or bootstrap()

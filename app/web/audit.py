@@ -5,23 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, render_template, request
 
+from app.domain.input_limits import record_number
 from app.domain.permissions import AUDIT_READERS
 from app.errors import InvalidData, NotFound
 from app.services.audit import events as audit_views
 from app.services.audit import export
 from app.web.auth import require_role
 from app.web.context import identity, services
+from app.web.downloads import attachment
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
 
 def _page_number(value: str | None) -> int:
-    try:
-        return max(1, int(value or 1))
-    except ValueError:
-        return 1
+    return record_number(value) or 1
 
 
 @bp.get("")
@@ -39,7 +38,7 @@ def audit_page() -> tuple[str, int]:
     filters = audit_views.EventFilters(query=query, event_type=given["type"] or None, actor=given["actor"] or None,
                                        page=_page_number(args.get("page")))
     try:
-        page = audit_views.events_page(services(), filters)
+        page = audit_views.events_page(services(), filters, reader=identity())
     except NotFound as err:
         errors["request" if given["request"] and "request" in str(err) else "version"] = str(err)
         page = {"rows": [], "total": 0, "page": 1, "pages": 1, "event_types": audit_views.event_types(services())}
@@ -54,7 +53,5 @@ def download(fmt: str) -> Any:
     args = request.args
     query = export.parse_query(request=args.get("request"), since=args.get("since"), until=args.get("until"),
                                version=args.get("version"))
-    done = export.export(services(), fmt, query, identity().username)
-    return Response(done.content, mimetype=done.mimetype,
-                    headers={"Content-Disposition": f'attachment; filename="{done.filename}"',
-                             "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
+    done = export.export(services(), fmt, query, identity().username, reader=identity())
+    return attachment(done.content, done.filename, done.mimetype)

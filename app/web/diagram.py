@@ -9,7 +9,7 @@ from flask import Blueprint, Response, abort, jsonify, request, send_from_direct
 
 from app.config import PROJECT_ROOT
 from app.services.requests import diagram
-from app.web.context import services
+from app.web.context import identity, services
 
 bp = Blueprint("diagram", __name__)
 BPMN_JS_DIST = PROJECT_ROOT / "node_modules" / "bpmn-js" / "dist"
@@ -35,4 +35,4 @@ def diagrams(ref: str) -> Response:
         from app.web.history import step_diagrams
 
         return jsonify(step_diagrams(ref, request.args["step"]))
-    return jsonify(diagram.request_diagrams(services(), ref))
+    return jsonify(diagram.request_diagrams(services(), ref, reader=identity()))

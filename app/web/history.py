@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from flask import Blueprint, g, render_template, request, session, url_for
 
+from app.domain.input_limits import record_number
 from app.errors import FieldError, InvalidData
 from app.services.audit import events as audit_views
 from app.services.audit import replay
@@ -43,34 +44,35 @@ def time_zone() -> tuple[str, ZoneInfo]:
     return name, zone
 
 
-def _step(steps: int) -> int:
-    raw = request.args.get("step", "").strip()
-    if not raw:
-        return steps
-    if not raw.isdigit():
-        raise InvalidData("step must be a number", [FieldError("step", f"{raw!r}: use 1 to {steps}")])
-    return int(raw)
+def _step(raw: str, steps: int | None = None) -> int:
+    """?step= as a step number (1 to `steps` when known; the replay checks the range against the request)."""
+    number = record_number(raw)
+    if number is None:
+        hint = f"use 1 to {steps}" if steps else "use a step number from 1"
+        raise InvalidData("step must be a number", [FieldError("step", f"{raw[:40]!r} is not a step: {hint}")])
+    return number
 
 
 @bp.post("/requests/<ref>/replay")
 def replay_request(ref: str) -> str:
     """Replay the request and show the result on its page (nothing about the request changes; an auditor's replay
     is logged like any look an auditor takes at a request)."""
+    shown = queries.show_request(services(), ref, reader=g.identity)  # need-to-know: 404 for anyone else
     audit_views.record_request_view(services(), g.identity, ref, view="replay")
-    shown = queries.show_request(services(), ref)
-    report = replay.replay_request(services(), ref).as_dict()
-    return render_template("request.html", r=shown, extras=diagram.request_page_extras(services(), shown),
-                           replay=report)
+    report = replay.replay_request(services(), ref, reader=g.identity).as_dict()
+    return render_template("request.html", r=shown,
+                           extras=diagram.request_page_extras(services(), shown, reader=g.identity), replay=report)
 
 
 @bp.get("/requests/<ref>/history")
 def history(ref: str) -> str:
     zone_name, zone = time_zone()
+    shown = queries.show_request(services(), ref, reader=g.identity)  # need-to-know: 404 for anyone else
     audit_views.record_request_view(services(), g.identity, ref, view="history")  # an auditor's look is audited
-    shown = queries.show_request(services(), ref)
-    timeline = diagram.request_timeline(services(), ref, path=shown["path"])
-    step = _step(len(timeline))
-    state = replay.state_at(services(), ref, step)
+    timeline = diagram.request_timeline(services(), ref, path=shown["path"], reader=g.identity)
+    raw_step = request.args.get("step", "").strip()
+    step = _step(raw_step, len(timeline)) if raw_step else len(timeline)
+    state = replay.state_at(services(), ref, step, reader=g.identity)
     names = state.names
     waiting = state.waiting(zone)
     done = [{"id": element, "name": names.get(element, element), "times": times}
@@ -87,8 +89,7 @@ def history(ref: str) -> str:
 
 def step_diagrams(ref: str, raw_step: str) -> list[dict[str, Any]]:
     """The diagrams' JSON (as /api/requests/<ref>/diagrams) coloured for the request as it was after step N."""
-    if not raw_step.isdigit():
-        raise InvalidData("step must be a number", [FieldError("step", f"{raw_step!r} is not a step number")])
+    step = _step(raw_step.strip())
     _, zone = time_zone()
-    state = replay.state_at(services(), ref, int(raw_step))
-    return diagram.step_diagrams(services(), ref, state.snapshot.path, state.waiting(zone))
+    state = replay.state_at(services(), ref, step, reader=g.identity)
+    return diagram.step_diagrams(services(), ref, state.snapshot.path, state.waiting(zone), reader=g.identity)

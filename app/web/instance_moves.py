@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from app.domain.input_limits import MAX_RECORD_NUMBER, record_number
 from app.domain.permissions import PROCESS_OWNERS
 from app.errors import FieldError, InvalidData
 from app.services.definitions import instance_moves as migration
@@ -18,10 +19,11 @@ PATH = "/processes/<process_id>/versions/<int:version>/migrate"
 def _version_arg(raw: str | None, name: str) -> int | None:
     if not raw:
         return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidData(f"{name} must be a version number", [FieldError(name, f"{raw!r} is not a number")]) from None
+    number = record_number(raw)
+    if number is None:
+        raise InvalidData(f"{name} must be a version number",
+                          [FieldError(name, f"{raw[:40]!r} is not a version number (1 to {MAX_RECORD_NUMBER})")])
+    return number
 
 
 @bp.get(PATH)
@@ -38,8 +40,9 @@ def migrate_instances(process_id: str, version: int) -> Response:
     seen = {}
     for item in form.getlist("seen"):
         number, _, seen_version = item.partition(":")
-        if seen_version.isdigit():
-            seen[number] = int(seen_version)
+        seen_number = record_number(seen_version)
+        if seen_number is not None:
+            seen[number] = seen_number
     everything = form.get("action") == "all"
     try:
         report = migration.migrate(services(), identity(), process_id, version,

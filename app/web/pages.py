@@ -21,20 +21,22 @@ def services() -> Services:
 
 @pages.get("/")
 def dashboard() -> str:
-    return render_template("dashboard.html", board=overview.dashboard(services()))
+    return render_template("dashboard.html", board=overview.dashboard(services(), g.identity))
 
 
 @pages.get("/requests/<ref>")
 def request_page(ref: str) -> str:
+    shown = queries.show_request(services(), ref, reader=g.identity)  # need-to-know: 404 for anyone else
     audit_views.record_request_view(services(), g.identity, ref)  # an auditor's look is itself audited
-    shown = queries.show_request(services(), ref)
-    return render_template("request.html", r=shown, extras=diagram.request_page_extras(services(), shown))
+    return render_template("request.html", r=shown,
+                           extras=diagram.request_page_extras(services(), shown, reader=g.identity))
 
 
 @pages.get("/api/requests/<ref>")
 def request_json(ref: str) -> dict[str, Any]:
+    shown = queries.show_request(services(), ref, reader=g.identity)
     audit_views.record_request_view(services(), g.identity, ref, view="request_json")
-    return queries.show_request(services(), ref)
+    return shown
 
 
 @pages.get("/health")

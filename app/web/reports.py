@@ -12,6 +12,7 @@ from app.domain.vocabulary import REQUEST_TYPES
 from app.services.reports import catalogue as reports
 from app.services.reports.tables import NUMERIC
 from app.web.context import identity, services
+from app.web.downloads import attachment
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 FILTERS = ("since", "until", "group", "type")
@@ -60,6 +61,4 @@ def report(name: str) -> Response | tuple[str, int]:
 @bp.get("/<name>.csv")
 def download(name: str) -> Response:
     done = reports.export_csv(services(), identity(), name, _given())
-    return Response(done.content, mimetype="text/csv", headers={
-        "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": f'attachment; filename="{done.filename}"',
-        "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
+    return attachment(done.content, done.filename, "text/csv; charset=utf-8")

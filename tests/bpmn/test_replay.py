@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select, text, update
 
+from app.domain.permissions import OPERATOR
 from app.services.audit import replay
 from app.store.models import AuditEvent, ProcessInstance, ServiceRequest
 from tests.bpmn import test_request_fulfillment_paths as paths
@@ -29,7 +30,7 @@ def drive(services, clock) -> Driver:
 
 
 def all_numbers(services) -> list[str]:
-    return replay.request_numbers(services)
+    return replay.request_numbers(services, reader=OPERATOR)
 
 
 def describe(report: replay.ReplayReport) -> str:
@@ -44,10 +45,11 @@ def test_every_path_replays_identical(path, drive, services, clock, mailbox):
     numbers = all_numbers(services)
     assert numbers
     for number in numbers:
-        report = replay.replay_request(services, number)
+        report = replay.replay_request(services, number, reader=OPERATOR)
         assert report.identical, describe(report)
         assert report.inputs >= 3 and report.events > report.inputs
-        plain = replay.replay_request(services, number, indexed=False)  # SpiffWorkflow's own tree walks
+        # SpiffWorkflow's own tree walks
+        plain = replay.replay_request(services, number, indexed=False, reader=OPERATOR)
         assert plain.identical, describe(plain)
 
 
@@ -57,7 +59,7 @@ def test_replay_uses_the_recorded_service_results_and_calls_no_handler(services,
     drive.complete(number, "assign_specialist", "maria", {"specialist": "sam"})
     calls: list[str] = []
     services.handlers = {name: (lambda params, ctx, name=name: calls.append(name) or {}) for name in services.handlers}
-    report = replay.replay_request(services, number)
+    report = replay.replay_request(services, number, reader=OPERATOR)
     assert report.identical, describe(report)
     assert calls == []
 
@@ -89,14 +91,14 @@ def test_a_task_marked_completed_in_the_stored_state_is_reported_by_name(service
     number = drive.new("enhancement", provider_group="apps")
     drive.complete(number, "draw_up_work_plan", "pete", WORK_PLAN)
     drive.work()
-    assert replay.replay_request(services, number).identical
+    assert replay.replay_request(services, number, reader=OPERATOR).identical
 
     def complete_fulfilment(state: dict) -> None:
         task = _ready_task(state, "fulfil_enhancement_request")
         task["state"] = 64  # COMPLETED, without anyone having completed it
 
     _tamper(services, number, complete_fulfilment)
-    report = replay.replay_request(services, number)
+    report = replay.replay_request(services, number, reader=OPERATOR)
     assert not report.identical
     found = {(d.aspect, d.element) for d in report.differences}
     assert ("path", "fulfil_enhancement_request") in found, describe(report)
@@ -116,7 +118,7 @@ def test_a_changed_data_value_in_the_stored_state_is_reported_by_key(services, d
                 task["data"]["priority"] = "low"
 
     _tamper(services, number, change_priority)
-    report = replay.replay_request(services, number)
+    report = replay.replay_request(services, number, reader=OPERATOR)
     [difference] = report.differences
     assert (difference.aspect, difference.element) == ("data", "priority")
     assert (difference.stored, difference.replayed) == ("low", "high")
@@ -147,7 +149,7 @@ def test_a_tampered_audit_input_is_reported_at_its_event(services, drive):
                                     .order_by(AuditEvent.seq.desc()).limit(1)).one()
         seq, payload = event.seq, dict(event.payload)
     _edit_audit_payload(services, seq, {**payload, "data": {"test_result": "fail", "test_notes": "ok"}})
-    report = replay.replay_request(services, number)
+    report = replay.replay_request(services, number, reader=OPERATOR)
     found = {(d.aspect, d.element) for d in report.differences}
     assert ("human_task", "determine_chargeability") in found, describe(report)
     assert ("human_task", "fulfil_enhancement_request") in found, describe(report)
@@ -162,7 +164,7 @@ def test_a_completion_the_replay_cannot_match_is_reported(services, drive):
         event = uow.session.scalars(select(AuditEvent).where(AuditEvent.event_type == "task_completed")).one()
         seq, payload = event.seq, dict(event.payload)
     _edit_audit_payload(services, seq, {**payload, "bpmn_id": "test_solution"})
-    report = replay.replay_request(services, number)
+    report = replay.replay_request(services, number, reader=OPERATOR)
     [problem] = [d for d in report.differences if d.aspect == "input"]
     assert problem.element == "test_solution" and "not ready" in problem.message
     assert problem.seq == seq
@@ -200,33 +202,34 @@ def test_state_at_step_shows_what_was_done_and_waiting_then(services, drive, clo
     drive.work()
     events = _steps(services, number)
 
-    first = replay.state_at(services, number, 1)  # instance_started
+    first = replay.state_at(services, number, 1, reader=OPERATOR)  # instance_started
     assert first.snapshot.human_tasks == ["draw_up_work_plan"]
     assert "request_received" in first.done and "draw_up_work_plan" not in first.done
     assert first.snapshot.data["title"] == "VPN access for the field office"
 
-    failed = replay.state_at(services, number, _step_of(events, "task_completed", "test_solution", 1))
+    failed = replay.state_at(services, number, _step_of(events, "task_completed", "test_solution", 1), reader=OPERATOR)
     assert failed.snapshot.human_tasks == ["fulfil_enhancement_request"]
     assert failed.done["fulfil_enhancement_request"] == 1 and failed.done["test_solution"] == 1
     assert failed.snapshot.data["test_result"] == "fail"
 
-    passed = replay.state_at(services, number, _step_of(events, "task_completed", "test_solution", 2))
+    passed = replay.state_at(services, number, _step_of(events, "task_completed", "test_solution", 2), reader=OPERATOR)
     assert passed.done["test_solution"] == 2 and passed.snapshot.data["test_result"] == "pass"
     assert passed.snapshot.human_tasks == ["determine_chargeability"]
 
-    waiting = replay.state_at(services, number, _step_of(events, "task_completed", "initiate_billing"))
+    waiting = replay.state_at(services, number, _step_of(events, "task_completed", "initiate_billing"), reader=OPERATOR)
     assert waiting.snapshot.human_tasks == [] and waiting.snapshot.service_tasks == []
     assert [t.bpmn_id for t in waiting.snapshot.timers if t.bpmn_id == "wait_until_service_live"]
     assert [t.due for t in waiting.snapshot.timers if t.bpmn_id == "wait_until_service_live"] == [
         f"{day(9)}T00:00:00+00:00"]
 
-    fired = replay.state_at(services, number, _step_of(events, "timer_fired", "wait_until_service_live"))
+    fired = replay.state_at(services, number, _step_of(events, "timer_fired", "wait_until_service_live"),
+                            reader=OPERATOR)
     assert "wait_until_service_live" in fired.done
     assert fired.snapshot.service_tasks == ["request_asd_update"]
 
-    last = replay.state_at(services, number, len(events))
+    last = replay.state_at(services, number, len(events), reader=OPERATOR)
     assert last.snapshot.human_tasks == ["notify_customer_of_fulfilment"]
-    assert replay.replay_request(services, number).identical
+    assert replay.replay_request(services, number, reader=OPERATOR).identical
 
 
 def test_state_at_step_out_of_range_is_bad_input(services, drive):
@@ -235,9 +238,9 @@ def test_state_at_step_out_of_range_is_bad_input(services, drive):
     number = drive.new("assistance")
     count = len(_steps(services, number))
     with pytest.raises(InvalidData, match=f"steps 1 to {count}"):
-        replay.state_at(services, number, count + 1)
+        replay.state_at(services, number, count + 1, reader=OPERATOR)
     with pytest.raises(InvalidData):
-        replay.state_at(services, number, 0)
+        replay.state_at(services, number, 0, reader=OPERATOR)
 
 
 def test_sla_escalations_between_steps_leave_the_replay_identical(services, drive, clock):
@@ -248,7 +251,7 @@ def test_sla_escalations_between_steps_leave_the_replay_identical(services, driv
     drive.work()
     drive.complete(number, "assign_specialist", "maria", {"specialist": "sara"})
     drive.work()
-    report = replay.replay_request(services, number)
+    report = replay.replay_request(services, number, reader=OPERATOR)
     assert report.identical, describe(report)
     assert [e["level"] for e in drive.show(number)["sla"]["escalations"]] == ["warning", "breach"]
 
@@ -267,11 +270,11 @@ def test_a_long_rework_loop_with_the_sla_breached_midway_replays_identical(servi
     shown = drive.show(number)
     assert shown["path"].count("test_solution") == 30
     assert [e["level"] for e in shown["sla"]["escalations"]] == ["warning", "breach"]
-    report = replay.replay_request(services, number)
+    report = replay.replay_request(services, number, reader=OPERATOR)
     assert report.identical, describe(report)
     assert report.events > 120
-    assert replay.replay_request(services, number, indexed=False).identical
+    assert replay.replay_request(services, number, indexed=False, reader=OPERATOR).identical
     events = _steps(services, number)
-    breached = replay.state_at(services, number, _step_of(events, "sla_breached"))
+    breached = replay.state_at(services, number, _step_of(events, "sla_breached"), reader=OPERATOR)
     assert breached.snapshot.human_tasks == ["fulfil_enhancement_request"]
     assert breached.done.get("test_solution") == 15

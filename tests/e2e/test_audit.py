@@ -151,7 +151,7 @@ def test_downloads_from_the_audit_and_request_pages_are_logged(services, clock):
 
     got = audrey.get(f"/audit/export/csv?request={number}")
     assert got.status_code == 200 and got.mimetype == "text/csv"
-    assert got.headers["Content-Disposition"] == f'attachment; filename="rf-audit_{number}.csv"'
+    assert got.headers["Content-Disposition"] == f"attachment; filename=rf-audit_{number}.csv"
     rows = list(csv.DictReader(io.StringIO(got.get_data(as_text=True))))
     assert {r["request_number"] for r in rows} == {number}
     xes = audrey.get("/audit/export/xes?since=2026-12-01&until=2026-12-01")

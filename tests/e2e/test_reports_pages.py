@@ -61,7 +61,7 @@ def test_every_report_downloads_as_csv_with_the_numbers_of_its_page(services, sc
         download = web.get(f"/reports/{name}.csv?group=&type=")
         assert download.status_code == 200, name
         assert download.headers["Content-Type"] == "text/csv; charset=utf-8"
-        assert re.fullmatch(rf'attachment; filename="{name}_\d{{4}}-\d\d-\d\d_\d{{4}}-\d\d-\d\d\.csv"',
+        assert re.fullmatch(rf'attachment; filename={name}_\d{{4}}-\d\d-\d\d_\d{{4}}-\d\d-\d\d\.csv',
                             download.headers["Content-Disposition"]), download.headers["Content-Disposition"]
     fulfilment = csv_rows(web.get("/reports/fulfilment.csv"))
     assert fulfilment[0][:4] == ["table", "name", "closed", "mean_days"]

@@ -14,6 +14,7 @@ import pytest
 from lxml import etree
 from sqlalchemy import select
 
+from app.domain.permissions import OPERATOR
 from app.errors import InvalidData, NotFound
 from app.services.admin.auth import authenticate
 from app.services.audit import export
@@ -52,7 +53,7 @@ def closed_assistance(drive: Driver, clock, *, late: bool = False) -> str:
 
 
 def xes_of(services, **filters: str) -> bytes:
-    return export.export(services, "xes", export.parse_query(**filters), "tester").content
+    return export.export(services, "xes", export.parse_query(**filters), "tester", reader=OPERATOR).content
 
 
 def validate(content: bytes) -> etree._Element:
@@ -140,7 +141,7 @@ def test_filters_by_request_date_range_and_process_version(drive, services, sett
         with pytest.raises(InvalidData):
             export.parse_query(**bad)
     with pytest.raises(InvalidData, match="unknown export format"):
-        export.export(services, "pdf", export.parse_query(), "tester")
+        export.export(services, "pdf", export.parse_query(), "tester", reader=OPERATOR)
 
 
 def test_csv_reads_back_to_exactly_the_audit_log(drive, services, clock, mailbox):
@@ -151,7 +152,7 @@ def test_csv_reads_back_to_exactly_the_audit_log(drive, services, clock, mailbox
         stored = list(uow.session.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
         uow.session.expunge_all()
 
-    done = export.export(services, "csv", export.parse_query(), "tester")
+    done = export.export(services, "csv", export.parse_query(), "tester", reader=OPERATOR)
     assert done.mimetype.startswith("text/csv") and done.filename == "rf-audit.csv"
     rows = list(csv.DictReader(io.StringIO(done.content.decode())))
     assert list(rows[0]) == list(export.CSV_COLUMNS)
@@ -173,7 +174,7 @@ def test_csv_reads_back_to_exactly_the_audit_log(drive, services, clock, mailbox
     assert completed[0]["summary"].startswith("“Assign to a specialist” completed: specialist: sam")
     assert by_seq[1]["request_number"] == ""
 
-    per_request = export.export(services, "csv", export.parse_query(request=number), "tester")
+    per_request = export.export(services, "csv", export.parse_query(request=number), "tester", reader=OPERATOR)
     request_rows = list(csv.DictReader(io.StringIO(per_request.content.decode())))
     assert {r["request_number"] for r in request_rows} == {number}
     assert per_request.filename == f"rf-audit_{number}.csv"
@@ -181,7 +182,7 @@ def test_csv_reads_back_to_exactly_the_audit_log(drive, services, clock, mailbox
 
 def test_every_export_is_itself_logged_and_the_chain_stays_intact(drive, services, clock, mailbox):
     number = closed_assistance(drive, clock)
-    export.export(services, "xes", export.parse_query(request=number, since="2026-12-01"), "audrey")
+    export.export(services, "xes", export.parse_query(request=number, since="2026-12-01"), "audrey", reader=OPERATOR)
     with services.uow() as uow:
         last = uow.session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).one()
         assert (last.actor, last.event_type) == ("audrey", "auditor_viewed")

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from app.config import PROJECT_ROOT
+from app.domain.permissions import OPERATOR
 from app.errors import Forbidden, InvalidData, NotFound
 from app.services.admin import auth
 from app.services.audit import replay
@@ -96,7 +97,7 @@ def test_migrating_a_selection_moves_the_eligible_instance_and_leaves_the_refuse
     drive.complete(waiting, "assign_specialist", "maria", {"specialist": "sara"})
     assert drive.open_task(waiting, "fulfil_assistance_request").name == NEW_NAME
     assert drive.open_task(started, "fulfil_assistance_request").name == "Fulfil assistance request"
-    assert replay.replay_request(services, waiting).identical
+    assert replay.replay_request(services, waiting, reader=OPERATOR).identical
 
 
 def test_migrating_all_eligible_moves_every_eligible_instance_and_lists_the_refused(services, clock):

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.domain.permissions import Identity
+from app.domain.permissions import Identity, Reader
 from app.services.audit import export
 from app.services.context import Context
 from app.services.requests import queries
@@ -32,11 +32,13 @@ class EventFilters:
     page: int = 1
 
 
-def events_page(services: Context, filters: EventFilters, page_size: int = PAGE_SIZE) -> dict[str, Any]:
-    """The newest events first, filtered (NotFound for an unknown request number or process version)."""
+def events_page(services: Context, filters: EventFilters, *, reader: Reader,
+                page_size: int = PAGE_SIZE) -> dict[str, Any]:
+    """The newest events first, filtered, of what `reader` may read (NotFound for an unknown request number or
+    process version)."""
     with services.uow() as uow:
         s = uow.session
-        where = export.conditions(s, filters.query)
+        where = export.conditions(s, filters.query, reader)
         if filters.event_type:
             where.append(AuditEvent.event_type == filters.event_type)
         if filters.actor:
@@ -64,7 +66,7 @@ def record_request_view(services: Context, identity: Identity, ref: str, view: s
     if not identity.has_role("auditor"):
         return
     with services.uow() as uow:
-        request: ServiceRequest = queries.find_request(uow.session, ref)
+        request: ServiceRequest = queries.find_readable(uow.session, ref, identity)
         audit.append(uow.session, actor=identity.username, event_type="auditor_viewed", request_id=request.id,
                      now=services.clock.now(), payload={"view": view, "request_number": request.number})
         uow.commit()

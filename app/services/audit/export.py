@@ -26,6 +26,8 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.domain.input_limits import MAX_RECORD_NUMBER, record_number
+from app.domain.permissions import Reader
 from app.engine.xml_safety import UnsafeXml, parse_xml
 from app.errors import FieldError, InvalidData, NotFound
 from app.services.audit import timeline
@@ -94,19 +96,21 @@ def parse_query(request: str | None = None, since: str | None = None, until: str
     process_id, number = None, None
     if raw["version"]:
         process_id, _, digits = raw["version"].rpartition(":")
-        if not process_id or not digits.isdigit():
+        number = record_number(digits)
+        if not process_id or number is None:
             raise InvalidData("--version must be PROCESS:V",
-                              [FieldError("version", f"expected e.g. request_fulfillment:1, got {raw['version']!r}")])
-        number = int(digits)
+                              [FieldError("version", f"expected e.g. request_fulfillment:1 (V from 1 to "
+                                                     f"{MAX_RECORD_NUMBER}), got {raw['version'][:80]!r}")])
     return ExportQuery(request=raw["request"] or None, since=start, until=stop, process_id=process_id, version=number,
                        raw=raw)
 
 
-def conditions(session: Session, query: ExportQuery) -> list[Any]:
-    """The WHERE clauses on AuditEvent for `query`; NotFound for an unknown request or process version."""
-    where: list[Any] = []
+def conditions(session: Session, query: ExportQuery, reader: Reader) -> list[Any]:
+    """The WHERE clauses on AuditEvent for `query`, kept to the requests `reader` may read; NotFound for an unknown
+    (or unreadable) request or an unknown process version."""
+    where: list[Any] = queries.readable_by(AuditEvent.request_id, reader)
     if query.request:
-        where.append(AuditEvent.request_id == queries.find_request(session, query.request).id)
+        where.append(AuditEvent.request_id == queries.find_readable(session, query.request, reader).id)
     if query.process_id is not None:
         definition = session.scalars(select(DefinitionVersion).where(
             DefinitionVersion.process_id == query.process_id, DefinitionVersion.version == query.version)).first()
@@ -121,8 +125,9 @@ def conditions(session: Session, query: ExportQuery) -> list[Any]:
     return where
 
 
-def _events(session: Session, query: ExportQuery, types: Iterable[str] | None = None) -> list[AuditEvent]:
-    stmt = select(AuditEvent).where(*conditions(session, query)).order_by(AuditEvent.seq)
+def _events(session: Session, query: ExportQuery, reader: Reader,
+            types: Iterable[str] | None = None) -> list[AuditEvent]:
+    stmt = select(AuditEvent).where(*conditions(session, query, reader)).order_by(AuditEvent.seq)
     if types is not None:
         stmt = stmt.where(AuditEvent.event_type.in_(list(types)), AuditEvent.request_id.is_not(None))
     return list(session.scalars(stmt))
@@ -322,17 +327,19 @@ def _filename(fmt: str, query: ExportQuery) -> str:
     parts = ["rf-audit"]
     for key in ("request", "version", "since", "until"):
         if query.raw.get(key):
-            parts.append("".join(c if c.isalnum() or c in "-_." else "-" for c in query.raw[key]))
+            parts.append("".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "-"
+                                 for c in query.raw[key][:80]))
     return "_".join(parts) + f".{fmt}"
 
 
-def export(services: Context, fmt: str, query: ExportQuery, actor: str) -> Export:
-    """Build the export and log that `actor` took it (auditor_viewed), in one transaction."""
+def export(services: Context, fmt: str, query: ExportQuery, actor: str, *, reader: Reader) -> Export:
+    """Build the export of what `reader` may read and log that `actor` took it (auditor_viewed), in one
+    transaction."""
     if fmt not in FORMATS:
         raise InvalidData(f"unknown export format {fmt!r}", [FieldError("format", "expected csv or xes")])
     with services.uow() as uow:
         s = uow.session
-        events = _events(s, query, XES_EVENT_TYPES if fmt == "xes" else None)
+        events = _events(s, query, reader, XES_EVENT_TYPES if fmt == "xes" else None)
         ctx = event_context(s, events)
         if fmt == "csv":
             content, traces = to_csv(describe(events, ctx)).encode(), len(ctx.requests)
@@ -340,7 +347,7 @@ def export(services: Context, fmt: str, query: ExportQuery, actor: str) -> Expor
         else:
             content = to_xes(events, ctx, ", ".join(f"{k} {v}" for k, v in query.describe().items()))
             traces, mimetype = len(ctx.requests), "application/xml"
-        request_id = queries.find_request(s, query.request).id if query.request else None
+        request_id = queries.find_readable(s, query.request, reader).id if query.request else None
         audit.append(s, actor=actor, event_type="auditor_viewed", request_id=request_id, now=services.clock.now(),
                      payload={"view": "export", "format": fmt, **query.describe(), "events": len(events),
                               "traces": traces})

@@ -25,10 +25,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import engine
+from app.domain.permissions import Reader
 from app.engine import Difference, RecordedInput, Snapshot
 from app.errors import InvalidData, NotFound
 from app.services.context import Context
-from app.services.requests.queries import find_request
+from app.services.requests.queries import find_readable, readable
 from app.store.models import AuditEvent, DefinitionVersion, ProcessInstance, ServiceRequest
 
 # audit event type -> the kind of engine input it records
@@ -62,8 +63,8 @@ class _Record:
     events: list[AuditEvent]
 
 
-def _record(session: Session, ref: str) -> _Record:
-    request = find_request(session, ref)
+def _record(session: Session, ref: str, reader: Reader) -> _Record:
+    request = find_readable(session, ref, reader)  # need-to-know: NotFound for a request `reader` may not read
     instance = session.scalars(select(ProcessInstance).where(ProcessInstance.request_id == request.id)).one_or_none()
     if instance is None:
         raise NotFound(f"request {request.number} has no process instance")
@@ -101,13 +102,13 @@ class ReplayReport:
         }
 
 
-def replay_request(services: Context, ref: str, *, indexed: bool = True) -> ReplayReport:
+def replay_request(services: Context, ref: str, *, reader: Reader, indexed: bool = True) -> ReplayReport:
     """Replay one request in memory and compare it with its stored state (nothing is written).
 
     `indexed=False` replays with SpiffWorkflow's own task-tree walks (slower on long histories; for checking)."""
     started = time.perf_counter()
     with services.uow() as uow:
-        record = _record(uow.session, ref)
+        record = _record(uow.session, ref, reader)
     spec_json = record.definition.spec_json
     inputs = recorded_inputs(record.events)
     run = engine.replay_inputs(spec_json, inputs, indexed=indexed)
@@ -123,12 +124,13 @@ def replay_request(services: Context, ref: str, *, indexed: bool = True) -> Repl
         seconds=time.perf_counter() - started)
 
 
-def request_numbers(services: Context) -> list[str]:
-    """Every request that has a process instance, oldest first."""
+def request_numbers(services: Context, *, reader: Reader) -> list[str]:
+    """Every request `reader` may read that has a process instance, oldest first."""
     with services.uow() as uow:
         return [number or str(rid) for rid, number in uow.session.execute(
             select(ServiceRequest.id, ServiceRequest.number).join(
-                ProcessInstance, ProcessInstance.request_id == ServiceRequest.id).order_by(ServiceRequest.id))]
+                ProcessInstance, ProcessInstance.request_id == ServiceRequest.id).where(*readable(reader))
+            .order_by(ServiceRequest.id))]
 
 
 # --- the state after audit event N ------------------------------------------------------------------------------
@@ -191,9 +193,9 @@ def _open_incidents(events: list[AuditEvent]) -> set[str]:
     return {bpmn_id for bpmn_id in raised.values() if bpmn_id}
 
 
-def state_at(services: Context, ref: str, step: int) -> StepState:
+def state_at(services: Context, ref: str, step: int, *, reader: Reader) -> StepState:
     with services.uow() as uow:
-        record = _record(uow.session, ref)
+        record = _record(uow.session, ref, reader)
     if not record.events:
         raise NotFound(f"request {ref} has no audit events")
     if not 1 <= step <= len(record.events):

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.domain.permissions import Reader
 from app.engine.xml_safety import UnsafeXml, parse_xml
 from app.services.audit import timeline
 from app.services.audit.timeline import when
@@ -125,11 +126,12 @@ class _Loaded:
     job_elements: dict[str, str]  # service task uuid -> bpmn id
 
 
-def _load(services: Context, ref: str, *, show: bool = True) -> _Loaded:
-    shown = queries.show_request(services, ref) if show else {}
+def _load(services: Context, ref: str, reader: Reader, *, show: bool = True) -> _Loaded:
+    """What the request `ref` shows `reader` (need-to-know: NotFound for a request they may not read)."""
+    shown = queries.show_request(services, ref, reader=reader) if show else {}
     with services.uow() as uow:
         s = uow.session
-        request = queries.find_request(s, ref)
+        request = queries.find_readable(s, ref, reader)
         instance = s.scalars(select(ProcessInstance).where(ProcessInstance.request_id == request.id)).one()
         definition = s.get(DefinitionVersion, instance.definition_version_id)
         assert definition is not None
@@ -213,24 +215,24 @@ def _active(shown: dict[str, Any], diagrams: list[_Diagram], counts: Counter[str
 _RANK_KINDS = {"user_task", "service_task", "incident"}
 
 
-def request_diagrams(services: Context, ref: str) -> list[dict[str, Any]]:
+def request_diagrams(services: Context, ref: str, *, reader: Reader) -> list[dict[str, Any]]:
     """Every BPMN diagram of the request's pinned definition version, with its completed and active elements.
 
     Order: diagrams where work waits (a user or service task, an incident) first, then diagrams with other active
     elements (timers, running call activities), the deepest call level first in both; then the other diagrams
     the request touched, top level first; untouched diagrams last.
     """
-    loaded = _load(services, ref)
+    loaded = _load(services, ref, reader)
     path: list[str] = list(loaded.shown.get("path") or [])
     counts = _completed_counts(path, loaded.events)
     return _marked(loaded, path, counts, _active(loaded.shown, loaded.diagrams, counts))
 
 
-def step_diagrams(services: Context, ref: str, path: list[str],
-                  active: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+def step_diagrams(services: Context, ref: str, path: list[str], active: dict[str, dict[str, str]], *,
+                  reader: Reader) -> list[dict[str, Any]]:
     """Like `request_diagrams`, for the request as it was at some earlier point: `path` is what it had completed
     then and `active` (element id -> {kind, note}) what it waited at (call activities are added here)."""
-    loaded = _load(services, ref, show=False)
+    loaded = _load(services, ref, reader, show=False)
     active = dict(active)
     _with_call_activities(loaded.diagrams, active)
     return _marked(loaded, path, Counter(path), active)
@@ -276,13 +278,14 @@ def _marked(loaded: _Loaded, path: list[str], counts: Counter[str],
     return [item for _, item in result]
 
 
-def request_timeline(services: Context, ref: str, path: list[str] | None = None) -> list[dict[str, Any]]:
+def request_timeline(services: Context, ref: str, path: list[str] | None = None, *,
+                     reader: Reader) -> list[dict[str, Any]]:
     """The request's audit events, oldest first: time, actor, what happened in plain words, and a summary.
 
     `path` (the completed element ids, as `queries.show_request` gives them) double-checks that a logged timer
     really completed (logs written before timers were told apart from withdrawn ones); looked up when not given.
     """
-    loaded = _load(services, ref, show=path is None)
+    loaded = _load(services, ref, reader, show=path is None)
     return timeline.of_events(loaded.events, _names(loaded), loaded.job_elements,
                               list(loaded.shown.get("path") or []) if path is None else path)
 
@@ -291,10 +294,10 @@ def _names(loaded: _Loaded) -> dict[str, str]:
     return {node.id: node.name for d in loaded.diagrams for node in d.nodes.values()}
 
 
-def request_page_extras(services: Context, shown: dict[str, Any]) -> dict[str, Any]:
+def request_page_extras(services: Context, shown: dict[str, Any], *, reader: Reader) -> dict[str, Any]:
     """What request.html shows beside `queries.show_request`'s data (`shown`), in one read and no workflow load:
     element names, the timeline, and the elements the request waits at (with their names)."""
-    loaded = _load(services, str(shown["number"]), show=False)
+    loaded = _load(services, str(shown["number"]), reader, show=False)
     path = list(shown.get("path") or [])
     counts = _completed_counts(path, loaded.events)
     active = _active(shown, loaded.diagrams, counts)

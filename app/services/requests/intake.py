@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app import engine
 from app.adapters.crm import case_number
+from app.domain.input_limits import MAX_JSON_DEPTH, json_depth
 from app.domain.vocabulary import REQUEST_SCHEMA, REQUEST_TYPES
 from app.errors import FieldError, InvalidData
 from app.services.context import Context
@@ -38,6 +39,8 @@ def _control_characters(data: Any, path: str = "") -> list[FieldError]:
 
 
 def validate(schema: dict[str, Any], data: Any, what: str) -> None:
+    if json_depth(data) > MAX_JSON_DEPTH:  # before anything walks it recursively
+        raise InvalidData(f"{what} is not valid", [FieldError("(data)", f"nested more than {MAX_JSON_DEPTH} levels")])
     control = _control_characters(data)
     if control:
         raise InvalidData(f"{what} is not valid", control)

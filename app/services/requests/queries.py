@@ -1,13 +1,20 @@
-"""Read-only views: one request in full, the users and their roles, open incidents."""
+"""Read-only views: one request in full, the users and their roles, open incidents.
+
+Reading a request is need-to-know (`app.domain.permissions.may_read_request`): `find_readable` and `readable` are
+the one place the services apply it, to one request and to a list's query; an unreadable request is "not found",
+exactly like one that does not exist.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from app import engine
+from app.domain.input_limits import record_number
+from app.domain.permissions import Reader, may_read_request, readable_groups
 from app.errors import NotFound
 from app.services.context import Context
 from app.services.requests import sla_clock
@@ -19,6 +26,7 @@ from app.store.models import (
     DefinitionVersion,
     Notification,
     ProcessInstance,
+    ProviderGroup,
     ServiceJob,
     ServiceRequest,
     TaskRow,
@@ -31,19 +39,50 @@ def _iso(value: Any) -> Any:
 
 
 def find_request(session: Session, ref: str) -> ServiceRequest:
+    """The request numbered `ref` (RF-…) or with the id `ref` (any user: check `find_readable` for reading)."""
+    ref = ref.strip()
     query = select(ServiceRequest).where(ServiceRequest.number == ref.upper())
-    if ref.isdigit():
-        query = select(ServiceRequest).where(or_(ServiceRequest.id == int(ref), ServiceRequest.number == ref))
+    request_id = record_number(ref)
+    if request_id is not None:
+        query = select(ServiceRequest).where(or_(ServiceRequest.id == request_id, ServiceRequest.number == ref))
     request = session.scalars(query).one_or_none()
     if request is None:
-        raise NotFound(f"no request {ref}")
+        raise NotFound(f"no request {_shown(ref)}")
     return request
 
 
-def show_request(services: Context, ref: str) -> dict[str, Any]:
+def _shown(ref: str) -> str:
+    return ref if len(ref) <= 40 else ref[:40] + "…"
+
+
+def find_readable(session: Session, ref: str, reader: Reader) -> ServiceRequest:
+    """`find_request` for `reader`: a request they may not read is not found (its existence is not revealed)."""
+    request = find_request(session, ref)
+    if not may_read_request(reader, request.provider_group.code):
+        raise NotFound(f"no request {_shown(ref.strip())}")
+    return request
+
+
+def readable(reader: Reader) -> list[ColumnElement[bool]]:
+    """WHERE clauses on ServiceRequest keeping the requests `reader` may read (none: every request)."""
+    groups = readable_groups(reader)
+    if groups is None:
+        return []
+    groups_ids = select(ProviderGroup.id).where(ProviderGroup.code.in_(sorted(groups)))
+    return [ServiceRequest.provider_group_id.in_(groups_ids)]
+
+
+def readable_by(column: Any, reader: Reader) -> list[ColumnElement[bool]]:
+    """`readable` for another table's request id `column` (TaskRow.request_id, ServiceJob.request_id, …)."""
+    clauses = readable(reader)
+    return [column.in_(select(ServiceRequest.id).where(*clauses))] if clauses else []
+
+
+def show_request(services: Context, ref: str, *, reader: Reader) -> dict[str, Any]:
+    """Everything about one request `reader` may read (NotFound otherwise)."""
     with services.uow() as uow:
         s = uow.session
-        request = find_request(s, ref)
+        request = find_readable(s, ref, reader)
         instance = s.scalars(select(ProcessInstance).where(ProcessInstance.request_id == request.id)).one()
         definition = s.get(DefinitionVersion, instance.definition_version_id)
         assert definition is not None

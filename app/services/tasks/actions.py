@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import engine
-from app.domain.permissions import MANAGER, may_work_on
+from app.domain.permissions import MANAGER, may_read_request, may_work_on
 from app.errors import Conflict, Forbidden, NotFound
 from app.services.admin.auth import identity_of
 from app.services.context import Context
@@ -176,6 +176,8 @@ def task_detail(services: Context, task_id: str, username: str) -> TaskDetail:
         if task is None:
             raise NotFound(f"no task {task_id}")
         user = _user(s, username)
+        if not may_read_request(identity_of(user), task.provider_group):  # need-to-know: no such task for them
+            raise NotFound(f"no task {task_id}")
         manager = _is_manager(user, task.provider_group)
         if not (_may_see(user, task) or manager):
             raise Forbidden(f"{username} does not hold the {task.lane} role in {task.provider_group}")
