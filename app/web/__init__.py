@@ -39,7 +39,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     flask_app.secret_key = _secret_key(flask_app.config.get("SECRET_KEY"))
     flask_app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
 
-    from app.web import admin, auth, calendar_admin, diagram, history, inbox, intake
+    from app.web import admin, auth, calendar_admin, diagram, history, inbox, intake, outbox_admin
     from app.web import audit as audit_web
     from app.web import instance_moves as migration_web
     from app.web import processes as processes_web
@@ -47,7 +47,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     from app.web.pages import pages
 
     for blueprint in (pages, auth.bp, inbox.bp, intake.bp, admin.bp, diagram.bp, calendar_admin.bp,
-                      audit_web.bp, history.bp, migration_web.bp, processes_web.bp, reports_web.bp):
+                      audit_web.bp, history.bp, migration_web.bp, processes_web.bp, reports_web.bp, outbox_admin.bp):
         flask_app.register_blueprint(blueprint)
     flask_app.before_request(auth.before_request)
 
