@@ -150,7 +150,10 @@ def test_administrators_see_failed_mail_in_the_admin_area_and_retry_it(services,
     assert "queued again" in adam.get(done.headers["Location"]).get_data(as_text=True)
     again = adam.post(f"/admin/outbox/{message_id}/retry")
     assert "is queued, not failed" in adam.get(again.headers["Location"]).get_data(as_text=True)
-    assert adam.post("/admin/outbox/99999999999/retry").status_code in (302, 404)
+    for huge in ("99999999999", "99999999999999999999999"):  # beyond the id column: not found, never a 500
+        missing = adam.post(f"/admin/outbox/{huge}/retry")
+        assert missing.status_code == 302
+        assert f"no message #{huge}" in adam.get(missing.headers["Location"]).get_data(as_text=True)
     with services.uow() as uow:
         assert uow.session.get(Notification, message_id).status == "queued"
         events = uow.session.scalars(select(AuditEvent).where(AuditEvent.event_type == "mail_retried")).all()
@@ -168,3 +171,17 @@ def test_rf_outbox_lists_failed_mail_and_retries_it_for_administrators_only(rf, 
     assert rf.ok("outbox", "retry", str(message_id), "--user", "adam")["status"] == "queued"
     assert "not failed" in rf.fails("outbox", "retry", str(message_id), "--user", "adam").output
     assert rf.ok("outbox", "retry", "--all", "--user", "adam") == {"queued": 0}
+
+
+def test_a_crm_case_whose_subject_spans_lines_is_pulled_as_a_one_line_title(services):
+    from app.store.models import CrmCase
+
+    with services.uow() as uow:
+        case = uow.session.scalars(select(CrmCase).where(CrmCase.case_number == "CRM-000001")).one()
+        case.subject = "VPN access\r\nfor the\tfield office"
+        uow.commit()
+    page = WebUser(services, "maria").post("/crm/queue/CRM-000001/pull", {"priority": "high"})
+    assert page.status_code == 302
+    with services.uow() as uow:
+        request = uow.session.scalars(select(ServiceRequest).where(ServiceRequest.crm_case_id == "CRM-000001")).one()
+        assert request.title == "VPN access for the field office"

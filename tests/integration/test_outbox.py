@@ -177,8 +177,9 @@ def test_an_administrator_sees_failed_messages_with_their_reason_and_retries_one
     assert sorted(m["Subject"] for m in mailbox.messages) == ["Fine", "Repaired subject"]
     with pytest.raises(Conflict, match="is sent, not failed"):
         outbox.retry_message(services, adam, poison)
-    with pytest.raises(NotFound):
-        outbox.retry_message(services, adam, 999_999)
+    for missing in (999_999, 0, -1, 2**31, 10**30):
+        with pytest.raises(NotFound):
+            outbox.retry_message(services, adam, missing)
     assert outbox.overview(services, adam).failed == []
 
 

@@ -21,6 +21,7 @@ from app.store import audit
 from app.store.models import Notification, ServiceRequest
 
 LISTED = 200  # the most failed messages one listing shows (newest first)
+_LARGEST_ID = 2**31 - 1  # the id column is a 32-bit integer
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,8 @@ def retry_message(services: Context, identity: Identity, notification_id: int) -
     """Queue one failed message again (audited with its reason before the retry); 409 unless it is failed."""
     _require_admin(identity)
     now = services.clock.now()
+    if not 0 < notification_id <= _LARGEST_ID:  # a number the database's integer column cannot hold is no message
+        raise NotFound(f"no message #{notification_id} in the outbox")
     with services.uow() as uow:
         s = uow.session
         row = s.scalars(select(Notification).where(Notification.id == notification_id).with_for_update()
