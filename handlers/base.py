@@ -6,6 +6,7 @@ SQLAlchemy or SpiffWorkflow; the app hands them client objects that keep the rec
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -83,3 +84,20 @@ def require_number(params: dict[str, Any], name: str, minimum: float = 0) -> flo
     if value < minimum:
         raise InvalidParams(f"parameter {name} must be at least {minimum}, got {value}")
     return float(value)
+
+
+_BREAKS = frozenset({"Cc", "Zl", "Zp"})  # control characters (tab and newline included), line and paragraph separators
+
+
+def one_line(text: str, limit: int) -> str:
+    """`text` as one line of at most `limit` characters, for a header such as an email subject: runs of white space
+    and control characters become one space, and a text too long is cut (at a word boundary when one is near) and
+    ends with an ellipsis. A later step builds a bounded value instead of failing on a long or multi-line input."""
+    flat = " ".join("".join(" " if unicodedata.category(ch) in _BREAKS else ch for ch in text).split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit * 3 // 4:
+        cut = cut[:space]
+    return cut.rstrip() + "…"

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from handlers.base import HandlerContext, InvalidParams, require_text
+from handlers.base import HandlerContext, InvalidParams, one_line, require_text
+
+SUBJECT_MAX = 300  # the outbox's subject column
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -18,8 +20,8 @@ def customer(params: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
     to = require_text(params, "to", 320)
     if not EMAIL.match(to):
         raise InvalidParams(f"{to!r} is not an email address")
-    return ctx.clients.outbox.queue(kind="customer", to=[to], subject=require_text(params, "subject", 300),
-                                    body=require_text(params, "message"),
+    subject = one_line(require_text(params, "subject"), SUBJECT_MAX)  # built from the title: bounded, never refused
+    return ctx.clients.outbox.queue(kind="customer", to=[to], subject=subject, body=require_text(params, "message"),
                                     request_number=require_text(params, "request_number"), key=ctx.idempotency_key)
 
 

@@ -1,4 +1,10 @@
-"""Email outbox (rows written in the caller's transaction) and its SMTP delivery."""
+"""Email outbox (rows written in the caller's transaction) and its SMTP delivery.
+
+One message never stops the others: `deliver` never raises for a bad message. A message that cannot be built (a line
+break in a header, say) or that the SMTP server refuses for good (a 5xx reply, an address it cannot take) is marked
+`failed` at once with its reason; a passing trouble (no connection, a 4xx reply) is retried with backoff and marked
+`failed` after the last attempt. Failed messages stay in the outbox for administrators to see and retry.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.store.models import Notification
+from handlers.base import one_line
+
+SUBJECT_MAX = 300  # the outbox's subject column; longer subjects are shortened, never refused
+_ERROR_MAX = 2000
 
 
 class DbOutbox:
@@ -22,7 +32,7 @@ class DbOutbox:
               key: str) -> dict[str, Any]:
         row = self.session.scalars(select(Notification).where(Notification.idempotency_key == key)).one_or_none()
         if row is None:
-            row = Notification(kind=kind, to_addrs=", ".join(to), subject=subject, body=body,
+            row = Notification(kind=kind, to_addrs=", ".join(to), subject=one_line(subject, SUBJECT_MAX), body=body,
                                request_number=request_number, idempotency_key=key,
                                created_at=self.now, next_attempt_at=self.now)  # due at once
             self.session.add(row)
@@ -40,21 +50,60 @@ def build_message(notification: Notification, sender: str, now: datetime) -> Ema
     if notification.request_number:
         msg["X-Request-Number"] = notification.request_number
     msg.set_content(notification.body)
+    msg.as_bytes()  # serialise once here, so a message that cannot be written fails as "cannot be built"
     return msg
+
+
+def _describe(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}"[:_ERROR_MAX]
+
+
+def _refused_for_good(err: Exception) -> bool:
+    """Whether the server's answer is about this message and final (5xx, or a capability the message needs)."""
+    if isinstance(err, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in err.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    if isinstance(err, smtplib.SMTPNotSupportedError):
+        return True  # e.g. an internationalised address and a server without SMTPUTF8
+    if isinstance(err, smtplib.SMTPHeloError | smtplib.SMTPAuthenticationError | smtplib.SMTPServerDisconnected):
+        return False  # the server, not this message
+    code = getattr(err, "smtp_code", None)
+    return isinstance(code, int) and 500 <= code < 600
+
+
+def _fail(notification: Notification, reason: str, now: datetime) -> bool:
+    """Mark the message failed; `next_attempt_at` then records when it failed."""
+    notification.attempts += 1
+    notification.status, notification.last_error, notification.next_attempt_at = "failed", reason[:_ERROR_MAX], now
+    return False
 
 
 def deliver(notification: Notification, *, host: str, port: int, sender: str, now: datetime,
             max_attempts: int, backoff_seconds: float) -> bool:
-    """Send one queued notification; on failure schedule a retry (or give up after max_attempts)."""
+    """Send one queued notification. Never raises for a bad message: a message that cannot be built or is refused
+    for good is marked failed with its reason; a passing failure is retried with backoff, and failed after
+    max_attempts."""
+    try:
+        message = build_message(notification, sender, now)
+    except Exception as err:  # any problem with this message's content isolates this message
+        return _fail(notification, f"cannot be built: {_describe(err)}", now)
     try:
         with smtplib.SMTP(host, port, timeout=10) as smtp:
-            smtp.send_message(build_message(notification, sender, now))
+            refused = smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as err:
+        if _refused_for_good(err):
+            return _fail(notification, f"refused by the mail server: {_describe(err)}", now)
+        if notification.attempts + 1 >= max_attempts:
+            return _fail(notification, f"gave up after {notification.attempts + 1} attempts: {_describe(err)}", now)
         notification.attempts += 1
-        notification.last_error = f"{type(err).__name__}: {err}"
-        notification.status = "failed" if notification.attempts >= max_attempts else "queued"
+        notification.last_error = _describe(err)
         notification.next_attempt_at = now + timedelta(seconds=backoff_seconds * 2 ** notification.attempts)
         return False
+    except Exception as err:  # an unexpected error while writing this message: isolate it
+        return _fail(notification, f"could not be sent: {_describe(err)}", now)
     notification.status, notification.sent_at = "sent", now
     notification.attempts += 1
+    notification.last_error = ("refused for some recipients: " + "; ".join(
+        f"{address} ({code} {reply.decode(errors='replace')})" for address, (code, reply) in refused.items())
+        if refused else None)
     return True

@@ -9,29 +9,41 @@ from typing import Any
 REQUEST_TYPES = ("assistance", "enhancement")
 PRIORITIES = ("low", "medium", "high", "critical")
 REQUEST_TYPE_NAMES = {"assistance": "Assistance Request", "enhancement": "Enhancement Request"}
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# An address as mail servers and address lists take it: no white space, no comma, semicolon, angle bracket,
+# parenthesis, bracket, quote, backslash or colon (which would split or break a To: header).
+EMAIL_PATTERN = r'^[^@\s,;<>()\[\]\\":]+@[^@\s,;<>()\[\]\\":]+\.[^@\s,;<>()\[\]\\":]+$'
+NOT_BLANK = {"pattern": r"\S", "x-message": "Must not be blank."}
+SINGLE_LINE = "x-single-line"  # app.domain.form_rules: no line breaks, tabs or other control characters
 
+# Limits agree with every later step: the title is the CRM case subject, the work-list title and the ASD service
+# name (300 each) and goes into the customer's email subject, which the notify handler shortens to 300; agency and
+# requester name are 200 wherever they are stored; an address longer than 254 is refused by SMTP (RFC 5321).
 REQUEST_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["title", "agency", "requester_name", "requester_email", "provider_group"],
     "properties": {
-        "title": {"type": "string", "title": "Title", "minLength": 3, "maxLength": 300},
+        "title": {"type": "string", "title": "Title", "minLength": 3, "maxLength": 300, SINGLE_LINE: True,
+                  **NOT_BLANK},
         "description": {"type": "string", "title": "Description", "maxLength": 10000},
-        "agency": {"type": "string", "title": "Agency", "minLength": 2, "maxLength": 200},
-        "requester_name": {"type": "string", "title": "Requester", "minLength": 2, "maxLength": 200},
-        "requester_email": {"type": "string", "title": "Requester email", "format": "email", "maxLength": 320,
-                            "pattern": EMAIL_PATTERN,
+        "agency": {"type": "string", "title": "Agency", "minLength": 2, "maxLength": 200, SINGLE_LINE: True,
+                   **NOT_BLANK},
+        "requester_name": {"type": "string", "title": "Requester", "minLength": 2, "maxLength": 200,
+                           SINGLE_LINE: True, **NOT_BLANK},
+        "requester_email": {"type": "string", "title": "Requester email", "format": "email", "maxLength": 254,
+                            "pattern": EMAIL_PATTERN, SINGLE_LINE: True,
                             "x-message": "Must be an email address such as name@agency.ok.gov."},
-        "provider_group": {"type": "string", "title": "Provider group", "minLength": 1},
+        "provider_group": {"type": "string", "title": "Provider group", "minLength": 1, "maxLength": 64,
+                           SINGLE_LINE: True},
         "priority": {"title": "Priority", "enum": list(PRIORITIES), "default": "medium"},
         "routine": {"type": "boolean", "title": "Routine request", "default": True,
                     "description": "Related to an existing service of a current OMES customer. Untick to send an "
                                    "enhancement through Discovery first."},
-        "crm_case_id": {"type": "string", "pattern": r"^CRM-\d{6}$"},
-        "sla_due_at": {"type": "string", "format": "date-time"},
+        "crm_case_id": {"type": "string", "pattern": r"^CRM-\d{6}$", SINGLE_LINE: True},
+        "sla_due_at": {"type": "string", "format": "date-time", SINGLE_LINE: True},
     },
 }
+MULTI_LINE_FIELDS = ("description",)  # every other text field of a request is a single line
 
 
 def new_request_form(groups: list[str]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceT
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
+from app.domain.form_rules import rule_problems
 from app.engine.bpmn_lint import endless_script_loops, lint
 from app.engine.script_host import NOT_EXCEPTIONS
 from app.engine.scripts import ScriptRejected, compile_expression, compile_script
@@ -153,6 +154,9 @@ class _Checker:
         except (ValueError, SchemaError) as err:
             self.add(element_id, f"{kind} {filename} is not a valid JSON Schema: {getattr(err, 'message', err)}")
             return
+        if kind == "form":
+            for problem in rule_problems(schema):
+                self.add(element_id, f"form {filename} has a broken rule: {problem}")
         self.used_forms.add(filename)
 
     def timer(self, element_id: str, definition: TimerEventDefinition) -> None:

@@ -324,7 +324,7 @@ BAD_REQUESTS = [
     BadRequest("unknown provider group", "assistance", {"provider_group": "security"}, "provider_group",
                ("unknown provider group", "security")),
     BadRequest("bad email", "assistance", {"requester_email": "ann at tourism"}, "requester_email",
-               ("'ann at tourism' does not match",)),
+               ("Must be an email address such as name@agency.ok.gov.",)),
     BadRequest("non-routine assistance", "assistance", {"routine": False}, "routine",
                ("assistance requests are routine by definition", "Discovery")),
     BadRequest("missing title", "enhancement", {"title": None}, "title", ("'title' is a required property",)),

@@ -11,6 +11,7 @@ from app.errors import Forbidden, NotFound
 from app.services.context import Context
 from app.services.requests import intake
 from app.store.models import CrmCase, ServiceRequest
+from handlers.base import one_line
 
 
 def new_request_as(services: Context, identity: Identity, request_type: str, data: dict[str, Any]) -> ServiceRequest:
@@ -38,7 +39,10 @@ def pull_case(services: Context, identity: Identity, case_number: str, priority:
             raise NotFound(f"no CRM case {case_number}")
         if not may_pull_crm(identity, case.provider_group):
             raise Forbidden(f"only a manager of {case.provider_group} can pull this case")
-        data = {"title": case.subject, "description": case.description, "agency": case.agency,
-                "requester_name": case.requester_name, "requester_email": case.requester_email,
+        # A case comes from the CRM as it is: its one-line fields are made one line (runs of white space and
+        # control characters become a space) rather than refusing a case the manager cannot edit here.
+        data = {"title": one_line(case.subject, 300), "description": case.description,
+                "agency": one_line(case.agency, 200), "requester_name": one_line(case.requester_name, 200),
+                "requester_email": case.requester_email.strip(),
                 "provider_group": case.provider_group, "priority": priority, "crm_case_id": case.case_number}
     return intake.new_request(services, "assistance", data, identity.username)

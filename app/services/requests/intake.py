@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import engine
 from app.adapters.crm import case_number
+from app.domain.form_rules import form_validator
 from app.domain.input_limits import MAX_JSON_DEPTH, json_depth
 from app.domain.vocabulary import REQUEST_SCHEMA, REQUEST_TYPES
 from app.errors import FieldError, InvalidData
@@ -38,18 +39,25 @@ def _control_characters(data: Any, path: str = "") -> list[FieldError]:
     return found
 
 
-def validate(schema: dict[str, Any], data: Any, what: str) -> None:
+def validate(schema: dict[str, Any], data: Any, what: str, today: date | None = None) -> None:
+    """Validate like every form: JSON Schema 2020-12 with formats, plus the rules of app.domain.form_rules
+    (cross-field comparisons, single-line fields, exact multipleOf); `today` decides "today" comparisons."""
     if json_depth(data) > MAX_JSON_DEPTH:  # before anything walks it recursively
         raise InvalidData(f"{what} is not valid", [FieldError("(data)", f"nested more than {MAX_JSON_DEPTH} levels")])
     control = _control_characters(data)
     if control:
         raise InvalidData(f"{what} is not valid", control)
-    errors = sorted(Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-                    .iter_errors(data), key=lambda e: list(e.absolute_path))
+    errors = sorted(form_validator(schema, today).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         raise InvalidData(f"{what} is not valid", [
             FieldError(".".join(str(p) for p in e.absolute_path) or (e.validator == "required" and
-                       str(e.message).split("'")[1]) or "(data)", e.message) for e in errors])
+                       str(e.message).split("'")[1]) or "(data)", _message(e)) for e in errors])
+
+
+def _message(error: ValidationError) -> str:
+    """The validator's message, or the schema's own "x-message" for a pattern (such as "Must not be blank.")."""
+    hint = error.schema.get("x-message") if error.validator == "pattern" and isinstance(error.schema, dict) else None
+    return str(hint) if isinstance(hint, str) else error.message
 
 
 def _due(session: Session, request_type: str, priority: str, data: dict[str, Any], now: datetime) -> datetime:
@@ -89,8 +97,8 @@ def new_request(services: Context, request_type: str, data: dict[str, Any], acto
     if request_type not in REQUEST_TYPES:
         raise InvalidData("unknown request type",
                           [FieldError("type", f"{request_type!r}: use assistance or enhancement")])
-    validate(REQUEST_SCHEMA, data, "request")
     now = services.clock.now()
+    validate(REQUEST_SCHEMA, data, "request", now.date())
     with services.uow() as uow:
         session = uow.session
         group = session.scalars(select(ProviderGroup).where(ProviderGroup.code == data["provider_group"])).one_or_none()

@@ -128,7 +128,7 @@ def complete(services: Context, task_id: str, username: str, data: Any) -> TaskV
         assert instance is not None
         session.refresh(task)  # re-read under the instance lock: a racing completion shows up here
         task = _open_task(session, task_id)
-        submitted = validate_submission(schema_for(session, task, instance.definition_version_id), data)
+        submitted = validate_submission(schema_for(session, task, instance.definition_version_id), data, now.date())
         definition = session.get(DefinitionVersion, instance.definition_version_id)
         assert definition is not None
         seen = instance.version

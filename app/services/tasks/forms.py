@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -41,8 +42,10 @@ def schema_for(session: Session, task: TaskRow, definition_version_id: int) -> d
     return schema
 
 
-def validate_submission(schema: dict[str, Any], data: Any) -> dict[str, Any]:
+def validate_submission(schema: dict[str, Any], data: Any, today: date | None = None) -> dict[str, Any]:
+    """The submission checked against the form's schema and its rules (app.domain.form_rules: cross-field
+    comparisons, single-line fields); `today` (the clock's date) decides comparisons with "today"."""
     if not isinstance(data, dict):
         raise InvalidData("form data must be a JSON object")
-    validate(schema, data, "form data")
+    validate(schema, data, "form data", today)
     return data

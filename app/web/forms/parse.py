@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable, Mapping
+from datetime import date
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from app.domain import input_limits
+from app.domain.form_rules import form_validator
 from app.web.forms.fields import (
     BOOLEAN_MESSAGE,
     JSON_MESSAGE,
@@ -100,7 +101,7 @@ def parse_submission(schema: dict[str, Any], form: Mapping[str, str],
                 data[name], errors[name] = text, BOOLEAN_MESSAGE
         elif kind in ("object", "array"):
             try:
-                data[name] = json.loads(text)
+                data[name] = input_limits.loads(text)  # bounded depth: never a RecursionError
             except ValueError:
                 data[name], errors[name] = text, JSON_MESSAGE
         else:
@@ -108,10 +109,11 @@ def parse_submission(schema: dict[str, Any], form: Mapping[str, str],
     return data, errors
 
 
-def validation_errors(schema: dict[str, Any], data: dict[str, Any]) -> dict[str, str]:
+def validation_errors(schema: dict[str, Any], data: dict[str, Any], today: date | None = None) -> dict[str, str]:
     """Every validation problem as {field: message}, first message per field; "" holds problems with the form as a
-    whole (such as unexpected fields). Validates like the services: Draft 2020-12 with the format checker."""
-    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    whole (such as unexpected fields). Validates like the services: Draft 2020-12 with the format checker, plus the
+    form rules of app.domain.form_rules (cross-field comparisons beside the field they constrain)."""
+    validator = form_validator(schema, today)
     found: dict[str, str] = {}
     for error in validator.iter_errors(data):
         for field, message in _describe(error):

@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from markupsafe import Markup, escape
 
+from app.domain.form_rules import OPERATORS, describe, rules_of
 from app.web.forms.fields import (
     CHOOSE_LABEL,
     NUMBER_RE,
@@ -55,7 +56,7 @@ def render_form(schema: dict[str, Any], ui_schema: dict[str, Any] | None, values
         ui = ui_root.get(name)
         value = values[name] if name in values else (prop.get("default") if fresh else None)
         parts.append(_render_field(name, prop, ui if isinstance(ui, dict) else {}, value, errors.get(name),
-                                   name in required))
+                                   name in required, rule_hints(schema, name, prop)))
     return Markup("\n").join(parts)
 
 
@@ -85,13 +86,20 @@ def required_now(schema: dict[str, Any], values: Mapping[str, Any]) -> set[str]:
     return required
 
 
+def rule_hints(schema: dict[str, Any], name: str, prop: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The field's cross-field rules (app.domain.form_rules) as (sentence, operator, other field) for the help text
+    and the input's data-compare hint; malformed rules are left to the validator, which names them."""
+    return [(describe(rule, schema), rule.op, rule.other) for rule in rules_of(name, prop) if rule.op in OPERATORS]
+
+
 def _render_field(name: str, prop: dict[str, Any], ui: dict[str, Any], value: Any, error: str | None,
-                  required: bool) -> Markup:
+                  required: bool, hints: list[tuple[str, str, str]] | None = None) -> Markup:
     field_id = _field_id(name)
     widget = widget_of(prop, ui)
     title = text_of(ui.get("ui:title")) or text_of(prop.get("title")) or humanise(name)
     description = text_of(ui.get("ui:description", prop.get("description")))
     help_texts = [text for text in (description, text_of(ui.get("ui:help"))) if text]
+    help_texts += [hint for hint, _, _ in hints or [] if hint.casefold() not in {t.casefold() for t in help_texts}]
     help_id, error_id = f"{field_id}-help", f"{field_id}-error"
     described = " ".join([error_id] * bool(error) + [help_id] * bool(help_texts)) or None
     help_html = Markup("")
@@ -108,6 +116,8 @@ def _render_field(name: str, prop: dict[str, Any], ui: dict[str, Any], value: An
         "aria-invalid": "true" if error else None,
         "disabled": bool(ui.get("ui:disabled")),
         "autofocus": bool(ui.get("ui:autofocus")),
+        # the rules again for the enhancing script (form-rules.js: live min/max on dates); the server decides
+        "data-compare": "; ".join(f"{op} {other}" for _, op, other in hints or []) or None,
     }
     if widget == "radio":
         return _render_radios(name, prop, ui, value, field_id, title, mark, div_class, common, help_html,
