@@ -151,9 +151,7 @@ def test_administrators_see_failed_mail_in_the_admin_area_and_retry_it(services,
     again = adam.post(f"/admin/outbox/{message_id}/retry")
     assert "is queued, not failed" in adam.get(again.headers["Location"]).get_data(as_text=True)
     for huge in ("99999999999", "99999999999999999999999"):  # beyond the id column: not found, never a 500
-        missing = adam.post(f"/admin/outbox/{huge}/retry")
-        assert missing.status_code == 302
-        assert f"no message #{huge}" in adam.get(missing.headers["Location"]).get_data(as_text=True)
+        assert adam.post(f"/admin/outbox/{huge}/retry").status_code == 404
     with services.uow() as uow:
         assert uow.session.get(Notification, message_id).status == "queued"
         events = uow.session.scalars(select(AuditEvent).where(AuditEvent.event_type == "mail_retried")).all()
