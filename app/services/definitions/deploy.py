@@ -20,6 +20,7 @@ from app.store.models import DefinitionVersion, Role
 
 MODEL_SUFFIXES = (".bpmn", ".dmn")
 MAX_BUNDLE_BYTES = 10 * 1024 * 1024
+MAX_VERSION = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,8 @@ def deploy(services: Context, files: dict[str, bytes], actor: str) -> DeployResu
 
 
 def find_version(session: Session, process_id: str, version: int) -> DefinitionVersion:
+    if not 1 <= version <= MAX_VERSION:  # beyond the column's range (a URL can carry any number)
+        raise NotFound(f"process {process_id} has no version {version}")
     found = session.scalars(select(DefinitionVersion).where(DefinitionVersion.process_id == process_id,
                                                             DefinitionVersion.version == version)).one_or_none()
     if found is None:
