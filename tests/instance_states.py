@@ -8,6 +8,7 @@ resting at a service task in the same database stay there. `finish` drives a req
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,11 +17,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.config import PROJECT_ROOT
 from app.services import worker
-from app.store.models import CrmCase, ProcessInstance, ServiceJob, ServiceRequest
+from app.store.models import CrmCase, ServiceJob, ServiceRequest
 from tests.conftest import day
 from tests.driver import Driver
 
+RENAMED = {"assistance_request.bpmn": "fulfil_assistance_request", "enhancement_request.bpmn": "update_work_list"}
 CLOSED = "closed"
 TIMER = "wait_until_service_live"
 WORK_PLAN = {"work_plan": "Add the new report to the agency portal", "estimated_hours": 16,
@@ -115,13 +118,32 @@ STATES = [
 ]
 
 
-def _instance(drive: Driver, number: str) -> ProcessInstance:
-    with drive.services.uow() as uow:
-        found = uow.session.scalars(select(ProcessInstance).join(
-            ServiceRequest, ServiceRequest.id == ProcessInstance.request_id).where(
-            ServiceRequest.number == number)).one()
-        uow.session.expunge(found)
-        return found
+def bundled() -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in (PROJECT_ROOT / "bpmn").glob("*.bpmn")}
+
+
+def laid_out_anew(files: dict[str, bytes]) -> dict[str, bytes]:
+    """A harmless change: the enhancement diagram's pool is drawn wider and each process's documentation reworded
+    (new content, so a new version; no task of any process changes)."""
+    changed = {}
+    for name, data in files.items():
+        text = re.sub(r'(<dc:Bounds x="\d+" y="\d+" width=")(\d+)', lambda m: f"{m[1]}{int(m[2]) + 10}",
+                      data.decode(), count=1)
+        text, count = re.subn(r"(<bpmn:process [^>]*>\s*<bpmn:documentation>)", r"\1Revised layout. ", text, count=1)
+        assert count == 1, name
+        changed[name] = text.encode()
+    return changed
+
+
+def with_renamed_tasks(files: dict[str, bytes]) -> dict[str, bytes]:
+    """A change that matters: the specialist's fulfilment task and the work-list service task are renamed."""
+    changed = dict(files)
+    for name, bpmn_id in RENAMED.items():
+        text, count = re.subn(rf'(<bpmn:\w+ id="{bpmn_id}" name=")([^"]*)"', r'\1\2 (revised)"',
+                              changed[name].decode())
+        assert count == 1, bpmn_id
+        changed[name] = text.encode()
+    return changed
 
 
 def open_jobs(drive: Driver, number: str) -> list[ServiceJob]:
@@ -211,6 +233,18 @@ class Walker:
             assert CLOSED not in here, f"{self.number} closed before reaching {target}"
             self.step()
         raise AssertionError(f"{self.number} never reached {target}")
+
+    def repair(self) -> None:
+        """Resolve an incident the way an operator would: put back what failed, then retry the job."""
+        with self.drive.services.uow() as uow:
+            case = uow.session.scalars(select(CrmCase).where(CrmCase.request_number == self.number)).one_or_none()
+            if case is not None and case.case_number.startswith("GONE-"):
+                case.case_number = uow.session.scalars(select(ServiceRequest.crm_case_id).where(
+                    ServiceRequest.number == self.number)).one()
+                uow.commit()
+        for job in open_jobs(self.drive, self.number):
+            if job.status == "incident":
+                worker.retry_incident(self.drive.services, job.id, "adam")
 
     def finish(self) -> None:
         self.until(CLOSED)

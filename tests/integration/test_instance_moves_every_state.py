@@ -10,47 +10,25 @@ import re
 import pytest
 from sqlalchemy import select
 
-from app.config import PROJECT_ROOT
-from app.services import worker
 from app.services.audit import replay
 from app.services.definitions import deploy as definitions
 from app.services.definitions import instance_moves as migration
 from app.store import audit
-from app.store.models import CrmCase, ServiceJob, ServiceRequest
+from app.store.models import ServiceJob
 from tests.driver import Driver
 from tests.e2e.conftest import snapshot
-from tests.instance_states import CLOSED, STATES, Walker, open_jobs, rest_at
+from tests.instance_states import (
+    CLOSED,
+    RENAMED,
+    STATES,
+    Walker,
+    bundled,
+    laid_out_anew,
+    rest_at,
+    with_renamed_tasks,
+)
 
 PROCESS = "request_fulfillment"
-RENAMED = {"assistance_request.bpmn": "fulfil_assistance_request", "enhancement_request.bpmn": "update_work_list"}
-
-
-def bundled() -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in (PROJECT_ROOT / "bpmn").glob("*.bpmn")}
-
-
-def laid_out_anew(files: dict[str, bytes]) -> dict[str, bytes]:
-    """A harmless change: the enhancement diagram's pool is drawn wider and each process's documentation reworded
-    (new content, so a new version; no task of any process changes)."""
-    changed = {}
-    for name, data in files.items():
-        text = re.sub(r'(<dc:Bounds x="\d+" y="\d+" width=")(\d+)', lambda m: f"{m[1]}{int(m[2]) + 10}",
-                      data.decode(), count=1)
-        text, count = re.subn(r"(<bpmn:process [^>]*>\s*<bpmn:documentation>)", r"\1Revised layout. ", text, count=1)
-        assert count == 1, name
-        changed[name] = text.encode()
-    return changed
-
-
-def with_renamed_tasks(files: dict[str, bytes]) -> dict[str, bytes]:
-    """A change that matters: the specialist's fulfilment task and the work-list service task are renamed."""
-    changed = dict(files)
-    for name, bpmn_id in RENAMED.items():
-        text, count = re.subn(rf'(<bpmn:\w+ id="{bpmn_id}" name=")([^"]*)"', r'\1\2 (revised)"',
-                              changed[name].decode())
-        assert count == 1, bpmn_id
-        changed[name] = text.encode()
-    return changed
 
 
 def jobs_by_task(services) -> dict[str, list[tuple[int, str, int]]]:
@@ -66,19 +44,6 @@ def open_work(drive: Driver, number: str) -> tuple[list[str], list[tuple[int, st
     return (sorted(t["id"] for t in shown["open_tasks"]),
             [(j["job"], j["bpmn_id"], j["status"]) for j in shown["pending_services"]],
             shown["instance"]["next_timer_at"])
-
-
-def repair(drive: Driver, walker: Walker) -> None:
-    """Resolve an incident the way an operator would: fix what failed, then retry the job."""
-    with drive.services.uow() as uow:
-        case = uow.session.scalars(select(CrmCase).where(CrmCase.request_number == walker.number)).one_or_none()
-        if case is not None and case.case_number.startswith("GONE-"):
-            case.case_number = uow.session.scalars(select(ServiceRequest.crm_case_id).where(
-                ServiceRequest.number == walker.number)).one()
-            uow.commit()
-    for job in open_jobs(drive, walker.number):
-        if job.status == "incident":
-            worker.retry_incident(drive.services, job.id, "adam")
 
 
 @pytest.fixture
@@ -120,7 +85,7 @@ def test_every_running_instance_in_every_state_moves_to_a_harmlessly_changed_ver
     assert snapshot(services) == untouched
 
     for label, walker in running.items():
-        repair(drive, walker)
+        walker.repair()
         walker.finish()
         assert drive.show(walker.number)["status"] == "closed", label
         assert replay.replay_request(services, walker.number).identical, label
@@ -157,6 +122,6 @@ def test_a_version_that_changed_reached_tasks_moves_the_others_and_refuses_those
     assert sorted(n for n, _ in report.refused) == sorted(refused_numbers)
     for label, walker in running.items():
         assert drive.show(walker.number)["definition"]["version"] == (1 if label in in_the_way else 2), label
-        repair(drive, walker)
+        walker.repair()
         walker.finish()
         assert drive.show(walker.number)["status"] == "closed", label
