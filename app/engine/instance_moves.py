@@ -9,6 +9,9 @@ attribute of the task spec (name, documentation, lane, extensions, its incoming 
 Migrating keeps every reached task as it is (same task ids, data, timers and their due times) and only re-predicts
 the not yet reached tasks after the waiting ones from the new version, so the inbox and worker projections of the
 open work stay valid.
+
+The check performs the move on the loaded copy (and throws it away), so an instance is *eligible* only when the move
+itself succeeds; anything SpiffWorkflow raises on the way is translated into a Conflict naming it, never let through.
 """
 
 from __future__ import annotations
@@ -55,12 +58,13 @@ class MigrationCheck:
     eligible: bool
     blockers: list[Blocker]
     waiting_at: list[str]  # names of the ready and waiting elements (human tasks, service tasks, timers)
+    problem: str = ""  # why the move itself failed although no blocker was found
 
     @property
     def reason(self) -> str:
         if self.eligible:
             return "no element it has reached was changed or removed"
-        return "; ".join(dict.fromkeys(str(b) for b in self.blockers))
+        return self.problem or "; ".join(dict.fromkeys(str(b) for b in self.blockers))
 
 
 def _label(spec: Any) -> tuple[str, str]:
@@ -131,10 +135,38 @@ def _removed_process(wf: BpmnWorkflow, sp_id: Any, sub: Any) -> list[Blocker]:
     return [Blocker(process_id, bpmn_id, name, "removed", "started", (f"called process {sub.spec.name}",))]
 
 
+def _unexpected(err: Exception) -> Conflict:
+    return Conflict(f"cannot migrate: the instance could not be moved to the new version ({type(err).__name__}: "
+                    f"{err})")
+
+
+def _load(from_spec_json: str, state_json: str) -> BpmnWorkflow:
+    try:
+        return load_workflow(from_spec_json, state_json, AppScriptEngine())
+    except Exception as err:  # noqa: BLE001 - a state that does not load is a refusal, not a crash
+        raise _unexpected(err) from err
+
+
+def _moved(wf: BpmnWorkflow, to_spec_json: str) -> MigrationCheck:
+    """Diff the instance against the new version and, when nothing is in the way, move it (in memory)."""
+    try:
+        plan = _diff(wf, to_spec_json)
+        if plan.verdict.eligible:
+            _move(wf, plan.top, plan.spec)
+            for sp_id, sub in wf.subprocesses.items():
+                _move(sub, plan.subprocesses[sp_id], plan.dependencies[sub.spec.name])
+            wf.subprocess_specs = plan.dependencies
+    except Conflict as err:
+        return MigrationCheck(False, [], _waiting_at(wf), str(err).removeprefix("cannot migrate: "))
+    except Exception as err:  # noqa: BLE001 - SpiffWorkflow's own failures become a stated refusal
+        return MigrationCheck(False, [], _waiting_at(wf), str(_unexpected(err)).removeprefix("cannot migrate: "))
+    return plan.verdict
+
+
 def check_migration(from_spec_json: str, state_json: str, to_spec_json: str) -> MigrationCheck:
-    """Whether the instance can move to the new version, and if not, every reached element in the way."""
-    wf = load_workflow(from_spec_json, state_json, AppScriptEngine())
-    return _diff(wf, to_spec_json).verdict
+    """Whether the instance can move to the new version (the move is tried on a throw-away copy), and if not, every
+    reached element in the way or what failed."""
+    return _moved(_load(from_spec_json, state_json), to_spec_json)
 
 
 def _move(workflow: Any, diff: WorkflowDiff, spec: Any) -> None:
@@ -161,12 +193,11 @@ def _move(workflow: Any, diff: WorkflowDiff, spec: Any) -> None:
 
 def migrate_instance(from_spec_json: str, state_json: str, to_spec_json: str) -> InstanceState:
     """The instance's state on the new version; raises Conflict naming the blockers when it cannot move."""
-    wf = load_workflow(from_spec_json, state_json, AppScriptEngine())
-    plan = _diff(wf, to_spec_json)
-    if not plan.verdict.eligible:
-        raise Conflict(f"cannot migrate: {plan.verdict.reason}")
-    _move(wf, plan.top, plan.spec)
-    for sp_id, sub in wf.subprocesses.items():
-        _move(sub, plan.subprocesses[sp_id], plan.dependencies[sub.spec.name])
-    wf.subprocess_specs = plan.dependencies
-    return _describe(wf)
+    wf = _load(from_spec_json, state_json)
+    verdict = _moved(wf, to_spec_json)
+    if not verdict.eligible:
+        raise Conflict(f"cannot migrate: {verdict.reason}")
+    try:
+        return _describe(wf)
+    except Exception as err:  # noqa: BLE001 - see _moved
+        raise _unexpected(err) from err

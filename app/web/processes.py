@@ -1,6 +1,6 @@
-"""The process owner's area: deployed processes and their versions, a version's diagram with where its running
-instances wait, uploading a bundle to check or deploy it, and the bpmn-js modeler to edit a version and deploy the
-result through the same checks."""
+"""The process owner's area: deployed processes and their versions (and which one new requests start on: making an
+older version current again), a version's diagram with where its running instances wait, uploading a bundle to check
+or deploy it, and the bpmn-js modeler to edit a version and deploy the result through the same checks."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from app.domain.permissions import PROCESS_OWNERS
 from app.errors import DefinitionRejected, Problem
+from app.services.definitions import current
 from app.services.definitions import versions as processes
 from app.web.auth import require_role
 from app.web.context import identity, services
@@ -43,14 +44,20 @@ def _uploaded() -> tuple[dict[str, bytes], list[Problem]]:
 
 
 def _deployed(outcome: processes.Outcome) -> Response:
+    """Back to the versions page; content identical to a version that is not current offers to make it current."""
+    offer = None
     if outcome.created:
-        flash(f"Deployed {outcome.process_id} version {outcome.version}", "ok")
+        flash(f"Deployed {outcome.process_id} version {outcome.version}; new requests start on it", "ok")
+    elif outcome.version == outcome.current_version:
+        flash(f"Identical to version {outcome.version}; nothing deployed. Version {outcome.version} is current", "ok")
     else:
-        flash(f"Identical to version {outcome.version}; nothing deployed", "ok")
+        flash(f"Identical to version {outcome.version}; nothing deployed. New requests start on version "
+              f"{outcome.current_version}, the current version", "warn")
+        offer = outcome.version
     warnings = [p for p in outcome.problems if p.severity != "error"]
     if warnings:
         flash(f"{len(warnings)} warning(s): " + "; ".join(str(w) for w in warnings), "warn")
-    return redirect(url_for("processes.versions", process_id=outcome.process_id), code=303)
+    return redirect(url_for("processes.versions", process_id=outcome.process_id, offer=offer), code=303)
 
 
 @bp.route("/deploy", methods=["GET", "POST"])
@@ -73,8 +80,19 @@ def deploy() -> Any:
 @bp.get("/<process_id>")
 @owner_only
 def versions(process_id: str) -> str:
-    return render_template("processes_versions.html", process=processes.process_versions(services(), identity(),
-                                                                                           process_id))
+    process = processes.process_versions(services(), identity(), process_id)
+    offered = request.args.get("offer", "")
+    offer = next((v for v in process["versions"] if str(v["version"]) == offered and not v["current"]), None)
+    return render_template("processes_versions.html", process=process, offer=offer)
+
+
+@bp.post("/<process_id>/versions/<int:version>/make-current")
+@owner_only
+def make_current(process_id: str, version: int) -> Response:
+    """Going back (or forward) a version: new requests start on this one from now on."""
+    done = current.make_current(services(), identity(), process_id, version)
+    flash(done.summary + ".", "ok")
+    return redirect(url_for("processes.versions", process_id=process_id), code=303)
 
 
 @bp.get("/<process_id>/versions/<int:version>")

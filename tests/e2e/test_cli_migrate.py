@@ -82,3 +82,22 @@ def test_the_console_script_migrates_too(services, settings, clock, deployed_twi
     outcome = Rf(settings, "console-script", clock)("migrate", PROCESS, "--from-version", "1", "--request", waiting)
     assert outcome.exit_code == 0, str(outcome)
     assert outcome.stdout.startswith("Migrated 1 instance to version 2")
+
+
+def test_a_request_stuck_in_an_incident_is_migrated_with_exit_0_and_keeps_its_incident(services, clock, rf: Rf,
+                                                                                      tmp_path):
+    from tests.instance_states import CHARGEABLE_ENHANCEMENT, State, bundled, laid_out_anew, open_jobs, rest_at
+
+    drive = Driver(services, clock)
+    stuck = rest_at(drive, State(CHARGEABLE_ENHANCEMENT, "update_work_list", incident="bad plan dates"))
+    (tmp_path / "v2").mkdir()
+    for name, data in laid_out_anew(bundled()).items():
+        (tmp_path / "v2" / name).write_bytes(data)
+    assert rf.ok("deploy", str(tmp_path / "v2"), "--user", "olive")["version"] == 2
+    listed = rf.ok("migrate", PROCESS, "--from-version", "1", "--check")
+    assert [(i["request_number"], i["eligible"]) for i in listed["instances"]] == [(stuck.number, True)]
+    outcome = rf("migrate", PROCESS, "--from-version", "1", "--request", stuck.number, "--user", "olive")
+    assert outcome.exit_code == 0, str(outcome)
+    assert outcome.stdout.startswith("Migrated 1 instance to version 2") and "Traceback" not in outcome.output
+    assert rf.show(stuck.number)["definition"]["version"] == 2
+    assert [job.status for job in open_jobs(drive, stuck.number)] == ["incident"]

@@ -115,3 +115,34 @@ def test_staff_and_auditors_may_not_open_or_post_the_page(services, deployed_twi
     user = WebUser(services, username)
     assert user.get(PAGE).status_code == 403
     assert user.post(PAGE, {"to": "2", "action": "all"}).status_code == 403
+
+
+def test_a_request_stuck_in_an_incident_moves_to_a_newer_version_and_keeps_its_incident(services, drive):
+    from tests.instance_states import CHARGEABLE_ENHANCEMENT, State, bundled, laid_out_anew, open_jobs, rest_at
+
+    stuck = rest_at(drive, State(CHARGEABLE_ENHANCEMENT, "update_work_list", incident="bad plan dates"))
+    [incident] = open_jobs(drive, stuck.number)
+    definitions.deploy(services, laid_out_anew(bundled()), "olive")
+    olive = WebUser(services, "olive")
+    html = olive.get(PAGE).get_data(as_text=True)
+    assert "eligible" in row(html, stuck.number) and "Update the work list" in row(html, stuck.number)
+    posted = olive.post(PAGE, {"to": "2", "request": [stuck.number], "seen": seen_values(html),
+                               "action": "selected"})
+    assert posted.status_code == 303
+    assert "Migrated 1 instance to version 2." in olive.get(PAGE).get_data(as_text=True)
+    assert drive.show(stuck.number)["definition"]["version"] == 2
+    [still] = open_jobs(drive, stuck.number)
+    assert (still.id, still.status, still.attempts) == (incident.id, "incident", incident.attempts)
+
+
+@pytest.mark.parametrize("path", [
+    "/processes/request_fulfillment/versions/99999999999999999999999/migrate",
+    f"{PAGE}?to=99999999999999999999999",
+    "/processes/request_fulfillment/versions/99999999999999999999999",
+])
+def test_a_version_number_beyond_any_stored_one_is_not_found(services, deployed_twice, path):
+    olive = WebUser(services, "olive")
+    assert olive.get(path).status_code == 404
+    before = snapshot(services)
+    assert olive.post(PAGE, {"to": "99999999999999999999999", "action": "all"}).status_code == 404
+    assert snapshot(services) == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -16,10 +17,11 @@ from app.errors import DefinitionRejected, NotFound, Problem
 from app.services.admin.setup import ROLES
 from app.services.context import Context
 from app.store import audit
-from app.store.models import DefinitionVersion, Role
+from app.store.models import CurrentVersion, DefinitionVersion, Role
 
 MODEL_SUFFIXES = (".bpmn", ".dmn")
 MAX_BUNDLE_BYTES = 10 * 1024 * 1024
+MAX_VERSION = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,11 @@ class DeployResult:
     sha256: str
     created: bool
     warnings: list[Problem]
+    current_version: int  # the version new requests start on after this deploy
+
+    @property
+    def is_current(self) -> bool:
+        return self.version == self.current_version
 
 
 def read_paths(paths: list[Path]) -> dict[str, bytes]:
@@ -106,21 +113,27 @@ def deploy(services: Context, files: dict[str, bytes], actor: str) -> DeployResu
         sha = hashlib.sha256(json.dumps(stored, sort_keys=True).encode()).hexdigest()
         existing = uow.session.scalars(select(DefinitionVersion).where(
             DefinitionVersion.process_id == compiled.process_id, DefinitionVersion.sha256 == sha)).one_or_none()
-        if existing is not None:
-            return DeployResult(compiled.process_id, existing.version, sha, False, compiled.warnings)
+        if existing is not None:  # nothing new; the current version stays as it is (see `current.make_current`)
+            current = current_version(uow.session, compiled.process_id)
+            return DeployResult(compiled.process_id, existing.version, sha, False, compiled.warnings, current.version)
         version = (uow.session.scalar(select(func.max(DefinitionVersion.version)).where(
             DefinitionVersion.process_id == compiled.process_id)) or 0) + 1
         now = services.clock.now()
-        uow.session.add(DefinitionVersion(process_id=compiled.process_id, version=version, sha256=sha, files=stored,
-                                          spec_json=compiled.spec_json, deployed_by=actor, deployed_at=now))
+        deployed = DefinitionVersion(process_id=compiled.process_id, version=version, sha256=sha, files=stored,
+                                     spec_json=compiled.spec_json, deployed_by=actor, deployed_at=now)
+        uow.session.add(deployed)
+        uow.session.flush()
+        point_current(uow.session, deployed, actor, now)  # new content: new requests start on it
         audit.append(uow.session, actor=actor, event_type="definition_deployed", now=now,
                      payload={"process_id": compiled.process_id, "version": version, "sha256": sha,
                               "files": sorted(stored)})
         uow.commit()
-    return DeployResult(compiled.process_id, version, sha, True, compiled.warnings)
+    return DeployResult(compiled.process_id, version, sha, True, compiled.warnings, version)
 
 
 def find_version(session: Session, process_id: str, version: int) -> DefinitionVersion:
+    if not 1 <= version <= MAX_VERSION:  # beyond the column's range (a URL can carry any number)
+        raise NotFound(f"process {process_id} has no version {version}")
     found = session.scalars(select(DefinitionVersion).where(DefinitionVersion.process_id == process_id,
                                                             DefinitionVersion.version == version)).one_or_none()
     if found is None:
@@ -134,6 +147,26 @@ def latest_version(session: Session, process_id: str) -> DefinitionVersion:
     if found is None:
         raise NotFound(f"process {process_id} is not deployed; run `rf init` or `rf deploy`")
     return found
+
+
+def current_version(session: Session, process_id: str) -> DefinitionVersion:
+    """The version new requests of the process start on: the one made current last (by a deploy of new content or
+    by a process owner going back a version); the latest when none was recorded."""
+    found = session.scalars(select(DefinitionVersion).join(
+        CurrentVersion, CurrentVersion.definition_version_id == DefinitionVersion.id).where(
+        CurrentVersion.process_id == process_id)).one_or_none()
+    return found if found is not None else latest_version(session, process_id)
+
+
+def point_current(session: Session, version: DefinitionVersion, actor: str, now: datetime) -> None:
+    """Make `version` the one new requests of its process start on (no audit here: the caller records why)."""
+    row = session.get(CurrentVersion, version.process_id, with_for_update=True)
+    if row is None:
+        session.add(CurrentVersion(process_id=version.process_id, definition_version_id=version.id,
+                                   made_current_by=actor, made_current_at=now))
+    else:
+        row.definition_version_id, row.made_current_by, row.made_current_at = version.id, actor, now
+    session.flush()
 
 
 def form_file(session: Session, version_id: int, filename: str) -> dict[str, object]:

@@ -2,11 +2,13 @@
 
 `check` says per running instance whether it can move (the engine refuses when an element the new version changed or
 removed was already reached) and why not; `migrate` moves one, a selection or every eligible instance, each in its
-own unit of work with an `instance_migrated` audit event. A refused instance is left exactly as it was.
+own unit of work with an `instance_migrated` audit event. A refused instance is left exactly as it was, and so is
+one whose move failed for any other reason (its unit of work rolls back; it is reported as refused, never raised).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +23,8 @@ from app.services.definitions.deploy import find_version
 from app.services.requests import projection
 from app.store import audit
 from app.store.models import DefinitionVersion, ProcessInstance, ServiceRequest
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -186,6 +190,10 @@ def migrate(services: Context, who: Identity | str, process_id: str, from_versio
         except AppError as err:
             reason = str(err)
             report.refused.append((number, reason.removeprefix("cannot migrate: ")))
+        except Exception as err:  # noqa: BLE001 - its unit of work rolled back; the others still move
+            log.exception("moving %s from %s v%s failed", number, process_id, from_version)
+            report.refused.append((number, f"the move failed and was undone ({type(err).__name__}); the request "
+                                           f"is unchanged"))
         else:
             report.migrated.append(number)
     return report

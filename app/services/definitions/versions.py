@@ -1,6 +1,7 @@
-"""The process owner's view of deployed definitions: processes, their versions with who deployed them and how many
-instances run and finished on each, a version's diagrams with how many running instances wait at each element now,
-and checking or deploying an uploaded or edited bundle (through `definitions`, so the same checks as `rf check`).
+"""The process owner's view of deployed definitions: processes, their versions with who deployed them, which one new
+requests start on (current) and how many instances run and finished on each, a version's diagrams with how many
+running instances wait at each element now, and checking or deploying an uploaded or edited bundle (through
+`definitions`, so the same checks as `rf check`).
 
 Waiting counts come from the inbox projection (open human tasks), the service-job table (pending service tasks and
 incidents) and, for instances waiting on a timer, the stored instance state read as plain JSON; no workflow is
@@ -23,7 +24,7 @@ from app.engine.xml_safety import UnsafeXml, parse_xml
 from app.errors import DefinitionRejected, Forbidden, NotFound, Problem
 from app.services.context import Context
 from app.services.definitions import deploy as definitions
-from app.store.models import DefinitionVersion, ProcessInstance, ServiceJob, TaskRow
+from app.store.models import CurrentVersion, DefinitionVersion, ProcessInstance, ServiceJob, TaskRow
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 _WAITING = 8  # SpiffWorkflow TaskState.WAITING
@@ -44,18 +45,26 @@ def _counts(session: Any) -> dict[int, Counter[str]]:
     return counts
 
 
-def _version_row(v: DefinitionVersion, counts: dict[int, Counter[str]]) -> dict[str, Any]:
+def _current_ids(session: Any) -> dict[str, int]:
+    """process id -> id of the version new requests start on (the latest when none was recorded)."""
+    latest = {process_id: version_id for process_id, version_id in session.execute(
+        select(DefinitionVersion.process_id, DefinitionVersion.id).order_by(DefinitionVersion.version))}
+    return {**latest, **{row.process_id: row.definition_version_id for row in session.scalars(select(CurrentVersion))}}
+
+
+def _version_row(v: DefinitionVersion, counts: dict[int, Counter[str]], current_id: int | None) -> dict[str, Any]:
     c = counts.get(v.id, Counter())
     return {"process_id": v.process_id, "version": v.version, "sha256": v.sha256, "deployed_by": v.deployed_by,
             "deployed_at": v.deployed_at, "running": c["running"], "finished": c["completed"],
-            "files": sorted(v.files or {})}
+            "files": sorted(v.files or {}), "current": v.id == current_id}
 
 
 def list_processes(services: Context, identity: Identity) -> list[dict[str, Any]]:
-    """Every deployed process: its latest version, number of versions, running and finished instances."""
+    """Every deployed process: its latest and its current version (the one new requests start on), number of
+    versions, running and finished instances."""
     require_owner(identity)
     with services.uow() as uow:
-        counts = _counts(uow.session)
+        counts, current = _counts(uow.session), _current_ids(uow.session)
         by_process: dict[str, list[DefinitionVersion]] = {}
         for v in uow.session.scalars(select(DefinitionVersion).order_by(DefinitionVersion.process_id,
                                                                         DefinitionVersion.version.desc())):
@@ -63,9 +72,10 @@ def list_processes(services: Context, identity: Identity) -> list[dict[str, Any]
         result = []
         for process_id, versions in by_process.items():
             latest = versions[0]
-            rows = [_version_row(v, counts) for v in versions]
+            rows = [_version_row(v, counts, current.get(process_id)) for v in versions]
             result.append({"process_id": process_id, "name": _process_name(latest), "versions": len(versions),
-                           "latest": latest.version, "deployed_by": latest.deployed_by,
+                           "latest": latest.version, "current": next(r["version"] for r in rows if r["current"]),
+                           "deployed_by": latest.deployed_by,
                            "deployed_at": latest.deployed_at, "running": sum(r["running"] for r in rows),
                            "finished": sum(r["finished"] for r in rows)})
         return result
@@ -90,9 +100,10 @@ def process_versions(services: Context, identity: Identity, process_id: str) -> 
             DefinitionVersion.process_id == process_id).order_by(DefinitionVersion.version.desc())))
         if not versions:
             raise NotFound(f"process {process_id} is not deployed")
-        counts = _counts(uow.session)
-        return {"process_id": process_id, "name": _process_name(versions[0]),
-                "versions": [_version_row(v, counts) for v in versions]}
+        counts, current = _counts(uow.session), _current_ids(uow.session).get(process_id)
+        rows = [_version_row(v, counts, current) for v in versions]
+        return {"process_id": process_id, "name": _process_name(versions[0]), "versions": rows,
+                "current": next(r["version"] for r in rows if r["current"])}
 
 
 @dataclass
@@ -149,7 +160,7 @@ def version_detail(services: Context, identity: Identity, process_id: str, versi
     with services.uow() as uow:
         s = uow.session
         found = definitions.find_version(s, process_id, version)
-        row = _version_row(found, _counts(s))
+        row = _version_row(found, _counts(s), _current_ids(s).get(process_id))
         files = dict(found.files or {})
         running = select(ProcessInstance.id).where(ProcessInstance.definition_version_id == found.id,
                                                    ProcessInstance.status == "running")
@@ -206,6 +217,7 @@ class Outcome:
     version: int | None = None
     created: bool = False
     status: int = 200
+    current_version: int | None = None  # after a deploy: the version new requests start on
     diagrams: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -253,7 +265,7 @@ def submit(services: Context, identity: Identity, files: dict[str, bytes], *, de
         if deploy:
             result = definitions.deploy(services, files, identity.username)
             return Outcome(True, result.warnings, result.process_id, result.version, result.created,
-                           diagrams=_flagged_diagrams(files, result.warnings))
+                           current_version=result.current_version, diagrams=_flagged_diagrams(files, result.warnings))
         bundle = definitions.check(services, files)
     except DefinitionRejected as err:
         return Outcome(False, err.problems, status=422, diagrams=_flagged_diagrams(files, err.problems))

@@ -16,7 +16,7 @@ from app.domain.input_limits import MAX_JSON_DEPTH, json_depth
 from app.domain.vocabulary import REQUEST_SCHEMA, REQUEST_TYPES
 from app.errors import FieldError, InvalidData
 from app.services.context import Context
-from app.services.definitions.deploy import latest_version
+from app.services.definitions.deploy import current_version
 from app.services.requests import projection, sla_clock
 from app.services.requests import sla_targets as sla
 from app.store import audit
@@ -122,7 +122,7 @@ def new_request(services: Context, request_type: str, data: dict[str, Any], acto
         case.request_number = request.number  # leaves the Pending Queue now; a second pull is refused
         if request_type == "enhancement":
             case.status = "in_progress"  # worked on the work list; assistance cases are taken by crm.take_case
-        definition = latest_version(session, MAIN_PROCESS)
+        definition = current_version(session, MAIN_PROCESS)  # not simply the latest: see definitions.current
         variables = {
             "request_id": request.id, "request_number": request.number, "request_type": request_type,
             "routine": routine, "title": request.title, "description": request.description,

@@ -13,6 +13,8 @@ from app.services.requests import sla_clock
 from app.store import audit
 from app.store.models import ProcessInstance, Role, ServiceJob, ServiceRequest, TaskRow
 
+_OPEN_JOBS = ("pending", "incident")
+
 
 def lane_roles(session: Session) -> dict[str, str]:
     return {role.lane: role.code for role in session.scalars(select(Role)) if role.lane}
@@ -65,17 +67,7 @@ def project(session: Session, instance: ProcessInstance, request: ServiceRequest
         audit.append(session, actor=actor, event_type="task_ready", request_id=request.id, now=now,
                      payload={"task": task.task_id, "bpmn_id": task.bpmn_id, "name": task.name, "lane": task.lane,
                               "assignee": assignee})
-    pending = {job.task_uuid: job for job in session.scalars(
-        select(ServiceJob).where(ServiceJob.instance_id == instance.id, ServiceJob.status == "pending"))}
-    ready_services = {call.task_id for call in state.service_calls}
-    for task_uuid, job in pending.items():
-        if task_uuid not in ready_services:
-            job.status, job.updated_at = "cancelled", now
-    for call in state.service_calls:
-        if call.task_id not in pending:
-            session.add(ServiceJob(instance_id=instance.id, request_id=request.id, task_uuid=call.task_id,
-                                   bpmn_id=call.bpmn_id, operator=call.operator, next_attempt_at=now,
-                                   created_at=now, updated_at=now))
+    _project_jobs(session, instance, request, state, now)
     for timer in state.fired_timers:
         audit.append(session, actor="timer", event_type="timer_fired", request_id=request.id, now=now,
                      payload={"bpmn_id": timer})
@@ -86,6 +78,27 @@ def project(session: Session, instance: ProcessInstance, request: ServiceRequest
         audit.append(session, actor=actor, event_type="request_closed", request_id=request.id, now=now,
                      payload={"path": state.path})
     session.flush()
+
+
+def _project_jobs(session: Session, instance: ProcessInstance, request: ServiceRequest, state: InstanceState,
+                  now: datetime) -> None:
+    """One job row per service task, ever (task_uuid is unique): a ready service task keeps the row it has, whatever
+    its status (a pending job, or an incident an operator has to look at), and gets one only when it has none; an open
+    job (pending or incident) whose task is no longer ready is cancelled."""
+    jobs = {job.task_uuid: job for job in session.scalars(
+        select(ServiceJob).where(ServiceJob.instance_id == instance.id))}
+    ready_services = {call.task_id for call in state.service_calls}
+    for task_uuid, job in jobs.items():
+        if job.status in _OPEN_JOBS and task_uuid not in ready_services:
+            job.status, job.updated_at = "cancelled", now
+    for call in state.service_calls:
+        existing = jobs.get(call.task_id)
+        if existing is None:
+            session.add(ServiceJob(instance_id=instance.id, request_id=request.id, task_uuid=call.task_id,
+                                   bpmn_id=call.bpmn_id, operator=call.operator, next_attempt_at=now,
+                                   created_at=now, updated_at=now))
+        elif existing.status == "cancelled":  # ready again (not by itself; kept safe): run it again
+            existing.status, existing.next_attempt_at, existing.updated_at = "pending", now, now
 
 
 def apply(session: Session, instance: ProcessInstance, seen_version: int, state: InstanceState, now: datetime,

@@ -3,13 +3,13 @@
 from app.store.models.audit import AuditEvent, AuditHead
 from app.store.models.calendar import SLA_UNITS, Holiday, HolidayYear, SlaTarget
 from app.store.models.external import AsdService, BillingCase, CrmCase, CrmNote, Notification, WorkListEntry
-from app.store.models.process import DefinitionVersion, ProcessInstance, ServiceJob, TaskRow
+from app.store.models.process import CurrentVersion, DefinitionVersion, ProcessInstance, ServiceJob, TaskRow
 from app.store.models.reference import Membership, ProviderGroup, Role, User
 from app.store.models.service_request import ESCALATION_LEVELS, ServiceRequest, SlaEscalation
 from app.store.models.sign_in import InstallationSetting, SignInThrottle, WebSession
 
 __all__ = [
-    "AsdService", "AuditEvent", "AuditHead", "BillingCase", "CrmCase", "CrmNote",
+    "AsdService", "AuditEvent", "AuditHead", "BillingCase", "CrmCase", "CrmNote", "CurrentVersion",
     "DefinitionVersion", "Membership", "Notification", "ProcessInstance", "ProviderGroup", "Role", "ServiceJob",
     "ServiceRequest", "TaskRow", "User", "WorkListEntry",
     "SLA_UNITS", "Holiday", "HolidayYear", "SlaTarget", "ESCALATION_LEVELS", "SlaEscalation",

@@ -26,6 +26,18 @@ class DefinitionVersion(Base):
     deployed_at: Mapped[datetime] = stamped_on_insert()
 
 
+class CurrentVersion(Base):
+    """The version of a process that new requests start on: the latest deploy, or an older version a process owner
+    made current again. One row per process; changed only by a deploy of new content or `make_current`."""
+
+    __tablename__ = "process_current_version"
+
+    process_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    definition_version_id: Mapped[int] = mapped_column(ForeignKey("definition_version.id"))
+    made_current_by: Mapped[str] = mapped_column(String(64))
+    made_current_at: Mapped[datetime] = stamped_on_write()
+
+
 class ProcessInstance(Base):
     __tablename__ = "process_instance"
 
