@@ -30,6 +30,7 @@ EVENT_WORDS = {
     "instance_migrated": "Moved to a new process version",
     "incident_data_edited": "Data corrected",
     "request_cancelled": "Request cancelled",
+    "definition_made_current": "Process version made current",
 }
 _TONE = {"request_closed": "ok", "task_completed": "ok", "service_called": "ok", "service_failed": "warn",
          "timer_fired": "warn", "sla_warning": "warn", "sla_breached": "error", "sla_paused": "warn",
@@ -110,6 +111,9 @@ def describe(event: AuditEvent, names: dict[str, str], task_names: dict[str, str
         before: dict[str, Any] = before_value if isinstance(before_value, dict) else {}
         text = f"{event.actor} corrected what “{name}” reads: " + "; ".join(
             f"{key}: {_short(before.get(key))} → {_short(value)}" for key, value in after.items())
+    elif kind == "definition_made_current":
+        text = (f"New requests of {p.get('process_id')} now start on v{p.get('version')} "
+                f"(was v{p.get('previous_version')})")
     elif kind == "request_cancelled":
         text = f"{event.actor} cancelled the request: {_short(p.get('reason', ''), 200)}"
     elif kind == "instance_migrated":
