@@ -173,6 +173,15 @@ def _acting(session: Session, identity: Identity, job_id: int) -> tuple[ServiceJ
     return job, request
 
 
+def _locked_instance(session: Session, job: ServiceJob) -> tuple[ProcessInstance, DefinitionVersion]:
+    """The incident's instance, locked first as every writer does, and its definition version."""
+    instance = projection.lock_instance(session, job.instance_id)
+    definition = session.get(DefinitionVersion, instance.definition_version_id) if instance else None
+    if instance is None or definition is None:
+        raise NotFound(f"no instance for incident {job.id}")
+    return instance, definition
+
+
 def retry(services: Context, identity: Identity, job_id: int) -> None:
     """Retry the failed step as it is."""
     with services.uow() as uow:
@@ -194,10 +203,7 @@ def edit_and_retry(services: Context, identity: Identity, job_id: int, changes: 
     with services.uow() as uow:
         session = uow.session
         job, request = _acting(session, identity, job_id)
-        instance = projection.lock_instance(session, job.instance_id)
-        definition = session.get(DefinitionVersion, instance.definition_version_id) if instance else None
-        if instance is None or definition is None:
-            raise NotFound(f"no instance for incident {job_id}")
+        instance, definition = _locked_instance(session, job)
         seen = instance.version
         state = engine.edit_service_inputs(definition.spec_json, instance.state_json, job.task_uuid, changed, now)
         projection.save_state(session, instance, seen, state, now)
@@ -225,10 +231,7 @@ def cancel_request(services: Context, identity: Identity, job_id: int, reason: s
     with services.uow() as uow:
         session = uow.session
         job, request = _acting(session, identity, job_id)
-        instance = projection.lock_instance(session, job.instance_id)
-        definition = session.get(DefinitionVersion, instance.definition_version_id) if instance else None
-        if instance is None or definition is None:
-            raise NotFound(f"no instance for incident {job_id}")
+        instance, definition = _locked_instance(session, job)
         state = engine.cancel(definition.spec_json, instance.state_json, now)
         projection.save_state(session, instance, instance.version, state, now)
         session.execute(update(ProcessInstance).where(ProcessInstance.id == instance.id).values(status="cancelled"))
