@@ -11,16 +11,14 @@ import ast
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
-from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from app.engine.runtime import InstanceState, describe, is_service
+from app.engine.runtime import InstanceState, describe, find_task, is_service
 from app.engine.scripts import AppScriptEngine
 from app.engine.serialization import load_workflow
 from app.engine.spiff_patches import engine_time
-from app.errors import Conflict, InvalidData, NotFound
+from app.errors import Conflict, InvalidData
 
 
 @dataclass(frozen=True)
@@ -41,12 +39,7 @@ def _names_read(expression: str) -> set[str]:
 
 
 def _ready_service_task(wf: Any, task_id: str) -> Any:
-    try:
-        task = wf.get_task_from_id(UUID(task_id))
-    except (ValueError, WorkflowException, KeyError):
-        task = None
-    if task is None:
-        raise NotFound(f"no task {task_id} in this instance")
+    task = find_task(wf, task_id)
     if task.state != TaskState.READY or not is_service(task):
         raise Conflict(f"service task {task.task_spec.bpmn_id} is not waiting to run any more")
     return task

@@ -161,7 +161,8 @@ def start(spec_json: str, data: dict[str, Any], now: datetime) -> InstanceState:
         return _describe(wf, fired)
 
 
-def _find(wf: BpmnWorkflow, task_id: str) -> Any:
+def find_task(wf: BpmnWorkflow, task_id: str) -> Any:
+    """The task with this id in the loaded workflow, else NotFound."""
     try:
         task = wf.get_task_from_id(UUID(task_id))
     except (ValueError, WorkflowException, KeyError):
@@ -175,7 +176,7 @@ def complete_human_task(spec_json: str, state_json: str, task_id: str, data: dic
                         now: datetime) -> InstanceState:
     with engine_time(now):
         wf = load_workflow(spec_json, state_json, AppScriptEngine())
-        task = _find(wf, task_id)
+        task = find_task(wf, task_id)
         if task.state != TaskState.READY or not task.task_spec.manual or is_service(task):
             raise Conflict(f"task {task.task_spec.bpmn_name or task.task_spec.bpmn_id} is not open any more")
         task.data.update(data)
@@ -192,7 +193,7 @@ def run_service_task(spec_json: str, state_json: str, task_id: str, caller: Serv
     """Run one ready service task through `caller(operator, params, idempotency_key)`; its exceptions propagate."""
     with engine_time(now):
         wf = load_workflow(spec_json, state_json, AppScriptEngine(caller))
-        task = _find(wf, task_id)
+        task = find_task(wf, task_id)
         if task.state != TaskState.READY or not is_service(task):
             raise Conflict(f"service task {task.task_spec.bpmn_id} is not ready")
         try:

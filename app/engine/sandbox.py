@@ -128,6 +128,8 @@ class _Pool:
 
     def configure(self, limits: ScriptLimits) -> None:
         with self.lock:
+            if limits == self.limits:  # every bootstrap configures: keep the warm evaluators when nothing changed
+                return
             self.limits = limits
             stale, self.idle = self.idle, []
         for host in stale:

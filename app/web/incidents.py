@@ -9,6 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
+from app.domain.permissions import abilities
 from app.errors import Forbidden, InvalidData
 from app.services.requests import incidents
 from app.web.context import identity, services
@@ -19,8 +20,8 @@ bp = Blueprint("incidents", __name__, url_prefix="/incidents")
 
 @bp.get("")
 def incident_list() -> str:
-    if not identity().staff and not identity().roles:
-        abort(403)
+    if not abilities(identity()).see_incidents:
+        abort(403, description="Incidents are for administrators, process owners and provider group managers.")
     return render_template("incidents.html", rows=incidents.list_incidents(services(), identity()))
 
 
