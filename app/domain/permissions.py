@@ -87,6 +87,16 @@ def may_see_incidents(identity: Identity, group: str) -> bool:
     return may_repair_incidents(identity, group) or identity.has_role(PROCESS_OWNER)
 
 
+def may_manage_token(identity: Identity, owner: str) -> bool:
+    """Create, list and revoke API tokens of `owner`: the owner themselves or an administrator."""
+    return identity.username == owner or identity.holds_any(ADMINISTRATORS)
+
+
+def may_create_service_tokens(identity: Identity) -> bool:
+    """Service-account tokens (for another system acting as a user set up for it) are an administrator's."""
+    return identity.holds_any(ADMINISTRATORS)
+
+
 @dataclass(frozen=True)
 class Operator:
     """Whoever runs `rf` on the server: not a signed-in user, so no need-to-know restriction applies."""

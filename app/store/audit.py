@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +15,18 @@ from sqlalchemy.orm import Session
 from app.store.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
+
+# How the actor reached us when it was not a signed-in page (e.g. "API token 'CRM sync'"): set for one API call by
+# the web layer, written into the payload of every event that call appends, so each write names the token.
+_via: ContextVar[str | None] = ContextVar("rf_audit_via", default=None)
+
+
+def acting_via(label: str | None) -> Token[str | None]:
+    return _via.set(label)
+
+
+def done_acting(token: Token[str | None]) -> None:
+    _via.reset(token)
 
 
 def _digest(seq: int, at: datetime, actor: str, event_type: str, request_id: int | None,
@@ -31,6 +44,9 @@ def append(session: Session, *, actor: str, event_type: str, payload: dict[str, 
     if head is None:
         head = AuditHead(id=1, seq=0, hash=GENESIS)
         session.add(head)
+    via = _via.get()
+    if via is not None:
+        payload = {**payload, "via": via}
     payload = json.loads(json.dumps(payload, default=str))
     seq = head.seq + 1
     digest = _digest(seq, now, actor, event_type, request_id, payload, head.hash)

@@ -7,13 +7,17 @@ import secrets
 from typing import Any
 
 from flask import Flask, g, render_template, request, url_for
+from flask_openapi3.models.info import Info
+from flask_openapi3.openapi import OpenAPI
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 from app.bootstrap import Services, bootstrap
 from app.config import PROJECT_ROOT
 from app.domain.permissions import abilities
 from app.errors import AppError
-from app.web import charts, security
+from app.web import api, charts, security
+from app.web.api.common import SECURITY_SCHEMES, app_error, problem, validation_problem
 from app.web.converters import RecordNumberConverter
 
 
@@ -32,7 +36,13 @@ def _secret_key(configured: str | None) -> str:
 
 
 def create_app(services: Services | None = None, config: dict[str, Any] | None = None) -> Flask:
-    flask_app = Flask(__name__.rsplit(".", 1)[0], template_folder="templates", static_folder="static")
+    flask_app = OpenAPI(__name__.rsplit(".", 1)[0], template_folder="templates", static_folder="static",
+                        info=Info(title="Request Fulfillment API", version="1",
+                                  description="Requests, tasks, the CRM Pending Queue, process versions, incidents, "
+                                              "audit and reports of Request Fulfillment."),
+                        security_schemes=SECURITY_SCHEMES,  # type: ignore[arg-type]
+                        doc_ui=False, validation_error_callback=validation_problem,
+                        validate_response=bool((config or {}).get("API_VALIDATE_RESPONSES", True)))
     flask_app.url_map.converters["int"] = RecordNumberConverter  # <int:id> beyond the database's range: a 404
     flask_app.config.update(MAX_CONTENT_LENGTH=25 * 1024 * 1024)
     flask_app.config.update(config or {})
@@ -52,7 +62,9 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
                       audit_web.bp, history.bp, migration_web.bp, processes_web.bp, reports_web.bp, incidents.bp,
                       outbox_admin.bp):
         flask_app.register_blueprint(blueprint)
+    api.install(flask_app)
     flask_app.before_request(auth.before_request)
+    flask_app.teardown_request(auth.teardown_request)
 
     @flask_app.context_processor
     def _template_helpers() -> dict[str, Any]:
@@ -66,16 +78,19 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
                 "chart_svg": charts.svg}
 
     @flask_app.errorhandler(AppError)
-    def _app_error(err: AppError) -> tuple[Any, int]:
+    def _app_error(err: AppError) -> Any:
         if request.path.startswith("/api/"):
-            return {"error": str(err), "status": err.status}, err.status
+            return app_error(err)
         return render_template("error.html", status=err.status, message=str(err)), err.status
 
     @flask_app.errorhandler(HTTPException)
-    def _http_error(err: HTTPException) -> tuple[Any, int]:
+    def _http_error(err: HTTPException) -> Any:
         status = err.code or 500
         if request.path.startswith("/api/"):
-            return {"error": err.description, "status": status}, status
+            if isinstance(err.response, Response):  # a pydantic validation problem already made by the API
+                return err.response
+            headers = {"WWW-Authenticate": 'Bearer realm="api"'} if status == 401 else None
+            return problem(status, str(err.description), headers=headers)
         return render_template("error.html", status=status, message=err.description), status
 
     from app.cli import cli as rf_cli

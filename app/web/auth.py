@@ -13,13 +13,22 @@ from flask import Blueprint, abort, flash, g, make_response, redirect, render_te
 from werkzeug.wrappers import Response
 
 from app.errors import AppError
-from app.services.admin import auth
+from app.services.admin import api_tokens, auth
 from app.services.admin.sign_in_throttle import SignInThrottled
 from app.services.admin.web_sessions import SessionEnded
 from app.web.context import services
 
 bp = Blueprint("auth", __name__)
-PUBLIC_ENDPOINTS = {"auth.login", "pages.health", "static"}
+
+
+def api_public_endpoints() -> set[str]:
+    from app.web.api import PUBLIC_ENDPOINTS as api_public
+
+    return set(api_public)
+
+
+CSRF_EXEMPT: set[str] = set()  # endpoints authenticated by their own signature (the CRM case feed)
+PUBLIC_ENDPOINTS = {"auth.login", "pages.health", "static", *api_public_endpoints()}
 
 
 def csrf_token() -> str:
@@ -29,8 +38,33 @@ def csrf_token() -> str:
     return str(token)
 
 
+def _bearer() -> Response | None:
+    """An API call with `Authorization: Bearer <token>`: the token's user, no cookie session and so no CSRF token
+    (a browser never adds this header by itself). Every audit event the call writes names the token."""
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        abort(401, description="send Authorization: Bearer <API token>")
+    try:
+        bearer = api_tokens.authenticate(services(), secret.strip())
+    except AppError as err:
+        abort(401, description=str(err))
+    g.identity, g.bearer = bearer.identity, bearer
+    g.acting = api_tokens.acting_through(bearer)
+    return None
+
+
+def teardown_request(_: BaseException | None = None) -> None:
+    acting = g.pop("acting", None)
+    if acting is not None:
+        api_tokens.done_acting(acting)
+
+
 def before_request() -> Response | None:
     g.identity = None
+    g.bearer = None
+    if request.path.startswith("/api/") and "Authorization" in request.headers \
+            and request.endpoint not in PUBLIC_ENDPOINTS:
+        return _bearer()
     token = session.get("sid")
     if token:
         try:
@@ -39,7 +73,7 @@ def before_request() -> Response | None:
             session.clear()
             if request.method == "GET" and not request.path.startswith("/api/"):
                 flash(str(ended), "error")
-    if request.method == "POST":
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.endpoint not in CSRF_EXEMPT:
         sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
         if not hmac.compare_digest(sent, session.get("csrf", "")) or not sent:
             abort(400, description="The form had expired or did not come from this site (missing CSRF token). "

@@ -21,7 +21,7 @@ def test_unknown_request_is_a_404_page_and_json_error(services):
     page = web.get("/requests/RF-424242")
     assert page.status_code == 404 and b"no request RF-424242" in page.data
     api = web.get("/api/requests/RF-424242")
-    assert api.status_code == 404 and api.get_json()["error"] == "no request RF-424242"
+    assert api.status_code == 404 and api.get_json()["detail"] == "no request RF-424242"
 
 
 def test_anonymous_visitors_are_sent_to_sign_in_and_health_is_public(services):

@@ -227,7 +227,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(services, drive):
 
 def test_unknown_request_diagrams_are_a_json_404(services):
     response = WebUser(services, "sam").get("/api/requests/RF-424242/diagrams")
-    assert response.status_code == 404 and response.get_json()["error"] == "no request RF-424242"
+    assert response.status_code == 404 and response.get_json()["detail"] == "no request RF-424242"
 
 
 # ---------------------------------------------------------------------------------------------------------------

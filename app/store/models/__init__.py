@@ -1,5 +1,6 @@
 """All SQLAlchemy models; importing this package registers every table on Base.metadata."""
 
+from app.store.models.api import ApiToken, IdempotentResponse
 from app.store.models.audit import AuditEvent, AuditHead
 from app.store.models.calendar import SLA_UNITS, Holiday, HolidayYear, SlaTarget
 from app.store.models.external import AsdService, BillingCase, CrmCase, CrmNote, Notification, WorkListEntry
@@ -9,6 +10,7 @@ from app.store.models.service_request import ESCALATION_LEVELS, ServiceRequest, 
 from app.store.models.sign_in import InstallationSetting, SignInThrottle, WebSession
 
 __all__ = [
+    "ApiToken", "IdempotentResponse",
     "AsdService", "AuditEvent", "AuditHead", "BillingCase", "CrmCase", "CrmNote", "CurrentVersion",
     "DefinitionVersion", "Membership", "Notification", "ProcessInstance", "ProviderGroup", "Role", "ServiceJob",
     "ServiceRequest", "TaskRow", "User", "WorkListEntry",

@@ -1,0 +1,181 @@
+"""API access tokens: personal ones (a user scripting their own work) and service-account ones (another system
+acting as a user set up for it). A token acts with its user's roles; only its sha256 is stored, the secret is shown
+once. Owners and administrators list and revoke; a token past its expiry, revoked, or of a deactivated user signs
+nobody in."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.domain.permissions import Identity, may_create_service_tokens, may_manage_token
+from app.errors import AppError, FieldError, Forbidden, InvalidData, NotFound
+from app.services.admin.auth import identity_of
+from app.services.context import Context
+from app.store import audit
+from app.store.models import ApiToken, User
+
+TOKEN_PREFIX = "rf_"
+KINDS = ("personal", "service")
+DEFAULT_DAYS, LONGEST_DAYS = 90, 366
+NAME_MAX = 80
+TOUCH_EVERY = timedelta(seconds=60)  # last_used_at is written at most this often
+
+
+class TokenRefused(AppError):
+    """The bearer token signs nobody in (unknown, revoked, expired, or its user deactivated)."""
+
+    status = 401
+
+
+@dataclass(frozen=True)
+class TokenView:
+    id: int
+    name: str
+    kind: str
+    owner: str
+    prefix: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    state: str  # active | expired | revoked
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class Bearer:
+    identity: Identity
+    token_name: str
+    token_id: int
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _state(row: ApiToken, now: datetime) -> str:
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at is not None and row.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def _view(row: ApiToken, owner: str, now: datetime) -> TokenView:
+    return TokenView(row.id, row.name, row.kind, owner, row.prefix, row.created_by, row.created_at, row.expires_at,
+                     row.last_used_at, row.revoked_at, _state(row, now))
+
+
+def _user(session: Session, username: str) -> User:
+    user = session.scalars(select(User).where(User.username == username)).unique().one_or_none()
+    if user is None or not user.is_active:
+        raise NotFound(f"no active user {username!r}")
+    return user
+
+
+def _checked_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise InvalidData("the token needs a name", [FieldError("name", "say what the token is for, e.g. 'CRM sync'")])
+    if len(name) > NAME_MAX or not name.isprintable():
+        raise InvalidData("bad token name", [FieldError("name", f"one line of at most {NAME_MAX} characters")])
+    return name
+
+
+def create(services: Context, actor: Identity, name: str, *, owner: str | None = None, kind: str = "personal",
+           days: int | None = DEFAULT_DAYS) -> tuple[str, TokenView]:
+    """A new token for `owner` (default: the actor); returns the secret (shown once) and its description."""
+    owner = owner or actor.username
+    if kind not in KINDS:
+        raise InvalidData("unknown token kind", [FieldError("kind", f"one of {', '.join(KINDS)}")])
+    if not may_manage_token(actor, owner) or (kind == "service" and not may_create_service_tokens(actor)):
+        raise Forbidden("only the user themselves or an administrator can create this token"
+                        if kind == "personal" else "only an administrator can create service-account tokens")
+    if days is None or not 1 <= days <= LONGEST_DAYS:
+        raise InvalidData("bad expiry", [FieldError("days", f"a token lasts 1 to {LONGEST_DAYS} days")])
+    name = _checked_name(name)
+    now = services.clock.now()
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with services.uow() as uow:
+        user = _user(uow.session, owner)
+        row = ApiToken(token_hash=token_hash(secret), prefix=secret[:10], name=name, kind=kind, user_id=user.id,
+                       created_by=actor.username, created_at=now, expires_at=now + timedelta(days=days))
+        uow.session.add(row)
+        uow.session.flush()
+        audit.append(uow.session, actor=actor.username, event_type="api_token_created", now=now,
+                     payload={"token": row.id, "name": name, "kind": kind, "owner": owner,
+                              "expires_at": row.expires_at})
+        view = _view(row, owner, now)
+        uow.commit()
+    return secret, view
+
+
+def list_tokens(services: Context, actor: Identity, owner: str | None = None) -> list[TokenView]:
+    """The actor's tokens; an administrator sees everyone's (or `owner`'s)."""
+    now = services.clock.now()
+    with services.uow() as uow:
+        query = select(ApiToken, User.username).join(User, User.id == ApiToken.user_id)
+        if owner is not None:
+            if not may_manage_token(actor, owner):
+                raise Forbidden("only the user themselves or an administrator can list these tokens")
+            query = query.where(User.username == owner)
+        elif not may_create_service_tokens(actor):
+            query = query.where(User.username == actor.username)
+        rows = uow.session.execute(query.order_by(ApiToken.created_at.desc(), ApiToken.id.desc())).all()
+        return [_view(row, username, now) for row, username in rows]
+
+
+def revoke(services: Context, actor: Identity, token_id: int) -> TokenView:
+    now = services.clock.now()
+    with services.uow() as uow:
+        found = uow.session.execute(select(ApiToken, User.username).join(User, User.id == ApiToken.user_id)
+                                    .where(ApiToken.id == token_id)).one_or_none()
+        if found is None or not may_manage_token(actor, found[1]):
+            raise NotFound(f"no token {token_id}")
+        row, owner = found
+        if row.revoked_at is None:
+            row.revoked_at, row.revoked_by = now, actor.username
+            audit.append(uow.session, actor=actor.username, event_type="api_token_revoked", now=now,
+                         payload={"token": row.id, "name": row.name, "owner": owner})
+        view = _view(row, owner, now)
+        uow.commit()
+        return view
+
+
+def authenticate(services: Context, secret: str) -> Bearer:
+    """Who a bearer token acts as; TokenRefused (401) when it signs nobody in."""
+    now = services.clock.now()
+    with services.uow() as uow:
+        row = uow.session.scalars(select(ApiToken).where(ApiToken.token_hash == token_hash(secret))).one_or_none()
+        if row is None:
+            raise TokenRefused("unknown API token")
+        state = _state(row, now)
+        if state != "active":
+            raise TokenRefused(f"this API token is {state}")
+        user = uow.session.get(User, row.user_id)
+        if user is None or not user.is_active:
+            raise TokenRefused("this API token's user is deactivated")
+        bearer = Bearer(identity_of(user), row.name, row.id)
+        if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
+            row.last_used_at = now
+            uow.commit()
+        return bearer
+
+
+def acting_through(bearer: Bearer) -> object:
+    """From now on in this call, every audit event names the token (undo with `done_acting`)."""
+    return audit.acting_via(f"API token {bearer.token_name!r} (#{bearer.token_id})")
+
+
+def done_acting(acting: object) -> None:
+    audit.done_acting(acting)  # type: ignore[arg-type]
