@@ -51,7 +51,18 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     flask_app.secret_key = _secret_key(flask_app.config.get("SECRET_KEY"))
     security.install(flask_app, flask_app.extensions["rf_services"].settings)
 
-    from app.web import admin, auth, calendar_admin, diagram, history, inbox, incidents, intake, outbox_admin
+    from app.web import (
+        admin,
+        api_tokens,
+        auth,
+        calendar_admin,
+        diagram,
+        history,
+        inbox,
+        incidents,
+        intake,
+        outbox_admin,
+    )
     from app.web import audit as audit_web
     from app.web import instance_moves as migration_web
     from app.web import processes as processes_web
@@ -60,11 +71,11 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
 
     for blueprint in (pages, auth.bp, inbox.bp, intake.bp, admin.bp, diagram.bp, calendar_admin.bp,
                       audit_web.bp, history.bp, migration_web.bp, processes_web.bp, reports_web.bp, incidents.bp,
-                      outbox_admin.bp):
+                      outbox_admin.bp, api_tokens.bp):
         flask_app.register_blueprint(blueprint)
-    api.install(flask_app)
     flask_app.before_request(auth.before_request)
     flask_app.teardown_request(auth.teardown_request)
+    api.install(flask_app)  # after the sign-in check: a caller is known before their body is read
 
     @flask_app.context_processor
     def _template_helpers() -> dict[str, Any]:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, render_template, send_from_directory
+from flask import Blueprint, Flask, Response, abort, render_template, request, send_from_directory
 from flask_openapi3.openapi import OpenAPI
 
 from app.config import PROJECT_ROOT
+from app.domain import input_limits
+from app.web.api.common import problem
 
 SWAGGER_UI_DIST = PROJECT_ROOT / "node_modules" / "swagger-ui-dist"
 PUBLIC_ENDPOINTS = {"api_docs.openapi_json", "api_docs.reference", "api_docs.vendor"}
@@ -42,10 +44,25 @@ def vendor(filename: str) -> Response:
     return send_from_directory(SWAGGER_UI_DIST, filename, max_age=3600)
 
 
+def json_guard() -> Response | None:
+    """A JSON body of an API call is read once here with the depth limit (a body nested 100,000 levels deep would
+    exhaust the parser's recursion) and must be JSON: a clear 400/422 problem instead of a 500 or a vague one."""
+    if not request.path.startswith("/api/") or not request.is_json or not request.content_length:
+        return None
+    try:
+        input_limits.loads(request.get_data())
+    except input_limits.JsonTooDeep as err:
+        return problem(422, f"the body is {err}")
+    except ValueError as err:
+        return problem(400, f"the body is not valid JSON: {err}")
+    return None
+
+
 def install(app: Flask) -> None:
     from app.web.api import requests, tasks
 
     assert isinstance(app, OpenAPI)
+    app.before_request(json_guard)
     app.register_blueprint(docs)
     for module in (requests, tasks):
         app.register_api(module.bp)
