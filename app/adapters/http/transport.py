@@ -75,7 +75,7 @@ class HttpTransport:
             raise HandlerError(f"{name} could not be reached for {method} {shown}: {type(err).__name__}: "
                                f"{one_line(str(err), BODY_SHOWN)}") from err
         status = response.status_code
-        answer = f"{method} {shown} answered {status} {response.reason_phrase}: {self._body(response)}"
+        answer = f"{method} {shown} answered {status} {httpx.codes.get_reason_phrase(status)}: {self._body(response)}"
         if status >= 500 or status in RETRY_STATUSES:
             raise HandlerError(f"{name} failed: {answer}")
         if not 200 <= status < 300:

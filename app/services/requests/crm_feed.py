@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.domain.signatures import BadSignature, verify
+from app.domain.vocabulary import CRM_CASE_ID_PATTERN, LOCAL_CRM_CASE_ID_PATTERN
 from app.errors import FieldError, InvalidData, NotConfigured, Unauthorized
 from app.services.context import Context
 from app.store import audit
@@ -34,8 +35,8 @@ from app.store.models import CrmCase, ProviderGroup, ServiceRequest
 
 ACTOR = "crm-feed"
 MAX_BODY_BYTES = 64 * 1024
-RESERVED_CASE_ID = re.compile(r"^CRM-\d+$")  # the numbers of cases logged in Request Fulfillment
-CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+RESERVED_CASE_ID = re.compile(LOCAL_CRM_CASE_ID_PATTERN)  # the numbers of cases logged in Request Fulfillment
+CASE_ID = re.compile(CRM_CASE_ID_PATTERN)
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CASE_FIELDS = ("subject", "description", "agency", "requester_name", "requester_email", "provider_group")
 REQUIRED = ("subject", "agency", "requester_name", "requester_email", "provider_group")
