@@ -22,7 +22,7 @@ from app.services.requests import crm_feed, crm_queue, incidents
 from app.store.models import AsdService, AuditEvent, BillingCase, CrmCase, ServiceJob
 from tests.conftest import day
 from tests.driver import Driver
-from tests.external_systems import ExternalSystems, external, external_server, http_settings  # noqa: F401
+from tests.external_systems import ExternalSystems, http_settings
 
 FEED_SECRET = "feed-secret-for-the-tests-0123456789"
 WORK_PLAN = {"work_plan": "Managed SFTP for vendors", "estimated_hours": 16, "planned_start": day(1),
