@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.adapters import database_clients
+from app.adapters.http import Endpoint, RemoteSystems
 from app.clock import Clock, RunningClock, SystemClock
 from app.config import Settings
 from app.engine.sandbox import ScriptLimits
@@ -25,13 +26,32 @@ class Services:
     session_factory: sessionmaker  # type: ignore[type-arg]
     clock: Clock
     handlers: dict[str, Handler] = field(default_factory=lambda: dict(REGISTRY))
+    remote: RemoteSystems = field(default_factory=RemoteSystems)  # the systems reached over HTTP
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
 
     def clients(self, session: Session, now: datetime) -> Clients:
-        """The built-in (database) adapters of the external systems; HTTP ones will be picked here too."""
-        return database_clients(session, now)
+        """The external systems' clients for one call: the HTTP one for each system whose URL is set (picked at
+        start-up), the built-in database one otherwise."""
+        return self.remote.clients(database_clients(session, now), session, now)
+
+    def close(self) -> None:
+        """Release the database connections and the HTTP connection pools."""
+        self.remote.close()
+        self.engine.dispose()
+
+
+def remote_systems(settings: Settings) -> RemoteSystems:
+    """An HTTP client for each external system whose URL is set (its token is then set too: see Settings)."""
+    def endpoint(system: str, url: str | None, token: str | None) -> Endpoint | None:
+        if not url:
+            return None
+        return Endpoint(system=system, base_url=url, token=token or "", timeout_seconds=settings.http_timeout_seconds)
+
+    return RemoteSystems.connect(crm=endpoint("CRM", settings.crm_url, settings.crm_token),
+                                 billing=endpoint("billing", settings.billing_url, settings.billing_token),
+                                 asd=endpoint("ASD", settings.asd_url, settings.asd_token))
 
 
 def bootstrap(settings: Settings | None = None, clock: Clock | None = None,
@@ -46,4 +66,5 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None,
     if clock is None:
         clock = RunningClock(settings.clock_start) if settings.clock_start else SystemClock()
     return Services(settings=settings, engine=engine, session_factory=make_session_factory(engine, clock),
-                    clock=clock, handlers=dict(handlers) if handlers else dict(REGISTRY))
+                    clock=clock, handlers=dict(handlers) if handlers else dict(REGISTRY),
+                    remote=remote_systems(settings))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from app.clock import parse_instant
 
@@ -39,6 +41,16 @@ class Settings:
     # writer too: 2 s is long for a script (ours take well under a millisecond) and short for a blocked writer.
     script_time_limit_seconds: float = 2.0
     script_memory_limit_mb: int = 64  # task data is a few kB; 64 MB is room for a big table, not for a bomb
+    # The external systems over HTTP (docs/crm-integration.md). A system whose URL is unset is the built-in one that
+    # keeps its records in our database. Tokens and the feed secret never appear in a repr (logs, tracebacks).
+    crm_url: str | None = None  # RF_CRM_URL, e.g. https://crm.example/api/rf
+    crm_token: str | None = field(default=None, repr=False)  # RF_CRM_TOKEN: sent as "Authorization: Bearer …"
+    billing_url: str | None = None  # RF_BILLING_URL
+    billing_token: str | None = field(default=None, repr=False)  # RF_BILLING_TOKEN
+    asd_url: str | None = None  # RF_ASD_URL
+    asd_token: str | None = field(default=None, repr=False)  # RF_ASD_TOKEN
+    http_timeout_seconds: float = 10.0  # RF_HTTP_TIMEOUT_SECONDS: connect, read and write, each
+    crm_feed_secret: str | None = field(default=None, repr=False)  # RF_CRM_FEED_SECRET: the case feed's HMAC key
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -65,7 +77,57 @@ class Settings:
                 "RF_SCRIPT_TIME_LIMIT_SECONDS", "2"), float, 0, 600),
             script_memory_limit_mb=int(_bounded("RF_SCRIPT_MEMORY_LIMIT_MB", env.get(
                 "RF_SCRIPT_MEMORY_LIMIT_MB", "64"), int, 16, 65536)),
+            **_external_systems(env),
         )
+
+
+FEED_SECRET_MIN = 16
+
+
+def _external_systems(env: Mapping[str, str]) -> dict[str, Any]:
+    """The URL and token of each external system (a URL needs its token), the timeout and the feed's secret."""
+    found: dict[str, Any] = {}
+    for system in ("crm", "billing", "asd"):
+        name = f"RF_{system.upper()}"
+        url = _url(f"{name}_URL", env.get(f"{name}_URL", ""))
+        token = _token(f"{name}_TOKEN", env.get(f"{name}_TOKEN", ""))
+        if url and not token:
+            raise ValueError(f"{name}_TOKEN: must be set when {name}_URL is (the bearer token the system expects)")
+        found[f"{system}_url"], found[f"{system}_token"] = url, token
+    found["http_timeout_seconds"] = _bounded("RF_HTTP_TIMEOUT_SECONDS", env.get("RF_HTTP_TIMEOUT_SECONDS", "10"),
+                                             float, 0, 300)
+    secret = env.get("RF_CRM_FEED_SECRET", "").strip()
+    if secret and len(secret) < FEED_SECRET_MIN:
+        raise ValueError(f"RF_CRM_FEED_SECRET: must be at least {FEED_SECRET_MIN} characters (use a random one, "
+                         "e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+    found["crm_feed_secret"] = secret or None
+    return found
+
+
+def _url(name: str, value: str) -> str | None:
+    """An http(s) base URL without query or fragment, without its trailing slash; None when unset."""
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as err:
+        raise ValueError(f"{name}: {text!r} is not a URL ({err})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{name}: {text!r} must be an http:// or https:// URL with a host")
+    if parts.query or parts.fragment or any(ch.isspace() for ch in text):
+        raise ValueError(f"{name}: {text!r} must be a base URL without spaces, query or fragment")
+    return text.rstrip("/")
+
+
+def _token(name: str, value: str) -> str | None:
+    text = value.strip()
+    if not text:
+        return None
+    if not text.isascii() or not text.isprintable() or " " in text:
+        raise ValueError(f"{name}: must be printable ASCII without spaces (it is sent in an HTTP header)")
+    return text
 
 
 def _bounded(name: str, value: str, kind: type[float] | type[int], least: float, most: float) -> float:

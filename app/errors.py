@@ -19,6 +19,24 @@ class Forbidden(AppError):
     status = 403
 
 
+class Unauthorized(AppError):
+    """A machine caller could not prove who it is (a missing, wrong or stale signature)."""
+
+    status = 401
+
+
+class NotConfigured(AppError):
+    """The feature is switched off on this installation (a setting it needs is not set)."""
+
+    status = 503
+
+
+class ExternalSystemError(AppError):
+    """An external system (CRM, billing, ASD) failed or refused a call a user's action needed; nothing was saved."""
+
+    status = 502
+
+
 class Conflict(AppError):
     """Someone else changed the same thing first (stale version, task already completed)."""
 

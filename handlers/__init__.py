@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers import asd, billing, crm, notify, worklist
-from handlers.base import Clients, Handler, HandlerContext, HandlerError, InvalidParams
+from handlers.base import Clients, Handler, HandlerContext, HandlerError, InvalidParams, Refused
 
 REGISTRY: dict[str, Handler] = {
     "crm.take_case": crm.take_case,
@@ -17,4 +17,4 @@ REGISTRY: dict[str, Handler] = {
     "notify.escalation": notify.escalation,
 }
 
-__all__ = ["REGISTRY", "Clients", "Handler", "HandlerContext", "HandlerError", "InvalidParams"]
+__all__ = ["REGISTRY", "Clients", "Handler", "HandlerContext", "HandlerError", "InvalidParams", "Refused"]

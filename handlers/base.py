@@ -21,10 +21,18 @@ class InvalidParams(HandlerError):
     """The parameters the process passed are unusable (a modelling or data error; retrying will not help)."""
 
 
+class Refused(HandlerError):
+    """The external system refused the call for good (an HTTP 4xx answer): retrying it as it is will not help, so the
+    worker raises an incident at once. The message says what was called and what the system answered."""
+
+
 class CrmClient(Protocol):
-    def take_case(self, case_id: str, request_number: str, provider_group: str) -> dict[str, Any]: ...
+    """Every call carries `key`, the same on every retry of one service task, so the CRM can dedupe it."""
+
+    def take_case(self, case_id: str, request_number: str, provider_group: str, key: str) -> dict[str, Any]: ...
     def add_note(self, case_id: str, note: str, key: str) -> dict[str, Any]: ...
-    def close_case(self, case_id: str, resolution: str, resolution_code: str, now: datetime) -> dict[str, Any]: ...
+    def close_case(self, case_id: str, resolution: str, resolution_code: str, now: datetime,
+                   key: str) -> dict[str, Any]: ...
 
 
 class WorkListClient(Protocol):

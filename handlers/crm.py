@@ -12,7 +12,7 @@ RESOLUTION_CODES = ("resolved", "workaround", "information_provided", "no_fault_
 def take_case(params: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
     """Move the case out of the Pending Queue into work for this request (repeating it changes nothing)."""
     return ctx.clients.crm.take_case(require_text(params, "case_id"), require_text(params, "request_number"),
-                                     require_text(params, "provider_group"))
+                                     require_text(params, "provider_group"), ctx.idempotency_key)
 
 
 def add_note(params: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
@@ -26,4 +26,4 @@ def close_case(params: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
     if code not in RESOLUTION_CODES:
         code = "resolved"
     return ctx.clients.crm.close_case(require_text(params, "case_id"), require_text(params, "resolution"), code,
-                                      ctx.now)
+                                      ctx.now, ctx.idempotency_key)

@@ -24,6 +24,7 @@ from app.clock import FixedClock, parse_instant
 from app.config import PROJECT_ROOT, Settings
 from app.services.admin import setup
 from app.services.definitions import deploy as definitions
+from tests.external_systems import external, external_server  # noqa: F401 - fixtures: the fake CRM, billing, ASD
 
 POSTGRES_URL = os.environ.get("RF_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]

@@ -26,7 +26,7 @@ class DbCrm:
             raise InvalidParams(f"CRM case {number} does not exist")
         return case
 
-    def take_case(self, case_id: str, request_number: str, provider_group: str) -> dict[str, Any]:
+    def take_case(self, case_id: str, request_number: str, provider_group: str, key: str) -> dict[str, Any]:
         case = self._case(case_id)
         if case.status == "closed":
             raise HandlerError(f"CRM case {case_id} is already closed")
@@ -44,7 +44,8 @@ class DbCrm:
             self.session.flush()
         return {"case_id": case_id, "note_id": existing.id}
 
-    def close_case(self, case_id: str, resolution: str, resolution_code: str, now: datetime) -> dict[str, Any]:
+    def close_case(self, case_id: str, resolution: str, resolution_code: str, now: datetime,
+                   key: str) -> dict[str, Any]:
         case = self._case(case_id)
         if case.status != "closed":
             case.status, case.resolution, case.resolution_code, case.closed_at = (

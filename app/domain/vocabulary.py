@@ -18,6 +18,11 @@ SINGLE_LINE = "x-single-line"  # app.domain.form_rules: no line breaks, tabs or 
 # Limits agree with every later step: the title is the CRM case subject, the work-list title and the ASD service
 # name (300 each) and goes into the customer's email subject, which the notify handler shortens to 300; agency and
 # requester name are 200 wherever they are stored; an address longer than 254 is refused by SMTP (RFC 5321).
+# A CRM case's id: ours for a case logged here (CRM-000001), the CRM's own for a case its feed sent (at most 32
+# characters: a letter or digit, then letters, digits and . _ : -).
+CRM_CASE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,31}$"
+LOCAL_CRM_CASE_ID_PATTERN = r"^CRM-\d+$"  # reserved for cases logged in Request Fulfillment
+
 REQUEST_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -39,7 +44,7 @@ REQUEST_SCHEMA: dict[str, Any] = {
         "routine": {"type": "boolean", "title": "Routine request", "default": True,
                     "description": "Related to an existing service of a current OMES customer. Untick to send an "
                                    "enhancement through Discovery first."},
-        "crm_case_id": {"type": "string", "pattern": r"^CRM-\d{6}$", SINGLE_LINE: True},
+        "crm_case_id": {"type": "string", "pattern": CRM_CASE_ID_PATTERN, SINGLE_LINE: True},
         "sla_due_at": {"type": "string", "format": "date-time", SINGLE_LINE: True},
     },
 }

@@ -26,7 +26,7 @@ from app.services.context import Context
 from app.services.requests import projection, sla_clock
 from app.store import audit
 from app.store.models import DefinitionVersion, Notification, ProcessInstance, ServiceJob, ServiceRequest
-from handlers import HandlerContext, InvalidParams
+from handlers import HandlerContext, InvalidParams, Refused
 
 WORKER = "worker"
 TIMER_OPERATOR = "engine.timer"  # a service_job row that stands for an instance's failed timer pass
@@ -109,7 +109,7 @@ def run_job(services: Context, job_id: int, now: datetime) -> str:
             if operator_interrupt(err):
                 raise
             error, detail = _describe_error(err)
-            permanent = isinstance(err, InvalidParams)
+            permanent = isinstance(err, InvalidParams | Refused)  # retrying as it is cannot help
     return _record_failure(services, job_id, now, error, detail, params, permanent)
 
 

@@ -31,11 +31,14 @@ EVENT_WORDS = {
     "incident_data_edited": "Data corrected",
     "request_cancelled": "Request cancelled",
     "definition_made_current": "Process version made current",
+    "crm_case_received": "CRM case feed",
+    "crm_case_updated": "CRM case changed in the CRM",
+    "crm_case_cancelled": "CRM case cancelled in the CRM",
 }
 _TONE = {"request_closed": "ok", "task_completed": "ok", "service_called": "ok", "service_failed": "warn",
          "timer_fired": "warn", "sla_warning": "warn", "sla_breached": "error", "sla_paused": "warn",
          "incident_raised": "error", "instance_started": "start", "request_cancelled": "error",
-         "incident_data_edited": "warn"}
+         "incident_data_edited": "warn", "crm_case_updated": "warn", "crm_case_cancelled": "error"}
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -116,6 +119,17 @@ def describe(event: AuditEvent, names: dict[str, str], task_names: dict[str, str
                 f"(was v{p.get('previous_version')})")
     elif kind == "request_cancelled":
         text = f"{event.actor} cancelled the request: {_short(p.get('reason', ''), 200)}"
+    elif kind == "crm_case_updated":
+        changes_value = p.get("changes")
+        changes: dict[str, Any] = changes_value if isinstance(changes_value, dict) else {}
+        text = f"The CRM changed case {p.get('case')} (the request keeps what it started with): " + "; ".join(
+            f"{key}: {_short(c.get('before') if isinstance(c, dict) else c)} → "
+            f"{_short(c.get('after') if isinstance(c, dict) else c)}" for key, c in changes.items())
+        if p.get("reopened_in_crm"):
+            text += " (reopened in the CRM)"
+    elif kind == "crm_case_cancelled":
+        text = f"The CRM cancelled case {p.get('case')}; the request goes on until its people decide" + (
+            f": {_short(p['reason'], 200)}" if p.get("reason") else "")
     elif kind == "instance_migrated":
         text = f"Moved from {p.get('process_id')} v{p.get('from_version')} to v{p.get('to_version')}"
     else:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app import engine
 from app.domain.permissions import Identity, may_repair_incidents, may_see_incidents
 from app.engine.repair import ServiceInputs
-from app.errors import Forbidden, InvalidData, NotFound
+from app.errors import ExternalSystemError, Forbidden, InvalidData, NotFound
 from app.services import worker
 from app.services.context import Context
 from app.services.requests import projection, sla_clock
@@ -34,6 +34,7 @@ from app.store.models import (
     ServiceRequest,
     TaskRow,
 )
+from handlers import HandlerError
 
 CANCEL_REASON_MAX = 2000
 # Keys that name the request rather than describe the work: shown, never edited from an incident.
@@ -245,7 +246,12 @@ def cancel_request(services: Context, identity: Identity, job_id: int, reason: s
         clients = services.clients(session, now)
         number = request.number or str(request.id)
         if request.crm_case_id:
-            clients.crm.close_case(request.crm_case_id, f"Cancelled: {reason}", "cancelled", now)
+            try:
+                clients.crm.close_case(request.crm_case_id, f"Cancelled: {reason}", "cancelled", now,
+                                       f"cancel-{request.id}")
+            except HandlerError as err:  # the CRM is down or refused: nothing is cancelled, the user can try again
+                raise ExternalSystemError(f"the CRM case could not be closed, so the request was not cancelled: "
+                                          f"{err}") from err
         clients.outbox.queue(
             kind="cancelled", to=[request.requester_email], subject=f"Request {number} cancelled",
             body=(f"Your request {number} ({request.title}) has been cancelled.\n\nReason: {reason}\n\n"

@@ -77,7 +77,8 @@ def _due(session: Session, request_type: str, priority: str, data: dict[str, Any
 def _crm_case(session: Session, request_type: str, data: dict[str, Any], group: ProviderGroup,
               now: datetime) -> CrmCase:
     if "crm_case_id" in data:
-        case = session.scalars(select(CrmCase).where(CrmCase.case_number == data["crm_case_id"])).one_or_none()
+        case = session.scalars(select(CrmCase).where(CrmCase.case_number == data["crm_case_id"])
+                               .with_for_update()).one_or_none()  # not while the CRM's feed changes it
         if case is None:
             raise InvalidData("unknown CRM case", [FieldError("crm_case_id", f"{data['crm_case_id']} does not exist")])
         if case.status != "pending" or case.request_number:

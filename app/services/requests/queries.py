@@ -107,7 +107,8 @@ def show_request(services: Context, ref: str, *, reader: Reader) -> dict[str, An
             "pending_services": [{"job": j.id, "bpmn_id": j.bpmn_id, "operator": j.operator, "status": j.status,
                                   "attempts": j.attempts, "last_error": j.last_error} for j in jobs],
             "crm_case": None if case is None else {"case": case.case_number, "status": case.status,
-                                                   "resolution": case.resolution},
+                                                   "resolution": case.resolution, "origin": case.origin,
+                                                   "cancelled_in_crm_at": _iso(case.cancelled_in_crm_at)},
             "billing_cases": [{"case": b.case_number, "amount": str(b.amount), "billing_code": b.billing_code}
                               for b in s.scalars(select(BillingCase).where(
                                   BillingCase.request_number == request.number))],

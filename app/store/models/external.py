@@ -9,13 +9,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy import BigInteger, Date, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.store.db import Base, UTCDateTime, stamped_on_insert, stamped_on_write
 
 
 class CrmCase(Base):
+    """A CRM case as Request Fulfillment knows it: the Pending Queue (fed by the CRM's case feed, or logged here) and
+    the cases requests work on. With the HTTP CRM this is the local mirror the HTTP client keeps in step."""
+
     __tablename__ = "crm_case"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -26,12 +29,24 @@ class CrmCase(Base):
     subject: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")
     provider_group: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)  # pending|in_progress|closed
+    # pending | in_progress | closed | cancelled (cancelled in the CRM while still in the Pending Queue)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
     request_number: Mapped[str | None] = mapped_column(String(32))
     resolution: Mapped[str | None] = mapped_column(Text)
     resolution_code: Mapped[str | None] = mapped_column(String(40))
     opened_at: Mapped[datetime] = stamped_on_insert()
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where the case came from: "local" (logged in Request Fulfillment) or "crm" (the CRM's case feed).
+    origin: Mapped[str] = mapped_column(String(20), default="local", server_default="local")
+    # When the HTTP CRM was told about a case logged here (PUT /cases/{id}); None for fed cases and the built-in CRM.
+    registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The case feed: the last message applied (its sequence, sha256 of its content, the answer given, when).
+    feed_sequence: Mapped[int | None] = mapped_column(BigInteger)
+    feed_digest: Mapped[str | None] = mapped_column(String(64))
+    feed_outcome: Mapped[str | None] = mapped_column(String(20))
+    feed_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The CRM cancelled the case after a request took it: the request goes on, flagged (never silently cancelled).
+    cancelled_in_crm_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class CrmNote(Base):
