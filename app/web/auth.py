@@ -27,7 +27,13 @@ def api_public_endpoints() -> set[str]:
     return set(api_public)
 
 
-CSRF_EXEMPT: set[str] = set()  # endpoints authenticated by their own signature (the CRM case feed)
+def _csrf_exempt() -> set[str]:
+    from app.web.api import CSRF_EXEMPT as exempt
+
+    return set(exempt)
+
+
+CSRF_EXEMPT = _csrf_exempt()  # endpoints authenticated by their own signature (the CRM case feed)
 PUBLIC_ENDPOINTS = {"auth.login", "pages.health", "static", *api_public_endpoints()}
 
 

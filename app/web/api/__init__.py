@@ -18,7 +18,9 @@ from app.domain import input_limits
 from app.web.api.common import problem
 
 SWAGGER_UI_DIST = PROJECT_ROOT / "node_modules" / "swagger-ui-dist"
-PUBLIC_ENDPOINTS = {"api_docs.openapi_json", "api_docs.reference", "api_docs.vendor"}
+PUBLIC_ENDPOINTS = {"api_docs.openapi_json", "api_docs.reference", "api_docs.vendor",
+                    "api_crm_feed.receive_case"}  # signed by the CRM instead of a token
+CSRF_EXEMPT = {"api_crm_feed.receive_case"}
 
 docs = Blueprint("api_docs", __name__)
 
@@ -59,10 +61,10 @@ def json_guard() -> Response | None:
 
 
 def install(app: Flask) -> None:
-    from app.web.api import requests, tasks
+    from app.web.api import crm_feed, requests, tasks
 
     assert isinstance(app, OpenAPI)
     app.before_request(json_guard)
     app.register_blueprint(docs)
-    for module in (requests, tasks):
+    for module in (requests, tasks, crm_feed):
         app.register_api(module.bp)
