@@ -39,6 +39,11 @@ class Settings:
     # writer too: 2 s is long for a script (ours take well under a millisecond) and short for a blocked writer.
     script_time_limit_seconds: float = 2.0
     script_memory_limit_mb: int = 64  # task data is a few kB; 64 MB is room for a big table, not for a bomb
+    # Outbound webhooks: how long one POST may take, how many attempts before a delivery fails, the first retry delay
+    # (doubling after every failed attempt, at most 6 hours)
+    webhook_timeout_seconds: float = 5.0
+    webhook_max_attempts: int = 10
+    webhook_backoff_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -65,6 +70,12 @@ class Settings:
                 "RF_SCRIPT_TIME_LIMIT_SECONDS", "2"), float, 0, 600),
             script_memory_limit_mb=int(_bounded("RF_SCRIPT_MEMORY_LIMIT_MB", env.get(
                 "RF_SCRIPT_MEMORY_LIMIT_MB", "64"), int, 16, 65536)),
+            webhook_timeout_seconds=_bounded("RF_WEBHOOK_TIMEOUT_SECONDS", env.get(
+                "RF_WEBHOOK_TIMEOUT_SECONDS", "5"), float, 0, 120),
+            webhook_max_attempts=int(_bounded("RF_WEBHOOK_MAX_ATTEMPTS", env.get(
+                "RF_WEBHOOK_MAX_ATTEMPTS", "10"), int, 1, 100)),
+            webhook_backoff_seconds=_bounded("RF_WEBHOOK_BACKOFF_SECONDS", env.get(
+                "RF_WEBHOOK_BACKOFF_SECONDS", "30"), float, 0, 86400),
         )
 
 
