@@ -41,7 +41,18 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     flask_app.secret_key = _secret_key(flask_app.config.get("SECRET_KEY"))
     security.install(flask_app, flask_app.extensions["rf_services"].settings)
 
-    from app.web import admin, auth, calendar_admin, diagram, history, inbox, incidents, intake, outbox_admin
+    from app.web import (
+        admin,
+        auth,
+        calendar_admin,
+        diagram,
+        history,
+        inbox,
+        incidents,
+        intake,
+        outbox_admin,
+        webhooks_admin,
+    )
     from app.web import audit as audit_web
     from app.web import instance_moves as migration_web
     from app.web import processes as processes_web
@@ -50,7 +61,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
 
     for blueprint in (pages, auth.bp, inbox.bp, intake.bp, admin.bp, diagram.bp, calendar_admin.bp,
                       audit_web.bp, history.bp, migration_web.bp, processes_web.bp, reports_web.bp, incidents.bp,
-                      outbox_admin.bp):
+                      outbox_admin.bp, webhooks_admin.bp):
         flask_app.register_blueprint(blueprint)
     flask_app.before_request(auth.before_request)
 

@@ -249,7 +249,7 @@ def delivery_log(services: Context, reader: Reader, sub_id: int, limit: int = LI
                                sum(counts.values()))
 
 
-def redeliver(services: Context, identity: Identity, delivery_id: int) -> DeliveryView:
+def redeliver(services: Context, identity: Identity, sub_id: int, delivery_id: int) -> DeliveryView:
     """Queue a delivered or failed event again for the same subscription: the same event id and body, a fresh set
     of attempts (the earlier ones stay in the log). 409 while it is still queued."""
     _require(identity)
@@ -260,8 +260,8 @@ def redeliver(services: Context, identity: Identity, delivery_id: int) -> Delive
         s = uow.session
         row = s.scalars(select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update()
                         .execution_options(populate_existing=True)).one_or_none()
-        if row is None:
-            raise NotFound(f"no webhook delivery #{delivery_id}")
+        if row is None or row.subscription_id != sub_id:
+            raise NotFound(f"no webhook delivery #{delivery_id} for subscription #{sub_id}")
         if row.status == "queued":
             raise Conflict(f"delivery #{delivery_id} is still queued; the worker posts it on its next pass")
         audit.append(s, actor=identity.username, event_type="webhook_redelivered", now=now,
