@@ -16,7 +16,14 @@ from typing import Any
 
 import pytest
 
-from app.domain.signatures import EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from app.domain.signatures import (
+    EVENT_ID_HEADER,
+    EVENT_TYPE_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    BadSignature,
+    verify,
+)
 
 
 @dataclass
@@ -30,11 +37,12 @@ class Received:
 
 @dataclass
 class Receiver:
-    """What the server received, and how it answers. `secret` must be set before the first delivery; `now` is the
-    clock the signature's timestamp is checked against (the test's clock)."""
+    """What the server received, and how it answers. `secrets` (the subscriptions' secrets; a message signed with any
+    of them passes) must be set before the first delivery; `now` is the clock the signature's timestamp is checked
+    against (the test's clock)."""
 
     port: int = 0
-    secret: str = ""
+    secrets: list[str] = field(default_factory=list)
     now: Callable[[], datetime] | None = None
     statuses: list[int] = field(default_factory=list)  # the next answers, in order; 200 once they run out
     delay: float = 0.0  # seconds to wait before answering
@@ -68,13 +76,18 @@ class Receiver:
         length = int(handler.headers.get("Content-Length", "0"))
         raw = handler.rfile.read(length)
         headers = {k: v for k, v in handler.headers.items()}
-        try:
-            assert self.now is not None
-            verify(self.secret, handler.headers.get(TIMESTAMP_HEADER), handler.headers.get(SIGNATURE_HEADER), raw,
-                   self.now())
-        except Exception as err:  # noqa: BLE001 - recorded; the tests assert there are none
+        problems = []
+        assert self.now is not None
+        for secret in self.secrets:
+            try:
+                verify(secret, handler.headers.get(TIMESTAMP_HEADER), handler.headers.get(SIGNATURE_HEADER), raw,
+                       self.now())
+                break
+            except BadSignature as err:
+                problems.append(str(err))
+        else:
             with self.lock:
-                self.bad_signatures.append(str(err))
+                self.bad_signatures.append("; ".join(problems) or "no secret to check with")
             return 401, b"bad signature"
         body = json.loads(raw)
         assert headers.get(EVENT_ID_HEADER) == body["id"] and headers.get(EVENT_TYPE_HEADER) == body["type"]

@@ -36,10 +36,11 @@ def subscriptions() -> tuple[str, int]:
 
 @bp.post("")
 def subscribe() -> tuple[str, int]:
-    form = {"url": request.form.get("url", ""), "description": request.form.get("description", ""),
-            "events": request.form.getlist("events")}
+    url, description = request.form.get("url", ""), request.form.get("description", "")
+    events = request.form.getlist("events")
+    form: dict[str, Any] = {"url": url, "description": description, "events": events}
     try:
-        created = webhooks.subscribe(services(), identity(), form["url"], form["description"], form["events"])
+        created = webhooks.subscribe(services(), identity(), url, description, events)
     except InvalidData as err:
         return _list(err.status, form=form, errors={e.field: e.message for e in err.errors},
                      problem=str(err.args[0]))
