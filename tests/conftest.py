@@ -24,6 +24,7 @@ from app.clock import FixedClock, parse_instant
 from app.config import PROJECT_ROOT, Settings
 from app.services.admin import setup
 from app.services.definitions import deploy as definitions
+from tests.webhook_receiver import Receiver, serving
 
 POSTGRES_URL = os.environ.get("RF_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
@@ -128,6 +129,13 @@ def services(settings: Settings, clock: FixedClock) -> Iterator[Services]:
     definitions.deploy(svc, definitions.read_paths([settings.bpmn_dir]), "test")
     yield svc
     svc.engine.dispose()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real local webhook receiver that checks every signature and counts deliveries per event id."""
+    with serving() as state:
+        yield state
 
 
 def env_for(settings: Settings, now: datetime | None = None) -> dict[str, str]:

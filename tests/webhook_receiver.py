@@ -9,12 +9,11 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-
-import pytest
 
 from app.domain.signatures import (
     EVENT_ID_HEADER,
@@ -104,8 +103,9 @@ class Receiver:
         return status, json.dumps({"received": body["id"], "status": status}).encode()
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
+@contextmanager
+def serving() -> Iterator[Receiver]:
+    """A receiver listening on a free local port until the block ends (the `receiver` fixture in conftest)."""
     state = Receiver()
 
     class Handler(BaseHTTPRequestHandler):

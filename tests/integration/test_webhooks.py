@@ -24,7 +24,7 @@ from handlers import HandlerError
 from handlers.crm import take_case
 from tests.conftest import free_port
 from tests.driver import Driver
-from tests.webhook_receiver import Receiver, receiver  # noqa: F401 - the fixture
+from tests.webhook_receiver import Receiver
 
 ASSIGN = {"specialist": "sam"}
 FULFIL = {"resolution_notes": "fixed", "resolution_code": "resolved", "time_spent_hours": 1}

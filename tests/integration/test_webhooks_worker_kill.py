@@ -23,7 +23,7 @@ from app.services.webhook_delivery import LEASE_MARGIN_SECONDS
 from app.store.models import ServiceJob, WebhookAttempt, WebhookDelivery
 from tests.conftest import env_for
 from tests.driver import Driver
-from tests.webhook_receiver import Receiver, receiver  # noqa: F401 - the fixture
+from tests.webhook_receiver import Receiver
 
 RF = Path(sys.executable).parent / "rf"
 REQUESTS = 12  # each: request.created now, task.ready once the worker has taken the CRM case
@@ -83,9 +83,9 @@ def _delivered_ids(services) -> set[str]:
         return {row.event_id for row in rows}
 
 
+@pytest.mark.usefixtures("loaded")
 def test_a_worker_killed_while_a_post_is_in_flight_loses_nothing_and_repeats_only_that_event(services, settings, clock,
-                                                                                            loaded: Receiver):
-    receiver = loaded
+                                                                                            receiver: Receiver):
     receiver.hold_at = 8
     watcher = create_engine(settings.database_url)  # plain reads beside the workers
     try:
@@ -121,9 +121,9 @@ def test_a_worker_killed_while_a_post_is_in_flight_loses_nothing_and_repeats_onl
         assert held.attempts == 1
 
 
+@pytest.mark.usefixtures("loaded")
 def test_killing_the_worker_at_random_moments_loses_no_event_and_repeats_at_most_one_per_kill(services, settings,
-                                                                                             clock, loaded: Receiver):
-    receiver = loaded
+                                                                                             clock, receiver: Receiver):
     receiver.delay = 0.02  # each POST takes a little while, so kills land in flight as well as between them
     rng = random.Random(20261201)
     watcher = create_engine(settings.database_url)
