@@ -51,6 +51,11 @@ class Settings:
     asd_token: str | None = field(default=None, repr=False)  # RF_ASD_TOKEN
     http_timeout_seconds: float = 10.0  # RF_HTTP_TIMEOUT_SECONDS: connect, read and write, each
     crm_feed_secret: str | None = field(default=None, repr=False)  # RF_CRM_FEED_SECRET: the case feed's HMAC key
+    # Outbound webhooks: how long one POST may take, how many attempts before a delivery fails, the first retry delay
+    # (doubling after every failed attempt, at most 6 hours)
+    webhook_timeout_seconds: float = 5.0
+    webhook_max_attempts: int = 10
+    webhook_backoff_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -78,6 +83,12 @@ class Settings:
             script_memory_limit_mb=int(_bounded("RF_SCRIPT_MEMORY_LIMIT_MB", env.get(
                 "RF_SCRIPT_MEMORY_LIMIT_MB", "64"), int, 16, 65536)),
             **_external_systems(env),
+            webhook_timeout_seconds=_bounded("RF_WEBHOOK_TIMEOUT_SECONDS", env.get(
+                "RF_WEBHOOK_TIMEOUT_SECONDS", "5"), float, 0, 120),
+            webhook_max_attempts=int(_bounded("RF_WEBHOOK_MAX_ATTEMPTS", env.get(
+                "RF_WEBHOOK_MAX_ATTEMPTS", "10"), int, 1, 100)),
+            webhook_backoff_seconds=_bounded("RF_WEBHOOK_BACKOFF_SECONDS", env.get(
+                "RF_WEBHOOK_BACKOFF_SECONDS", "30"), float, 0, 86400),
         )
 
 

@@ -25,6 +25,7 @@ from app.config import PROJECT_ROOT, Settings
 from app.services.admin import setup
 from app.services.definitions import deploy as definitions
 from tests.external_systems import external, external_server  # noqa: F401 - fixtures: the fake CRM, billing, ASD
+from tests.webhook_receiver import Receiver, serving
 
 POSTGRES_URL = os.environ.get("RF_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
@@ -129,6 +130,13 @@ def services(settings: Settings, clock: FixedClock) -> Iterator[Services]:
     definitions.deploy(svc, definitions.read_paths([settings.bpmn_dir]), "test")
     yield svc
     svc.engine.dispose()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real local webhook receiver that checks every signature and counts deliveries per event id."""
+    with serving() as state:
+        yield state
 
 
 def env_for(settings: Settings, now: datetime | None = None) -> dict[str, str]:

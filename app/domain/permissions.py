@@ -26,6 +26,7 @@ ALL_GROUP_READERS = (AUDITOR, ADMIN, PROCESS_OWNER)  # read every provider group
 AUDIT_READERS = (AUDITOR, ADMIN, PROCESS_OWNER)
 PROCESS_OWNERS = (PROCESS_OWNER, ADMIN)  # deploy versions, move running instances
 ADMINISTRATORS = (ADMIN,)
+WEBHOOK_MANAGERS = ADMINISTRATORS  # subscribe URLs to events, see their delivery logs, redeliver
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,12 @@ def may_create_service_tokens(identity: Identity) -> bool:
     return identity.holds_any(ADMINISTRATORS)
 
 
+def may_manage_webhooks(reader: Identity | Operator) -> bool:
+    """Webhook subscriptions (their URLs, secrets and delivery logs) are administrators' business (and the operator's
+    at the command line)."""
+    return isinstance(reader, Operator) or reader.holds_any(WEBHOOK_MANAGERS)
+
+
 @dataclass(frozen=True)
 class Operator:
     """Whoever runs `rf` on the server: not a signed-in user, so no need-to-know restriction applies."""
@@ -134,6 +141,7 @@ class Abilities:
     administer: bool
     see_every_group: bool
     see_incidents: bool
+    manage_webhooks: bool
 
 
 def abilities(identity: Identity) -> Abilities:
@@ -141,4 +149,5 @@ def abilities(identity: Identity) -> Abilities:
                      read_reports=identity.holds_any(REPORT_READERS), read_audit=identity.holds_any(AUDIT_READERS),
                      own_processes=identity.holds_any(PROCESS_OWNERS), administer=identity.holds_any(ADMINISTRATORS),
                      see_every_group=sees_every_group(identity),
-                     see_incidents=identity.holds_any((ADMIN, PROCESS_OWNER, MANAGER)))
+                     see_incidents=identity.holds_any((ADMIN, PROCESS_OWNER, MANAGER)),
+                     manage_webhooks=may_manage_webhooks(identity))

@@ -15,6 +15,7 @@ from datetime import datetime
 TIMESTAMP_HEADER = "X-RF-Timestamp"
 SIGNATURE_HEADER = "X-RF-Signature"
 EVENT_ID_HEADER = "X-RF-Event-Id"
+EVENT_TYPE_HEADER = "X-RF-Event-Type"
 DEFAULT_WINDOW_SECONDS = 300
 
 

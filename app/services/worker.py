@@ -1,4 +1,5 @@
-"""The worker's use cases: run due service tasks (retries, backoff, incidents), fire due timers, send queued mail.
+"""The worker's use cases: run due service tasks (retries, backoff, incidents), fire due timers, send queued mail,
+post queued webhook events (`webhook_delivery`).
 
 Each service task runs in one transaction together with the records its handler writes, so a crash at any point
 rolls everything back and the task simply runs again; nothing is lost and no record is written twice. Email goes
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from app import engine
 from app.adapters.outbox import deliver
 from app.errors import Conflict, NotFound
+from app.services import webhook_delivery
 from app.services.context import Context
 from app.services.requests import projection, sla_clock
 from app.store import audit
@@ -40,6 +42,8 @@ class WorkerPass:
     timers_fired: int = 0
     escalations: int = 0
     mails_sent: int = 0
+    webhooks_delivered: int = 0
+    webhook_attempts_failed: int = 0
 
     def did_something(self) -> bool:
         return any(self.__dict__.values())
@@ -291,6 +295,16 @@ def _guarded(report: Callable[[str], None], what: str, work: Callable[[], int]) 
         return 0
 
 
+def _webhook_pass(services: Context, now: datetime, report: Callable[[str], None]) -> webhook_delivery.WebhookPass:
+    try:
+        return webhook_delivery.deliver_due(services, now, report=report)
+    except BaseException as err:  # noqa: BLE001 - nothing one part meets stops the others
+        if operator_interrupt(err):
+            raise
+        report(f"worker: webhooks failed: {type(err).__name__}: {err}")
+        return webhook_delivery.WebhookPass()
+
+
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
@@ -313,6 +327,8 @@ def run_once(services: Context, now: datetime | None = None, max_rounds: int = 5
         round_.timers_fired = _guarded(report, "timers", partial(fire_timers, services, now_))
         round_.escalations = _guarded(report, "escalations", partial(escalate_slas, services, now_))
         round_.mails_sent = _guarded(report, "mail", partial(send_mail, services, now_))
+        hooks = _webhook_pass(services, now_, report)
+        round_.webhooks_delivered, round_.webhook_attempts_failed = hooks.delivered, hooks.failed_attempts
         for name, value in round_.__dict__.items():
             setattr(summary, name, getattr(summary, name) + value)
         if not (round_.services_run or round_.timers_fired or round_.escalations):

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.store import webhook_outbox
 from app.store.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
@@ -38,7 +39,8 @@ def _digest(seq: int, at: datetime, actor: str, event_type: str, request_id: int
 
 def append(session: Session, *, actor: str, event_type: str, payload: dict[str, Any], now: datetime,
            request_id: int | None = None) -> AuditEvent:
-    """Append in the caller's transaction; the head row is locked so concurrent appends serialise."""
+    """Append in the caller's transaction; the head row is locked so concurrent appends serialise. An event that
+    stands for a webhook event also queues its deliveries here, in the same transaction (`webhook_outbox`)."""
     now = now.astimezone(UTC)
     head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one_or_none()
     if head is None:
@@ -54,6 +56,7 @@ def append(session: Session, *, actor: str, event_type: str, payload: dict[str, 
                        payload=payload, prev_hash=head.hash, hash=digest)
     session.add(event)
     head.seq, head.hash = seq, digest
+    webhook_outbox.on_audit_event(session, event)
     session.flush()
     return event
 

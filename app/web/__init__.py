@@ -62,6 +62,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         incidents,
         intake,
         outbox_admin,
+        webhooks_admin,
     )
     from app.web import audit as audit_web
     from app.web import instance_moves as migration_web
@@ -71,7 +72,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
 
     for blueprint in (pages, auth.bp, inbox.bp, intake.bp, admin.bp, diagram.bp, calendar_admin.bp,
                       audit_web.bp, history.bp, migration_web.bp, processes_web.bp, reports_web.bp, incidents.bp,
-                      outbox_admin.bp, api_tokens.bp):
+                      outbox_admin.bp, api_tokens.bp, webhooks_admin.bp):
         flask_app.register_blueprint(blueprint)
     flask_app.before_request(auth.before_request)
     flask_app.teardown_request(auth.teardown_request)

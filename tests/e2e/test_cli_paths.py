@@ -90,7 +90,8 @@ def test_assistance_request_is_assigned_fulfilled_and_its_crm_case_closed(servic
     assert len(mailbox.messages) == 1
 
     assert rf.work() == {"services_run": 0, "services_failed": 0, "incidents": 0, "timers_fired": 0, "escalations": 0,
-                         "mails_sent": 0}  # nothing left to do, and nothing sent twice
+                         "mails_sent": 0, "webhooks_delivered": 0,
+                         "webhook_attempts_failed": 0}  # nothing left to do, and nothing sent twice
     assert len(mailbox.messages) == 1
     assert count(services, AuditEvent, AuditEvent.event_type == "task_completed") == 2
     assert_chain_intact(services)

@@ -8,6 +8,7 @@ from app.store.models.process import CurrentVersion, DefinitionVersion, ProcessI
 from app.store.models.reference import Membership, ProviderGroup, Role, User
 from app.store.models.service_request import ESCALATION_LEVELS, ServiceRequest, SlaEscalation
 from app.store.models.sign_in import InstallationSetting, SignInThrottle, WebSession
+from app.store.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "ApiToken", "IdempotentResponse",
@@ -16,4 +17,5 @@ __all__ = [
     "ServiceRequest", "TaskRow", "User", "WorkListEntry",
     "SLA_UNITS", "Holiday", "HolidayYear", "SlaTarget", "ESCALATION_LEVELS", "SlaEscalation",
     "InstallationSetting", "SignInThrottle", "WebSession",
+    "WebhookAttempt", "WebhookDelivery", "WebhookSubscription",
 ]
