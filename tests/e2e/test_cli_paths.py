@@ -79,7 +79,8 @@ def test_assistance_request_is_assigned_fulfilled_and_its_crm_case_closed(servic
     assert shown["instance"]["status"] == "completed"
     assert shown["path"] == ASSISTANCE_PATH
     assert shown["open_tasks"] == [] and shown["pending_services"] == []
-    assert shown["crm_case"] == {"case": case_id, "status": "closed", "resolution": "Created the VPN profile"}
+    assert shown["crm_case"] == {"case": case_id, "status": "closed", "resolution": "Created the VPN profile",
+                                 "origin": "local", "cancelled_in_crm_at": None}
     [case] = records(services, CrmCase, CrmCase.case_number == case_id)
     assert (case.status, case.resolution_code, case.request_number) == ("closed", "resolved", number)
     assert shown["billing_cases"] == [] and shown["asd_entries"] == []
