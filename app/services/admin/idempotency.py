@@ -41,12 +41,14 @@ def begin(services: Context, principal: str, key: str, fingerprint: str) -> Clai
             except IntegrityError:
                 raise Conflict("a request with this Idempotency-Key is still being processed") from None
             return Claim(row.id)
-    if found.fingerprint != fingerprint:
+        seen = (found.id, found.fingerprint, found.status, found.body)  # read while the row is still in the session
+    found_id, found_fingerprint, status, body = seen
+    if found_fingerprint != fingerprint:
         raise InvalidData("Idempotency-Key reused", [FieldError(
             "Idempotency-Key", "this key was used for a different request; use a new key for a new request")])
-    if found.status == 0:
+    if status == 0:
         raise Conflict("a request with this Idempotency-Key is still being processed")
-    return Claim(found.id, (found.status, found.body))
+    return Claim(found_id, (status, body))
 
 
 def finish(services: Context, claim: Claim, status: int, body: str) -> None:
