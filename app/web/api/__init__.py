@@ -43,9 +43,9 @@ def vendor(filename: str) -> Response:
 
 
 def install(app: Flask) -> None:
-    from app.web.api import processes, requests, tasks
+    from app.web.api import crm_queue, instance_moves, processes, requests, tasks
 
     assert isinstance(app, OpenAPI)
     app.register_blueprint(docs)
-    for module in (requests, tasks, processes):
+    for module in (requests, tasks, processes, instance_moves, crm_queue):
         app.register_api(module.bp)
