@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from flask import Response
 from flask_openapi3.blueprint import APIBlueprint
@@ -180,7 +181,7 @@ def read_version(path: VersionPath) -> tuple[dict[str, Any], int]:
         **_version(found).model_dump(), forms=[f for f in found["files"] if f.endswith(".json")],
         waiting=[WaitingAt(**row) for row in found["waiting"]],
         diagrams=[DiagramCounts(file=d["file"], main=d["main"], counts=d["counts"], incidents=d["incidents"],
-                                bpmn=f"{base}?file={d['file']}") for d in found["diagrams"]]))
+                                bpmn=f"{base}?file={quote(d['file'])}") for d in found["diagrams"]]))
 
 
 @bp.get("/processes/<process_id>/versions/<version>/bpmn", summary="Download a version's BPMN XML",
