@@ -219,6 +219,14 @@ class Outcome:
     status: int = 200
     current_version: int | None = None  # after a deploy: the version new requests start on
     diagrams: list[dict[str, Any]] = field(default_factory=list)
+    sha256: str = ""  # after a deploy: the content's hash (of the new version, or of the identical one)
+
+    def rejected(self) -> DefinitionRejected:
+        """A refusal as the error it is (for callers that answer errors by raising, like the REST API); its
+        status is this outcome's (422, or 413 for a bundle over the limit)."""
+        err = DefinitionRejected(self.problems)
+        err.status = self.status
+        return err
 
 
 def clean_name(raw: str) -> str:
@@ -265,11 +273,51 @@ def submit(services: Context, identity: Identity, files: dict[str, bytes], *, de
         if deploy:
             result = definitions.deploy(services, files, identity.username)
             return Outcome(True, result.warnings, result.process_id, result.version, result.created,
-                           current_version=result.current_version, diagrams=_flagged_diagrams(files, result.warnings))
+                           current_version=result.current_version, diagrams=_flagged_diagrams(files, result.warnings),
+                           sha256=result.sha256)
         bundle = definitions.check(services, files)
     except DefinitionRejected as err:
         return Outcome(False, err.problems, status=422, diagrams=_flagged_diagrams(files, err.problems))
     return Outcome(True, bundle.warnings, bundle.process_id, diagrams=_flagged_diagrams(files, bundle.warnings))
+
+
+def submit_upload(services: Context, identity: Identity, uploads: list[tuple[str, bytes]], *,
+                  deploy: bool) -> Outcome:
+    """Check or deploy uploaded files as sent (name as the client gave it, content): each name is reduced to the
+    file's own name and refused when odd or sent twice; then `submit`. An upload without a name is skipped."""
+    require_owner(identity)
+    files: dict[str, bytes] = {}
+    problems: list[Problem] = []
+    for raw_name, data in uploads:
+        if not raw_name:
+            continue
+        try:
+            name = clean_name(raw_name)
+        except DefinitionRejected as err:
+            problems += err.problems
+            continue
+        if name in files:
+            problems.append(Problem(file=name, message="uploaded twice; each file name may appear once"))
+        files[name] = data
+    if problems:
+        return Outcome(False, problems, status=422)
+    return submit(services, identity, files, deploy=deploy)
+
+
+def version_bpmn(services: Context, identity: Identity, process_id: str, version: int,
+                 file: str | None = None) -> tuple[str, str]:
+    """One BPMN file of a version as (name, XML): the named one, else the one defining the process itself."""
+    files = version_files(services, identity, process_id, version)
+    bpmn = {name: text for name, text in files.items() if name.endswith(".bpmn")}
+    if file is not None:
+        if file not in bpmn:
+            raise NotFound(f"{process_id} version {version} has no BPMN file {file}")
+        return file, bpmn[file]
+    model = {name: _model(name, text) for name, text in sorted(bpmn.items())}
+    name = next((n for n, m in model.items() if process_id in m.process_ids), min(bpmn, default=""))
+    if not name:
+        raise NotFound(f"{process_id} version {version} has no BPMN file")
+    return name, bpmn[name]
 
 
 def version_files(services: Context, identity: Identity, process_id: str, version: int) -> dict[str, str]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.domain.permissions import Identity, may_log_requests, may_pull_crm
+from app.domain.permissions import CRM_PULLERS, Identity, may_log_requests, may_pull_crm
 from app.errors import Forbidden, NotFound
 from app.services.context import Context
 from app.services.requests import intake
@@ -22,7 +22,11 @@ def new_request_as(services: Context, identity: Identity, request_type: str, dat
 
 
 def pending_cases(services: Context, identity: Identity) -> list[dict[str, Any]]:
-    groups = identity.groups_with("manager")
+    """The cases waiting in the CRM Pending Queue for the groups `identity` manages (oldest first); Forbidden for
+    anyone who manages no group."""
+    if not may_pull_crm(identity):
+        raise Forbidden("the CRM Pending Queue is worked by provider group managers")
+    groups = sorted({group for role in CRM_PULLERS for group in identity.groups_with(role)})
     with services.uow() as uow:
         cases = uow.session.scalars(select(CrmCase).where(
             CrmCase.status == "pending", CrmCase.request_number.is_(None), CrmCase.provider_group.in_(groups))

@@ -61,10 +61,10 @@ def json_guard() -> Response | None:
 
 
 def install(app: Flask) -> None:
-    from app.web.api import crm_feed, requests, tasks
+    from app.web.api import crm_feed, crm_queue, instance_moves, processes, requests, tasks
 
     assert isinstance(app, OpenAPI)
     app.before_request(json_guard)
     app.register_blueprint(docs)
-    for module in (requests, tasks, crm_feed):
+    for module in (requests, tasks, processes, instance_moves, crm_queue, crm_feed):
         app.register_api(module.bp)

@@ -19,7 +19,8 @@ from flask_openapi3.models.tag import Tag
 from pydantic import BaseModel, Field, ValidationError
 
 from app.domain.permissions import Identity
-from app.errors import AppError, InvalidData
+from app.errors import AppError, DefinitionRejected, InvalidData
+from app.errors import Problem as DefinitionProblem
 from app.services.admin import idempotency
 from app.web.context import services
 
@@ -48,6 +49,33 @@ class Problem(BaseModel):
     errors: list[FieldProblem] = Field(default_factory=list)
 
 
+class Finding(BaseModel):
+    """One finding of the deploy checks about an uploaded or deployed file."""
+
+    severity: str = Field(description="error | warning")
+    file: str
+    line: int | None
+    element_id: str = Field(description="The BPMN/DMN element's id; empty when the finding is about the file")
+    element_name: str
+    message: str
+
+
+class Refusal(Problem):
+    """A refused bundle: `errors` names each problem (`field` is the file, then `:line` and `#element` when known)
+    and `findings` gives them located (errors and warnings). Nothing was stored."""
+
+    findings: list[Finding] = Field(default_factory=list)
+
+
+def finding(found: DefinitionProblem) -> Finding:
+    return Finding(severity=found.severity, file=found.file, line=found.line, element_id=found.element_id,
+                   element_name=found.name, message=found.message)
+
+
+def _finding_field(found: DefinitionProblem) -> str:
+    return found.file + (f":{found.line}" if found.line else "") + (f"#{found.element_id}" if found.element_id else "")
+
+
 Responses = dict[str | int, type[BaseModel] | dict[Any, Any] | None]  # flask-openapi3's `responses=`
 ERRORS: Responses = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 422: Problem}
 WRITE_ERRORS: Responses = {**ERRORS, 409: Problem}
@@ -58,22 +86,30 @@ def tag(name: str, description: str) -> Tag:
 
 
 def problem(status: int, detail: str, errors: list[dict[str, str]] | None = None,
-            headers: dict[str, str] | None = None) -> Response:
+            headers: dict[str, str] | None = None, extensions: dict[str, Any] | None = None) -> Response:
+    """A problem details response; `extensions` are RFC 9457 extension members (such as a refusal's findings)."""
     try:
         title = HTTPStatus(status).phrase
     except ValueError:
         title = "Error"
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "errors": errors or []}
+    body = {**(extensions or {}), "type": "about:blank", "title": title, "status": status, "detail": detail,
+            "errors": errors or []}
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_TYPE)
     response.headers.update(headers or {})
     return response
 
 
 def app_error(err: AppError) -> Response:
-    errors = [{"field": e.field, "message": e.message} for e in err.errors] if isinstance(err, InvalidData) else []
-    detail = str(err.args[0]) if isinstance(err, InvalidData) and err.args else str(err)
     status = err.status if 400 <= err.status < 600 else 400
     headers = {"WWW-Authenticate": 'Bearer realm="api"'} if status == 401 else None
+    if isinstance(err, DefinitionRejected):  # every problem, errors first; nothing was stored
+        found = sorted(err.problems, key=lambda p: p.severity != "error")
+        errors = [{"field": _finding_field(p), "message": p.message}
+                  for p in [p for p in found if p.severity == "error"] or found]
+        return problem(status, f"{err.args[0]}; nothing was stored", errors, headers,
+                       {"findings": [finding(p).model_dump(mode="json") for p in found]})
+    errors = [{"field": e.field, "message": e.message} for e in err.errors] if isinstance(err, InvalidData) else []
+    detail = str(err.args[0]) if isinstance(err, InvalidData) and err.args else str(err)
     return problem(status, detail, errors, headers)
 
 
@@ -98,6 +134,23 @@ def respond(model: BaseModel, status: int = 200) -> tuple[dict[str, Any], int]:
     return model.model_dump(mode="json"), status
 
 
+def _fingerprint() -> str:
+    """What makes two calls the same: method, path and body. A multipart body has been parsed (and its stream
+    read) by the time a view runs, so it counts as its fields and its files' names and contents."""
+    parts = [request.method.encode(), request.path.encode()]
+    if request.mimetype == "multipart/form-data":
+        for key, value in sorted(request.form.items(multi=True)):
+            parts += [b"field", key.encode(), value.encode()]
+        for key, upload in request.files.items(multi=True):
+            upload.stream.seek(0)
+            parts += [b"file", key.encode(), (upload.filename or "").encode(),
+                      hashlib.sha256(upload.stream.read()).digest()]
+            upload.stream.seek(0)
+    else:
+        parts.append(request.get_data())
+    return hashlib.sha256(b"\0".join(parts)).hexdigest()
+
+
 def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
     """A creating POST honours `Idempotency-Key`: the first call's answer (success or 4xx) is kept for the caller and
     key, and a repeat with the same body gets it again (header `Idempotent-Replayed: true`) without acting twice; the
@@ -108,8 +161,7 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         key = request.headers.get("Idempotency-Key", "").strip()
         if not key:
             return view(*args, **kwargs)
-        fingerprint = hashlib.sha256(b"\0".join([request.method.encode(), request.path.encode(),
-                                                 request.get_data()])).hexdigest()
+        fingerprint = _fingerprint()
         claim = idempotency.begin(services(), principal(), key, fingerprint)
         if claim.replay is not None:
             status, body = claim.replay
