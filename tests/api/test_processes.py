@@ -205,7 +205,7 @@ def test_who_is_not_a_process_owner_is_refused_and_nothing_changes(services, use
 def test_without_a_token_it_is_a_401_problem(services):
     anonymous = ApiUser(services, None)
     assert_problem(anonymous.get(BASE), 401)
-    assert_problem(anonymous.upload(BASE, changed_bundle()), 400)  # a cookie POST without its CSRF token
+    assert_problem(anonymous.upload(BASE, changed_bundle()), 401)  # nobody signed in: 401 before anything else
     wrong = anonymous.client.get(BASE, headers={"Authorization": "Bearer rf_nonsense"})
     assert_problem(wrong, 401)
     assert count(services, DefinitionVersion) == 1
