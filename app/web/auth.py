@@ -73,14 +73,15 @@ def before_request() -> Response | None:
             session.clear()
             if request.method == "GET" and not request.path.startswith("/api/"):
                 flash(str(ended), "error")
+    if g.identity is None and request.path.startswith("/api/") and request.endpoint not in PUBLIC_ENDPOINTS:
+        # before the CSRF check: an API client with no credentials is told to authenticate, not about a form
+        abort(401, description="sign in first, or send Authorization: Bearer <API token>")
     if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.endpoint not in CSRF_EXEMPT:
         sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
         if not hmac.compare_digest(sent, session.get("csrf", "")) or not sent:
             abort(400, description="The form had expired or did not come from this site (missing CSRF token). "
                                    "Reload the page and try again.")
     if g.identity is None and request.endpoint not in PUBLIC_ENDPOINTS:
-        if request.path.startswith("/api/"):
-            abort(401, description="sign in first")
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     return None
 
