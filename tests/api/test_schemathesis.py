@@ -22,11 +22,15 @@ Checks on every response:
 * `problem_details` (ours): every 4xx is `application/problem+json` with `type`, `title`, `status` (equal to the
   response's) and `detail`, and every 401 names the scheme in `WWW-Authenticate`.
 
-Example budget: at most `MAX_EXAMPLES` = 15 generated cases per operation in the fuzzing phase (plus Schemathesis's
-explicit examples and its deterministic coverage cases), `deadline=None`, the `too_slow` and `filter_too_much`
-health checks suppressed, derandomized (the same cases every run; a new failure is a change, not luck). With the
-9 operations of requests and tasks that is about 10 to 20 s per backend on a 2-core machine, ~40 s for the module
-with PostgreSQL; a new resource adds roughly a second per operation.
+Example budget: `MAX_EXAMPLES` = 25 generated cases per operation (Hypothesis fuzzing of Schemathesis's positive
+and negative strategies; RF_API_MAX_EXAMPLES changes it), plus each example the document gives sent once as every
+caller; `deadline=None`, the `too_slow`, `filter_too_much` and `data_too_large` health checks suppressed,
+derandomized (the same cases every run, so a new failure is a change, not luck; RF_API_RANDOM=1 explores). With the
+9 operations of requests and tasks that is ~250 calls and about 15 s per backend on a 2-core machine (the module,
+SQLite and PostgreSQL, server start-ups and seeding included: under a minute); a new resource adds about a second
+per operation. Schemathesis's own pytest plugin (`from_fixture`/`parametrize`) breaks under pytest 9.2, so the
+operations are walked in `test_every_operation_keeps_its_contract`, one Hypothesis run each, and the failures of
+all operations are reported together.
 """
 
 from __future__ import annotations
