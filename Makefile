@@ -46,6 +46,7 @@ test: install browser lint
 
 bench: install
 	$(BIN)/python -m bench.lifecycle
+	$(BIN)/python -m bench.api
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -79,8 +79,8 @@ def before_request() -> Response | None:
             session.clear()
             if request.method == "GET" and not request.path.startswith("/api/"):
                 flash(str(ended), "error")
-    api = request.path.startswith("/api/")
-    if api and g.identity is None and request.endpoint not in PUBLIC_ENDPOINTS:
+    if g.identity is None and request.path.startswith("/api/") and request.endpoint not in PUBLIC_ENDPOINTS:
+        # before the CSRF check: an API client with no credentials is told to authenticate, not about a form
         abort(401, description="sign in first, or send Authorization: Bearer <API token>")
     if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.endpoint not in CSRF_EXEMPT:
         sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""

@@ -15,7 +15,7 @@ from flask_openapi3.openapi import OpenAPI
 
 from app.config import PROJECT_ROOT
 from app.domain import input_limits
-from app.web.api.common import problem
+from app.web.api.common import PROBLEM_TYPE, problem
 
 SWAGGER_UI_DIST = PROJECT_ROOT / "node_modules" / "swagger-ui-dist"
 PUBLIC_ENDPOINTS = {"api_docs.openapi_json", "api_docs.reference", "api_docs.vendor",
@@ -30,7 +30,25 @@ def openapi_json() -> Any:
     from flask import current_app
 
     app: OpenAPI = current_app  # type: ignore[assignment]
-    return app.api_doc
+    return as_served(app.api_doc, str(app.config["SESSION_COOKIE_NAME"]))
+
+
+def as_served(doc: dict[str, Any], session_cookie: str) -> dict[str, Any]:
+    """The generated document corrected to what the API really sends (in place; doing it again changes nothing):
+
+    * an error answer is `application/problem+json` (flask-openapi3 documents every model as `application/json`);
+    * the session scheme names the real cookie (`rf_session`, or `__Host-rf_session` over HTTPS)."""
+    for item in doc.get("paths", {}).values():
+        for operation in item.values():
+            for status, response in (operation.get("responses") or {}).items():
+                content = response.get("content") or {}
+                if str(status)[:1] in "45" and "application/json" in content:
+                    response["content"] = {PROBLEM_TYPE: content["application/json"], **{
+                        media: value for media, value in content.items() if media != "application/json"}}
+    session = doc.get("components", {}).get("securitySchemes", {}).get("session")
+    if session is not None:
+        session["name"] = session_cookie
+    return doc
 
 
 @docs.get("/api/v1/docs")

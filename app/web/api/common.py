@@ -29,7 +29,7 @@ SECURITY: list[dict[str, list[Any]]] = [{"bearer": []}, {"session": []}]
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer",
                "description": "A personal or service-account API token (created under *API tokens*)."},
-    "session": {"type": "apiKey", "in": "cookie", "name": "session",
+    "session": {"type": "apiKey", "in": "cookie", "name": "rf_session",  # the served document names the real one
                 "description": "The pages' signed-in session; POSTs also need the `X-CSRF-Token` header."},
 }
 

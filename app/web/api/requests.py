@@ -25,7 +25,15 @@ Priority = Literal["low", "medium", "high", "critical"]
 assert set(REQUEST_TYPES) == {"assistance", "enhancement"} and set(PRIORITIES) == {"low", "medium", "high", "critical"}
 
 
+EXAMPLE_REQUEST = {"request_type": "assistance", "data": {
+    "title": "VPN access for the field office", "agency": "Oklahoma Department of Tourism",
+    "requester_name": "Ann Agency", "requester_email": "ann@tourism.example", "provider_group": "network",
+    "priority": "high", "description": "Two new rangers need VPN profiles before Monday."}}
+
+
 class NewRequest(BaseModel):
+    model_config = ConfigDict(openapi_extra={"example": EXAMPLE_REQUEST})  # type: ignore[typeddict-unknown-key]
+
     request_type: RequestType
     data: dict[str, Any] = Field(description="The request's fields, validated by the request schema (the one the "
                                              "*New request* page renders and `rf request` checks)",
