@@ -41,12 +41,13 @@ def begin(services: Context, principal: str, key: str, fingerprint: str) -> Clai
             except IntegrityError:
                 raise Conflict("a request with this Idempotency-Key is still being processed") from None
             return Claim(row.id)
-    if found.fingerprint != fingerprint:
-        raise InvalidData("Idempotency-Key reused", [FieldError(
-            "Idempotency-Key", "this key was used for a different request; use a new key for a new request")])
-    if found.status == 0:
-        raise Conflict("a request with this Idempotency-Key is still being processed")
-    return Claim(found.id, (found.status, found.body))
+        # Read inside the unit of work: leaving it rolls back, which expires (and detaches) what it loaded.
+        if found.fingerprint != fingerprint:
+            raise InvalidData("Idempotency-Key reused", [FieldError(
+                "Idempotency-Key", "this key was used for a different request; use a new key for a new request")])
+        if found.status == 0:
+            raise Conflict("a request with this Idempotency-Key is still being processed")
+        return Claim(found.id, (found.status, found.body))
 
 
 def finish(services: Context, claim: Claim, status: int, body: str) -> None:
