@@ -43,9 +43,9 @@ def vendor(filename: str) -> Response:
 
 
 def install(app: Flask) -> None:
-    from app.web.api import incidents, requests, tasks
+    from app.web.api import audit, incidents, requests, tasks
 
     assert isinstance(app, OpenAPI)
     app.register_blueprint(docs)
-    for module in (requests, tasks, incidents):
+    for module in (requests, tasks, incidents, audit):
         app.register_api(module.bp)
