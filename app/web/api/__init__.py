@@ -43,9 +43,9 @@ def vendor(filename: str) -> Response:
 
 
 def install(app: Flask) -> None:
-    from app.web.api import audit, incidents, requests, tasks
+    from app.web.api import audit, incidents, reports, requests, tasks
 
     assert isinstance(app, OpenAPI)
     app.register_blueprint(docs)
-    for module in (requests, tasks, incidents, audit):
+    for module in (requests, tasks, incidents, audit, reports):
         app.register_api(module.bp)
