@@ -43,9 +43,9 @@ def vendor(filename: str) -> Response:
 
 
 def install(app: Flask) -> None:
-    from app.web.api import audit, incidents, reports, requests, tasks
+    from app.web.api import audit, calendar, incidents, reports, requests, tasks
 
     assert isinstance(app, OpenAPI)
     app.register_blueprint(docs)
-    for module in (requests, tasks, incidents, audit, reports):
+    for module in (requests, tasks, incidents, audit, reports, calendar):
         app.register_api(module.bp)
