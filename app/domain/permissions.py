@@ -88,6 +88,18 @@ def may_see_incidents(identity: Identity, group: str) -> bool:
     return may_repair_incidents(identity, group) or identity.has_role(PROCESS_OWNER)
 
 
+def may_list_incidents(identity: Identity) -> bool:
+    """Open the Incidents list at all: administrators, process owners and provider group managers (each then sees
+    the incidents of the groups `may_see_incidents` allows)."""
+    return identity.holds_any((ADMIN, PROCESS_OWNER, MANAGER))
+
+
+def may_read_audit(identity: Identity) -> bool:
+    """The audit log itself (its events, the chain's verification, the CSV/XES exports): auditors, administrators
+    and process owners."""
+    return identity.holds_any(AUDIT_READERS)
+
+
 def may_manage_token(identity: Identity, owner: str) -> bool:
     """Create, list and revoke API tokens of `owner`: the owner themselves or an administrator."""
     return identity.username == owner or identity.holds_any(ADMINISTRATORS)
@@ -146,8 +158,8 @@ class Abilities:
 
 def abilities(identity: Identity) -> Abilities:
     return Abilities(log_requests=identity.holds_any(REQUEST_LOGGERS), pull_crm=may_pull_crm(identity),
-                     read_reports=identity.holds_any(REPORT_READERS), read_audit=identity.holds_any(AUDIT_READERS),
+                     read_reports=identity.holds_any(REPORT_READERS), read_audit=may_read_audit(identity),
                      own_processes=identity.holds_any(PROCESS_OWNERS), administer=identity.holds_any(ADMINISTRATORS),
                      see_every_group=sees_every_group(identity),
-                     see_incidents=identity.holds_any((ADMIN, PROCESS_OWNER, MANAGER)),
+                     see_incidents=may_list_incidents(identity),
                      manage_webhooks=may_manage_webhooks(identity))

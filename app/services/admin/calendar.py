@@ -26,6 +26,7 @@ MAX_EVENT_DAYS = 31
 YEARS = range(2000, 2101)
 MAX_AMOUNT = {"business_hours": 2000, "business_days": 250, "calendar_days": 365}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def _require_admin(identity: Identity) -> None:
@@ -106,6 +107,8 @@ def overview(services: Context, identity: Identity) -> dict[str, Any]:
         "missing_years": [y for y in (this_year, this_year + 1) if y not in loaded], "this_year": this_year,
         "targets": targets, "units": [(u, sla.UNIT_LABELS[u]) for u in SLA_UNITS],
         "now": now.astimezone(CHICAGO), "working_hours": f"{calendar.day_start:%H:%M}–{calendar.day_end:%H:%M}",
+        "day_start": f"{calendar.day_start:%H:%M}", "day_end": f"{calendar.day_end:%H:%M}",
+        "working_days": [WEEKDAY_NAMES[d] for d in sorted(calendar.workdays)],
         "time_zone": str(calendar.tz), "ics_max_kib": ICS_MAX_BYTES // 1024,
     }
 

@@ -24,6 +24,12 @@ def verify_chain(services: Context) -> audit.ChainReport:
         return audit.verify(uow.session)
 
 
+def verify_chain_as(services: Context, reader: Reader) -> audit.ChainReport:
+    """`verify_chain` for a signed-in reader: audit readers only (Forbidden)."""
+    export.require_audit_reader(reader)
+    return verify_chain(services)
+
+
 @dataclass(frozen=True)
 class EventFilters:
     query: export.ExportQuery = field(default_factory=export.ExportQuery)  # request, dates, process version
@@ -35,7 +41,8 @@ class EventFilters:
 def events_page(services: Context, filters: EventFilters, *, reader: Reader,
                 page_size: int = PAGE_SIZE) -> dict[str, Any]:
     """The newest events first, filtered, of what `reader` may read (NotFound for an unknown request number or
-    process version)."""
+    process version; Forbidden for a signed-in reader who is not an audit reader)."""
+    export.require_audit_reader(reader)
     with services.uow() as uow:
         s = uow.session
         where = export.conditions(s, filters.query, reader)

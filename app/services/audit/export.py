@@ -27,9 +27,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.input_limits import MAX_RECORD_NUMBER, record_number
-from app.domain.permissions import Reader
+from app.domain.permissions import Identity, Reader, may_read_audit
 from app.engine.xml_safety import UnsafeXml, parse_xml
-from app.errors import FieldError, InvalidData, NotFound
+from app.errors import FieldError, Forbidden, InvalidData, NotFound
 from app.services.audit import timeline
 from app.services.context import Context
 from app.services.requests import queries
@@ -103,6 +103,12 @@ def parse_query(request: str | None = None, since: str | None = None, until: str
                                                      f"{MAX_RECORD_NUMBER}), got {raw['version'][:80]!r}")])
     return ExportQuery(request=raw["request"] or None, since=start, until=stop, process_id=process_id, version=number,
                        raw=raw)
+
+
+def require_audit_reader(reader: Reader) -> None:
+    """The audit log is for auditors, administrators and process owners (and the operator at the command line)."""
+    if isinstance(reader, Identity) and not may_read_audit(reader):
+        raise Forbidden("the audit log is for auditors, administrators and process owners")
 
 
 def conditions(session: Session, query: ExportQuery, reader: Reader) -> list[Any]:
@@ -334,7 +340,8 @@ def _filename(fmt: str, query: ExportQuery) -> str:
 
 def export(services: Context, fmt: str, query: ExportQuery, actor: str, *, reader: Reader) -> Export:
     """Build the export of what `reader` may read and log that `actor` took it (auditor_viewed), in one
-    transaction."""
+    transaction. A signed-in `reader` must be an audit reader (Forbidden)."""
+    require_audit_reader(reader)
     if fmt not in FORMATS:
         raise InvalidData(f"unknown export format {fmt!r}", [FieldError("format", "expected csv or xes")])
     with services.uow() as uow:

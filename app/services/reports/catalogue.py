@@ -100,16 +100,29 @@ def report_page(services: Context, identity: Identity, name: str, given: dict[st
         return ReportPage(kind, given, visible, errors={e.field: e.message for e in err.errors} or {"": str(err)})
 
 
+def _log_auditor_download(services: Context, identity: Identity, name: str, fmt: str, args: dict[str, str]) -> None:
+    if identity.has_role("auditor"):
+        with services.uow() as uow:
+            audit.append(uow.session, actor=identity.username, event_type="auditor_viewed", now=services.clock.now(),
+                         payload={"view": "report", "report": name, "format": fmt, **args})
+            uow.commit()
+
+
+def report_data(services: Context, identity: Identity, name: str, given: dict[str, str]) -> ReportPage:
+    """The report as data for the API (a bad filter raises BadFilter, 400): the same report as the page and the CSV;
+    an auditor's download is logged as the CSV's is (auditor_viewed, format json)."""
+    page = _build(services, identity, _kind(name), given)
+    assert page.report is not None and page.filters is not None
+    _log_auditor_download(services, identity, name, "json", page.filters.args())
+    return page
+
+
 def export_csv(services: Context, identity: Identity, name: str, given: dict[str, str]) -> CsvDownload:
     """The report as CSV (a bad filter raises BadFilter); an auditor's download is logged (auditor_viewed)."""
     page = _build(services, identity, _kind(name), given)
     assert page.report is not None and page.filters is not None
     args = page.filters.args()
-    if identity.has_role("auditor"):
-        with services.uow() as uow:
-            audit.append(uow.session, actor=identity.username, event_type="auditor_viewed", now=services.clock.now(),
-                         payload={"view": "report", "report": name, "format": "csv", **args})
-            uow.commit()
+    _log_auditor_download(services, identity, name, "csv", args)
     suffix = "_".join(args[k] for k in ("group", "type") if k in args)
     filename = f"{name}_{args['since']}_{args['until']}{'_' + suffix if suffix else ''}.csv"
     return CsvDownload(to_csv(page.report).encode("utf-8"), filename)

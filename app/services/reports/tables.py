@@ -102,6 +102,25 @@ def csv_value(value: Any, kind: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text  # a spreadsheet would run it as a formula
 
 
+def json_value(value: Any, kind: str) -> int | float | str | None:
+    """A cell as the API gives it, with the CSV's rounding: a count as an integer, days and percentages as numbers
+    with one decimal, hours and money as decimal text with two (exact), dates and times as ISO 8601 (UTC), text as
+    it is."""
+    if value is None:
+        return None
+    if kind in ("days", "percent"):
+        return round(float(value), 1)
+    if kind in ("hours", "money"):
+        return f"{Decimal(value):.2f}"
+    if kind == "int":
+        return int(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
 def to_csv(report: Report) -> str:
     """The rows (and totals) of the report's first table, and of any later table with the same columns; when there
     are several, a first column `table` names the table each row comes from."""

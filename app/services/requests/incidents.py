@@ -12,13 +12,13 @@ import copy
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app import engine
-from app.domain.permissions import Identity, may_repair_incidents, may_see_incidents
+from app.domain.permissions import Identity, may_list_incidents, may_repair_incidents, may_see_incidents
 from app.engine.repair import ServiceInputs
 from app.errors import ExternalSystemError, Forbidden, InvalidData, NotFound
 from app.services import worker
@@ -52,6 +52,16 @@ class IncidentRow:
     error: str
     attempts: int
     since: datetime
+
+
+@dataclass(frozen=True)
+class Repair:
+    """What a repair did: the step of `job` will run again (`changed`: the data keys corrected first)."""
+
+    job: int
+    request_number: str
+    action: Literal["retry", "edit and retry"]
+    changed: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -111,7 +121,10 @@ def _row(job: ServiceJob, request: ServiceRequest, step: str) -> IncidentRow:
 
 
 def list_incidents(services: Context, identity: Identity) -> list[IncidentRow]:
-    """Open incidents of the requests this user may see them for, oldest first."""
+    """Open incidents of the requests this user may see them for, oldest first (Forbidden for those the list is
+    not for at all)."""
+    if not may_list_incidents(identity):
+        raise Forbidden("incidents are for administrators, process owners and provider group managers")
     with services.uow() as uow:
         found = uow.session.execute(
             select(ServiceJob, ServiceRequest).join(ServiceRequest, ServiceRequest.id == ServiceJob.request_id)
@@ -183,11 +196,13 @@ def _locked_instance(session: Session, job: ServiceJob) -> tuple[ProcessInstance
     return instance, definition
 
 
-def retry(services: Context, identity: Identity, job_id: int) -> None:
+def retry(services: Context, identity: Identity, job_id: int) -> Repair:
     """Retry the failed step as it is."""
     with services.uow() as uow:
-        _acting(uow.session, identity, job_id)
+        _, request = _acting(uow.session, identity, job_id)
+        number = request.number or str(request.id)
     worker.retry_incident(services, job_id, identity.username)
+    return Repair(job_id, number, "retry")
 
 
 def edit_and_retry(services: Context, identity: Identity, job_id: int, changes: dict[str, Any]) -> list[str]:
@@ -217,6 +232,15 @@ def edit_and_retry(services: Context, identity: Identity, job_id: int, changes: 
                                        "changed": sorted(changed)})
         uow.commit()
     return sorted(changed)
+
+
+def correct_and_retry(services: Context, identity: Identity, job_id: int, changes: dict[str, Any]) -> Repair:
+    """`edit_and_retry` with only the keys to change: the others keep the values the step reads now, and the whole
+    is validated as the incident page validates its form (an identifier among `changes` is refused)."""
+    detail = incident(services, identity, job_id)
+    current = {key: value for key, value in detail.inputs.reads.items() if key not in IDENTIFIERS}
+    changed = edit_and_retry(services, identity, job_id, {**current, **changes})
+    return Repair(job_id, detail.row.request_number, "edit and retry", changed)
 
 
 def cancel_request(services: Context, identity: Identity, job_id: int, reason: str) -> str:

@@ -79,10 +79,22 @@ def json_guard() -> Response | None:
 
 
 def install(app: Flask) -> None:
-    from app.web.api import crm_feed, crm_queue, instance_moves, processes, requests, tasks
+    from app.web.api import (
+        audit,
+        calendar,
+        crm_feed,
+        crm_queue,
+        incidents,
+        instance_moves,
+        processes,
+        reports,
+        requests,
+        tasks,
+    )
 
     assert isinstance(app, OpenAPI)
     app.before_request(json_guard)
     app.register_blueprint(docs)
-    for module in (requests, tasks, processes, instance_moves, crm_queue, crm_feed):
+    for module in (requests, tasks, processes, instance_moves, crm_queue, crm_feed, incidents, audit, reports,
+                   calendar):
         app.register_api(module.bp)
