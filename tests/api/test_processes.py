@@ -244,7 +244,7 @@ def test_the_openapi_document_describes_the_process_endpoints(services):
     bundle = doc["components"]["schemas"]["Bundle"]["properties"]["files"]
     assert bundle["items"] == {"format": "binary", "type": "string"} and bundle["maxItems"] >= 1
     assert deploy["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/Deployed")
-    assert deploy["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/Refusal")
+    assert deploy["responses"]["422"]["content"]["application/problem+json"]["schema"]["$ref"].endswith("/Refusal")
     bpmn = paths["/api/v1/processes/{process_id}/versions/{version}/bpmn"]["get"]
     assert "application/xml" in bpmn["responses"]["200"]["content"]
     version = next(p for p in bpmn["parameters"] if p["name"] == "version")
