@@ -63,3 +63,24 @@ def test_release_and_assign_follow_the_pages_rules(services, clock):
     is_problem(maria.get("/api/v1/tasks/not-a-task"), 404)
     is_problem(maria.get("/api/v1/tasks?queue=everything"), 422)
     assert sara.get("/api/v1/tasks?queue=mine").get_json()["items"][0]["id"] == fulfil
+
+
+def test_a_task_of_a_request_someone_may_not_read_does_not_exist_for_them_whatever_they_try(services, clock):
+    from app.services.admin import auth
+    from app.services.admin import users as user_admin
+
+    admin = auth.load_identity(services, "adam")
+    user_admin.create_user(services, admin, {"username": "gina", "full_name": "Gina Apps", "email": "gina@omes.example",
+                                             "password": "long-enough-1"})
+    user_admin.grant(services, admin, "gina", "manager", "apps")  # a manager, but of the other group
+    drive = Driver(services, clock)
+    number = drive.new("assistance")
+    drive.work()
+    task = drive.open_task(number, "assign_specialist").task_uuid
+    gina = Api(services, "gina")
+    for call in (lambda: gina.get(f"/api/v1/tasks/{task}"), lambda: gina.post(f"/api/v1/tasks/{task}/claim"),
+                 lambda: gina.post(f"/api/v1/tasks/{task}/release"),
+                 lambda: gina.post(f"/api/v1/tasks/{task}/assign", {"assignee": "sam"}),
+                 lambda: gina.post(f"/api/v1/tasks/{task}/complete", {"data": {"specialist": "sam"}})):
+        assert is_problem(call(), 404)["detail"] == f"no task {task}"
+    assert drive.open_task(number, "assign_specialist").assignee is None

@@ -77,9 +77,11 @@ def list_tasks(services: Context, username: str | None = None, request_id: int |
         return [_view(uow.session, r) for r in rows]
 
 
-def _open_task(session: Session, task_id: str) -> TaskRow:
+def _open_task(session: Session, task_id: str, reader: User | None = None) -> TaskRow:
+    """The open task `task_id`; for a `reader` who may not read its request (need-to-know) it does not exist, as on
+    the task page, whatever they try to do with it."""
     task = session.scalars(select(TaskRow).where(TaskRow.task_uuid == task_id)).one_or_none()
-    if task is None:
+    if task is None or (reader is not None and not may_read_request(identity_of(reader), task.provider_group)):
         raise NotFound(f"no task {task_id}")
     if task.status == "completed":
         when = task.completed_at.isoformat(timespec="seconds") if task.completed_at else "earlier"
@@ -91,8 +93,8 @@ def _open_task(session: Session, task_id: str) -> TaskRow:
 
 def claim(services: Context, task_id: str, username: str) -> TaskView:
     with services.uow() as uow:
-        task = _open_task(uow.session, task_id)
         user = _user(uow.session, username)
+        task = _open_task(uow.session, task_id, user)
         if not _may_see(user, task):
             raise Forbidden(f"{username} does not hold the {task.lane} role in {task.provider_group}")
         if task.assignee not in (None, username):
@@ -118,8 +120,8 @@ def complete(services: Context, task_id: str, username: str, data: Any) -> TaskV
     now = services.clock.now()
     with services.uow() as uow:
         session = uow.session
-        task = _open_task(session, task_id)
         user = _user(session, username)
+        task = _open_task(session, task_id, user)
         if not _may_see(user, task):
             raise Forbidden(f"{username} does not hold the {task.lane} role in {task.provider_group}")
         if task.assignee not in (None, username):
@@ -213,8 +215,8 @@ def task_detail(services: Context, task_id: str, username: str) -> TaskDetail:
 
 def unclaim(services: Context, task_id: str, username: str) -> TaskView:
     with services.uow() as uow:
-        task = _open_task(uow.session, task_id)
         user = _user(uow.session, username)
+        task = _open_task(uow.session, task_id, user)
         if task.assignee != username and not _is_manager(user, task.provider_group):
             raise Forbidden("only the assignee or a manager of the group can release this task")
         previous, task.assignee = task.assignee, None
@@ -229,7 +231,7 @@ def assign(services: Context, task_id: str, username: str, assignee: str) -> Tas
     """A manager of the task's provider group hands it to a colleague holding the lane's role."""
     with services.uow() as uow:
         s = uow.session
-        task = _open_task(s, task_id)
+        task = _open_task(s, task_id, _user(s, username))
         if not _is_manager(_user(s, username), task.provider_group):
             raise Forbidden(f"only a manager of {task.provider_group} can assign this task")
         if not task.role_code or assignee not in group_members(s, task.role_code, task.provider_group):
