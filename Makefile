@@ -10,7 +10,7 @@ export RF_TEST_POSTGRES_URL
 NODE_STAMP := node_modules/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test install lint bench clean browser
+.PHONY: run test install lint bench clean browser wheel
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,audit-test]'
 	touch $(STAMP)
 
-# bpmn-js (the diagram viewer) from the npm registry; Flask serves it from node_modules/.
+# bpmn-js (the diagrams and the modeler) and swagger-ui-dist (the API reference) from the npm registry; in a checkout
+# Flask serves them from node_modules/, and building the package copies the files it serves into it (setup.py).
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
@@ -31,6 +32,11 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 install: $(STAMP) $(NODE_STAMP)
+
+# The wheel to install anywhere (dist/request_fulfillment-*.whl): the build copies bpmn/, forms/ and the served
+# files of node_modules/ into the package, so it needs npm's install first.
+wheel: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python -m pip wheel --no-deps --wheel-dir dist .
 
 run: install
 	$(BIN)/rf init --demo
@@ -49,4 +55,4 @@ bench: install
 	$(BIN)/python -m bench.api
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+	rm -rf $(VENV) instance build dist .pytest_cache .ruff_cache

@@ -6,14 +6,52 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from app.clock import parse_instant
 
+# The checkout the package runs from (an editable install, `make run`, the tests). In an installed package this is
+# site-packages: nothing is read or written there but the package's own files (see bundled() and instance_dir()).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'instance' / 'rf.sqlite3'}"
+
+
+def bundled(*parts: str) -> Path | None:
+    """A folder the build put into the package (app/bundled/: see setup.py), or None in a checkout, which has none:
+    the default process models and forms, the front-end files from npm."""
+    found = resources.files("app").joinpath("bundled", *parts)
+    return found if isinstance(found, Path) and found.is_dir() else None
+
+
+def default_bpmn_dir() -> Path:
+    """What `rf init` deploys: the installed package's models, else the checkout's bpmn/."""
+    return bundled("bpmn") or PROJECT_ROOT / "bpmn"
+
+
+def default_forms_dir() -> Path:
+    return bundled("forms") or PROJECT_ROOT / "forms"
+
+
+def vendor_dir(name: str) -> Path:
+    """The files of an npm package the app serves ("bpmn-js": its dist/, "swagger-ui": swagger-ui-dist), from the
+    installed package, else from the checkout's node_modules/ (`make install` runs npm ci)."""
+    in_checkout = {"bpmn-js": PROJECT_ROOT / "node_modules" / "bpmn-js" / "dist",
+                   "swagger-ui": PROJECT_ROOT / "node_modules" / "swagger-ui-dist"}[name]
+    return bundled("vendor", name) or in_checkout
+
+
+def instance_dir(env: Mapping[str, str]) -> Path:
+    """Where the app keeps its data (the SQLite file, the secret key, the mail sink's messages): RF_INSTANCE_DIR,
+    else the checkout's instance/ when running from a checkout, else instance/ in the working directory (never
+    inside site-packages). Made absolute here, so a later change of directory does not move it."""
+    configured = env.get("RF_INSTANCE_DIR", "").strip()
+    if configured:
+        return Path(configured).expanduser().absolute()
+    if bundled() is None:
+        return PROJECT_ROOT / "instance"
+    return Path.cwd() / "instance"
 
 
 @dataclass(frozen=True)
@@ -26,6 +64,8 @@ class Settings:
     forms_dir: Path
     service_max_attempts: int
     service_backoff_seconds: float
+    # RF_INSTANCE_DIR: the SQLite file (when RF_DATABASE_URL is unset), the secret key, the mail sink's messages
+    instance_dir: Path = field(default_factory=lambda: instance_dir({}))
     clock_start: datetime | None = None  # RF_CLOCK_START: run the app's clock from this instant (tests, demos)
     # Sign-in and sessions (see the README's "Security and reliability")
     session_idle_minutes: int = 720  # RF_SESSION_IDLE_MINUTES: a session unused this long has ended
@@ -60,15 +100,17 @@ class Settings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
+        instance = instance_dir(env)
         return cls(
-            database_url=env.get("RF_DATABASE_URL", DEFAULT_DATABASE_URL),
+            database_url=env.get("RF_DATABASE_URL", f"sqlite:///{instance / 'rf.sqlite3'}"),
             smtp_host=env.get("RF_SMTP_HOST", "127.0.0.1"),
             smtp_port=int(env.get("RF_SMTP_PORT", "8025")),
             mail_from=env.get("RF_MAIL_FROM", "request-fulfillment@omes.example"),
-            bpmn_dir=Path(env.get("RF_BPMN_DIR", str(PROJECT_ROOT / "bpmn"))),
-            forms_dir=Path(env.get("RF_FORMS_DIR", str(PROJECT_ROOT / "forms"))),
+            bpmn_dir=Path(env["RF_BPMN_DIR"]) if env.get("RF_BPMN_DIR") else default_bpmn_dir(),
+            forms_dir=Path(env["RF_FORMS_DIR"]) if env.get("RF_FORMS_DIR") else default_forms_dir(),
             service_max_attempts=int(env.get("RF_SERVICE_MAX_ATTEMPTS", "5")),
             service_backoff_seconds=float(env.get("RF_SERVICE_BACKOFF_SECONDS", "2")),
+            instance_dir=instance,
             clock_start=_clock_start(env.get("RF_CLOCK_START", "")),
             session_idle_minutes=_positive(env, "RF_SESSION_IDLE_MINUTES", 720),
             session_max_hours=_positive(env, "RF_SESSION_MAX_HOURS", 168),

@@ -14,7 +14,8 @@ import click
 from app.cli.support import actor, command, emit, json_option, open_services
 
 
-@click.command("init", help="Migrate the database, seed reference data, deploy bpmn/ if it changed.")
+@click.command("init", help="Migrate the database, seed reference data, deploy the process models (RF_BPMN_DIR: "
+                            "default the checkout's bpmn/ or the installed package's) if they changed.")
 @click.option("--demo", is_flag=True, help="Also add demo provider groups and users (password 'demo').")
 @json_option
 @command

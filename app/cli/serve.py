@@ -12,8 +12,8 @@ from app.cli.support import command, open_services
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--worker/--no-worker", default=True, show_default=True, help="Run the worker in this process.")
 @click.option("--mail-sink/--no-mail-sink", default=None,
-              help="Start a local SMTP server that stores mail under instance/mail (default: on unless "
-                   "RF_SMTP_HOST is set).")
+              help="Start a local SMTP server that stores mail under mail/ of the instance folder "
+                   "(RF_INSTANCE_DIR; default: on unless RF_SMTP_HOST is set).")
 @command
 def serve_cmd(host: str, port: int, worker: bool, mail_sink: bool | None) -> None:
     import os

@@ -13,12 +13,11 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from app.bootstrap import Services
-from app.config import PROJECT_ROOT
 from app.run import worker_loop
 
 
 class MailSink:
-    """A local SMTP server that files every message it receives as an .eml under instance/mail/."""
+    """A local SMTP server that files every message it receives as an .eml under the instance folder's mail/."""
 
     def __init__(self, folder: Path, echo: Callable[[str], None]) -> None:
         self.folder = folder
@@ -40,10 +39,10 @@ def serve(app: Flask, services: Services, *, host: str, port: int, worker: bool,
     if mail_sink:
         from aiosmtpd.controller import Controller
 
-        sink = MailSink(PROJECT_ROOT / "instance" / "mail", echo)
+        sink = MailSink(services.settings.instance_dir / "mail", echo)
         controller = Controller(sink, hostname=services.settings.smtp_host, port=services.settings.smtp_port)
         controller.start()
-        echo(f"mail sink on {services.settings.smtp_host}:{services.settings.smtp_port} (instance/mail/)")
+        echo(f"mail sink on {services.settings.smtp_host}:{services.settings.smtp_port} ({sink.folder}/)")
     if worker:
         threading.Thread(target=worker_loop.run, args=(services, stop, echo), daemon=True, name="rf-worker").start()
         echo("worker running in this process")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, render_template, request, url_for
@@ -13,7 +14,6 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from app.bootstrap import Services, bootstrap
-from app.config import PROJECT_ROOT
 from app.domain.permissions import abilities
 from app.errors import AppError
 from app.web import api, charts, security
@@ -21,13 +21,14 @@ from app.web.api.common import SECURITY_SCHEMES, app_error, problem, validation_
 from app.web.converters import RecordNumberConverter
 
 
-def _secret_key(configured: str | None) -> str:
-    """RF_SECRET_KEY, else a key generated once and kept in instance/secret_key (sessions survive restarts)."""
+def _secret_key(configured: str | None, instance_dir: Path) -> str:
+    """RF_SECRET_KEY, else a key generated once and kept in the instance folder's secret_key (sessions survive
+    restarts)."""
     if configured:
         return configured
     if os.environ.get("RF_SECRET_KEY"):
         return os.environ["RF_SECRET_KEY"]
-    path = PROJECT_ROOT / "instance" / "secret_key"
+    path = instance_dir / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_hex(32))
@@ -48,7 +49,8 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     flask_app.config.update(config or {})
     flask_app.extensions["rf_services"] = services or bootstrap()
 
-    flask_app.secret_key = _secret_key(flask_app.config.get("SECRET_KEY"))
+    flask_app.secret_key = _secret_key(flask_app.config.get("SECRET_KEY"),
+                                       flask_app.extensions["rf_services"].settings.instance_dir)
     security.install(flask_app, flask_app.extensions["rf_services"].settings)
 
     from app.web import (

@@ -1,5 +1,5 @@
-"""The process diagram of a request: the bpmn-js viewer files (from node_modules, never a CDN) and the diagrams'
-JSON with their completed/active markers."""
+"""The process diagram of a request: the bpmn-js viewer files (from npm, never a CDN: built into the package, or
+node_modules in a checkout) and the diagrams' JSON with their completed/active markers."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from pathlib import Path
 
 from flask import Blueprint, Response, abort, jsonify, request, send_from_directory
 
-from app.config import PROJECT_ROOT
+from app.config import vendor_dir
 from app.services.requests import diagram
 from app.web.context import identity, services
 
 bp = Blueprint("diagram", __name__)
-BPMN_JS_DIST = PROJECT_ROOT / "node_modules" / "bpmn-js" / "dist"
+BPMN_JS_DIST = vendor_dir("bpmn-js")  # bpmn-js's dist/ (only the files the app serves, in an installed package)
 
 
 def bpmn_js_dist() -> Path:

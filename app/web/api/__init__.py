@@ -13,11 +13,11 @@ from typing import Any
 from flask import Blueprint, Flask, Response, abort, render_template, request, send_from_directory
 from flask_openapi3.openapi import OpenAPI
 
-from app.config import PROJECT_ROOT
+from app.config import vendor_dir
 from app.domain import input_limits
 from app.web.api.common import PROBLEM_TYPE, problem
 
-SWAGGER_UI_DIST = PROJECT_ROOT / "node_modules" / "swagger-ui-dist"
+SWAGGER_UI_DIST = vendor_dir("swagger-ui")  # the installed package's copy, else the checkout's node_modules
 PUBLIC_ENDPOINTS = {"api_docs.openapi_json", "api_docs.reference", "api_docs.vendor",
                     "api_crm_feed.receive_case"}  # signed by the CRM instead of a token
 CSRF_EXEMPT = {"api_crm_feed.receive_case"}
@@ -58,7 +58,8 @@ def reference() -> str:
 
 @docs.get("/vendor/swagger-ui/<path:filename>")
 def vendor(filename: str) -> Response:
-    """A file of swagger-ui-dist (from npm, never a CDN); anything outside it is a 404."""
+    """A file of swagger-ui-dist (from npm, never a CDN: built into the package, or node_modules in a checkout);
+    anything outside it is a 404."""
     if not SWAGGER_UI_DIST.is_dir():
         abort(404, description="swagger-ui-dist is not installed (run make install)")
     return send_from_directory(SWAGGER_UI_DIST, filename, max_age=3600)
