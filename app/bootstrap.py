@@ -61,7 +61,10 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None,
         from pathlib import Path
 
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool={
+        "pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout, "pool_recycle": settings.db_pool_recycle or -1,
+        "pool_pre_ping": settings.db_pool_pre_ping})
     configure_scripts(ScriptLimits(settings.script_time_limit_seconds, settings.script_memory_limit_mb))
     if clock is None:
         clock = RunningClock(settings.clock_start) if settings.clock_start else SystemClock()

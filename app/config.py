@@ -96,6 +96,17 @@ class Settings:
     webhook_timeout_seconds: float = 5.0
     webhook_max_attempts: int = 10
     webhook_backoff_seconds: float = 30.0
+    # The database connection pool of each process (PostgreSQL; SQLite opens a connection per use). Each gunicorn
+    # process and each `rf worker` has its own pool: the database sees up to processes x (size + overflow).
+    db_pool_size: int = 5  # RF_DB_POOL_SIZE: connections kept open
+    db_max_overflow: int = 10  # RF_DB_MAX_OVERFLOW: extra connections opened under load, closed when returned
+    db_pool_timeout: float = 30.0  # RF_DB_POOL_TIMEOUT: seconds to wait for a free connection before failing
+    db_pool_recycle: int = 1800  # RF_DB_POOL_RECYCLE: reopen a connection older than this (seconds; 0: never)
+    db_pool_pre_ping: bool = True  # RF_DB_POOL_PRE_PING: test a connection before use (survives a DB restart)
+    # Logs and metrics (see the README's "Running in production")
+    log_format: str = "json"  # RF_LOG_FORMAT: json (one object per line on stderr) | text
+    log_level: str = "INFO"  # RF_LOG_LEVEL: DEBUG | INFO | WARNING | ERROR
+    metrics_token: str | None = field(default=None, repr=False)  # RF_METRICS_TOKEN: bearer token for /metrics
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -131,10 +142,35 @@ class Settings:
                 "RF_WEBHOOK_MAX_ATTEMPTS", "10"), int, 1, 100)),
             webhook_backoff_seconds=_bounded("RF_WEBHOOK_BACKOFF_SECONDS", env.get(
                 "RF_WEBHOOK_BACKOFF_SECONDS", "30"), float, 0, 86400),
+            **_observability(env),
         )
 
 
 FEED_SECRET_MIN = 16
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _observability(env: Mapping[str, str]) -> dict[str, Any]:
+    """The connection pool, the log format and level, and the metrics token."""
+    log_format = env.get("RF_LOG_FORMAT", "").strip().lower() or "json"
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"RF_LOG_FORMAT: {log_format!r} is neither json nor text")
+    log_level = env.get("RF_LOG_LEVEL", "").strip().upper() or "INFO"
+    if log_level not in LOG_LEVELS:
+        raise ValueError(f"RF_LOG_LEVEL: {log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+    token = _token("RF_METRICS_TOKEN", env.get("RF_METRICS_TOKEN", ""))
+    if token and len(token) < FEED_SECRET_MIN:
+        raise ValueError(f"RF_METRICS_TOKEN: must be at least {FEED_SECRET_MIN} characters")
+    pre_ping = "RF_DB_POOL_PRE_PING" not in env or _flag(env, "RF_DB_POOL_PRE_PING")
+    return {
+        "db_pool_size": _positive(env, "RF_DB_POOL_SIZE", 5),
+        "db_max_overflow": _positive(env, "RF_DB_MAX_OVERFLOW", 10, allow_zero=True),
+        "db_pool_timeout": _bounded("RF_DB_POOL_TIMEOUT", env.get("RF_DB_POOL_TIMEOUT", "30"), float, 0, 3600),
+        "db_pool_recycle": _positive(env, "RF_DB_POOL_RECYCLE", 1800, allow_zero=True),
+        "db_pool_pre_ping": pre_ping,
+        "log_format": log_format, "log_level": log_level, "metrics_token": token,
+    }
 
 
 def _external_systems(env: Mapping[str, str]) -> dict[str, Any]:

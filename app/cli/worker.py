@@ -7,26 +7,57 @@ import click
 from app.cli.support import RECORD_NUMBER, actor, command, emit, json_option, open_services
 
 
-@click.command("worker", help="Run due service tasks, timers and mail; loops unless --once.")
+@click.command("worker", help="Run due service tasks, timers and mail; loops unless --once. SIGTERM (or Ctrl-C) "
+                             "stops it: SIGTERM after the job it is running, a second SIGTERM or Ctrl-C at once (the "
+                             "job is rolled back and stays pending).")
 @click.option("--once", is_flag=True)
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between passes.")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+              help="Serve this worker's Prometheus metrics on http://METRICS-HOST:PORT/metrics (no authentication: "
+                   "keep it on a private address).")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True)
 @json_option
 @command
-def worker_cmd(once: bool, interval: float, as_json: bool) -> None:
+def worker_cmd(once: bool, interval: float, metrics_port: int | None, metrics_host: str, as_json: bool) -> None:
+    import os
+    import signal
     import threading
 
-    from app.run import worker_loop
-    from app.services import worker
+    from app.observability import logs
 
     services = open_services()
     if once:
+        from app.services import worker
+
         summary = worker.run_once(services)
         emit(summary.__dict__, as_json, lambda d: ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in d.items()))
         return
+    logs.configure(services.settings.log_format, services.settings.log_level)
+    from app.observability import metrics
+    from app.run import worker_loop
+    from app.services import monitoring
+
+    log = logs.logger("worker")
+    stop = threading.Event()
+
+    def on_sigterm(_signum: int, _frame: object) -> None:
+        if stop.is_set():  # asked twice: do not wait for the job (it is rolled back and stays pending)
+            raise KeyboardInterrupt
+        log.info("SIGTERM: stopping after the current job")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    if metrics_port:
+        metrics.serve(metrics_port, metrics_host, metrics.DatabaseCollector(lambda: monitoring.snapshot(services)))
+        log.info("worker metrics on http://%s:%s/metrics", metrics_host, metrics_port)
+    log.info("worker started (pid %s, a pass every %s s)", os.getpid(), interval)
     try:
-        worker_loop.run(services, threading.Event(), click.echo, interval)
+        worker_loop.run(services, stop, interval)
     except KeyboardInterrupt:
-        click.echo("worker stopped")
+        log.info("worker interrupted: the job it was running is rolled back and stays pending")
+    finally:
+        services.close()
+    log.info("worker stopped")
 
 
 @click.command("incidents", help="Service tasks that failed their last retry.")

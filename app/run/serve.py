@@ -44,7 +44,7 @@ def serve(app: Flask, services: Services, *, host: str, port: int, worker: bool,
         controller.start()
         echo(f"mail sink on {services.settings.smtp_host}:{services.settings.smtp_port} ({sink.folder}/)")
     if worker:
-        threading.Thread(target=worker_loop.run, args=(services, stop, echo), daemon=True, name="rf-worker").start()
+        threading.Thread(target=worker_loop.run, args=(services, stop), daemon=True, name="rf-worker").start()
         echo("worker running in this process")
     server = make_server(host, port, app, threaded=True)
     try:

@@ -2,30 +2,59 @@
 
 `rf worker` runs it in the foreground, `rf serve` in a thread beside the web server. A pass that fails is reported and
 the next pass tries again: nothing one pass meets stops the loop, whatever it raises (BaseException included). Only
-the operator's Ctrl-C of `rf worker` (a KeyboardInterrupt in the main thread) or `stop` ends it.
+the operator's Ctrl-C of `rf worker` (a KeyboardInterrupt in the main thread) or `stop` ends it; `stop` (SIGTERM)
+lets the job being run finish first.
+
+Every job run is a log line of the `rf.worker` logger carrying the request id of the web request that made the job
+ready (`request_id`), the job, its operator, the RF request number, the outcome and the duration; and it is counted
+in the metrics (`rf_worker_jobs_total`, `rf_worker_job_duration_seconds`).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable
 
 from app.bootstrap import Services
+from app.observability import logs, metrics
 from app.services import worker
+
+log = logs.logger("worker")
+_LEVELS = {"done": logging.INFO, "retry": logging.WARNING, "incident": logging.ERROR, "error": logging.ERROR}
+_EVENTS = ("timers_fired", "escalations", "mails_sent", "webhooks_delivered", "webhook_attempts_failed")
 
 
 def describe(summary: worker.WorkerPass) -> str:
     return ", ".join(f"{name.replace('_', ' ')} {count}" for name, count in summary.__dict__.items() if count)
 
 
-def run(services: Services, stop: threading.Event, echo: Callable[[str], None], interval: float = 2.0) -> None:
+def observe(run: worker.JobRun) -> None:
+    """Log and count one job the worker ran (called with the job's originating request id current)."""
+    if run.outcome in ("done", "retry", "incident"):
+        metrics.JOBS.labels(run.outcome).inc()
+        metrics.JOB_DURATION.observe(run.seconds)
+    log.log(_LEVELS.get(run.outcome, logging.DEBUG), "job %s %s for %s: %s", run.job.id, run.job.operator,
+            run.job.request_number, run.outcome,
+            extra={"job": run.job.id, "operator": run.job.operator, "rf_request": run.job.request_number,
+                   "outcome": run.outcome, "duration_ms": round(run.seconds * 1000, 1)})
+
+
+def report(message: str) -> None:
+    metrics.WORKER_PASSES_FAILED.inc()
+    log.error(message)
+
+
+def run(services: Services, stop: threading.Event, interval: float = 2.0) -> None:
     while not stop.is_set():
         try:
-            summary = worker.run_once(services, report=echo)
+            summary = worker.run_once(services, report=report, stop=stop, observe=observe)
+            for kind in _EVENTS:
+                if getattr(summary, kind):
+                    metrics.WORKER_EVENTS.labels(kind).inc(getattr(summary, kind))
             if summary.did_something():
-                echo(f"worker: {describe(summary)}")
+                log.info("worker pass: %s", describe(summary), extra={"pass": summary.__dict__})
         except BaseException as err:  # noqa: BLE001 - keep the worker alive; the next pass retries
             if worker.operator_interrupt(err):
                 raise
-            echo(f"worker: pass failed: {type(err).__name__}: {err}")
+            report(f"worker: pass failed: {type(err).__name__}: {err}")
         stop.wait(interval)

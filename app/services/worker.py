@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 from app import engine
 from app.adapters.outbox import deliver
 from app.errors import Conflict, NotFound
+from app.observability import request_id as request_ids
 from app.services import webhook_delivery
 from app.services.context import Context
 from app.services.requests import projection, sla_clock
@@ -55,11 +57,32 @@ def _locked(session: Session, query: Any) -> Any:
     return query
 
 
-def _due_jobs(services: Context, now: datetime, limit: int) -> list[int]:
+@dataclass(frozen=True)
+class DueJob:
+    id: int
+    operator: str
+    request_number: str | None  # the RF number of the request the job belongs to
+    origin_request_id: str | None  # the X-Request-Id of the web request that made it ready
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """One job the worker ran (for the entry point's log line and metrics): 'done', 'retry', 'incident', 'skipped'
+    or 'error' (the attempt itself raised)."""
+
+    job: DueJob
+    outcome: str
+    seconds: float
+
+
+def _due_jobs(services: Context, now: datetime, limit: int) -> list[DueJob]:
     with services.uow() as uow:
-        return list(uow.session.scalars(
-            select(ServiceJob.id).where(ServiceJob.status == "pending", ServiceJob.next_attempt_at <= now)
-            .order_by(ServiceJob.next_attempt_at, ServiceJob.id).limit(limit)))
+        rows = uow.session.execute(
+            select(ServiceJob.id, ServiceJob.operator, ServiceRequest.number, ServiceJob.origin_request_id)
+            .join(ServiceRequest, ServiceRequest.id == ServiceJob.request_id)
+            .where(ServiceJob.status == "pending", ServiceJob.next_attempt_at <= now)
+            .order_by(ServiceJob.next_attempt_at, ServiceJob.id).limit(limit))
+        return [DueJob(*row) for row in rows]
 
 
 def _loaded(session: Session, instance_id: int) -> tuple[ProcessInstance, DefinitionVersion] | None:
@@ -280,8 +303,21 @@ DONE, RETRY, INCIDENT = 1, 2, 3
 _OUTCOMES = {"done": DONE, "retry": RETRY, "incident": INCIDENT}
 
 
-def _job_outcome(services: Context, job_id: int, now: datetime) -> int:
-    return _OUTCOMES.get(run_job(services, job_id, now), 0)
+def _run_due(services: Context, job: DueJob, now: datetime, report: Callable[[str], None],
+             observe: Callable[[JobRun], None] | None) -> int:
+    """Run one due job with its originating request id as the current one (log lines, the jobs it makes ready)."""
+    with request_ids.bound(job.origin_request_id):
+        began = time.monotonic()
+        outcome = "error"
+        try:
+            outcome = run_job(services, job.id, now)
+        except BaseException as err:  # noqa: BLE001 - nothing one job meets stops the others
+            if operator_interrupt(err):
+                raise
+            report(f"worker: job {job.id} failed: {type(err).__name__}: {err}")
+        if observe is not None:
+            observe(JobRun(job, outcome, time.monotonic() - began))
+    return _OUTCOMES.get(outcome, 0)
 
 
 def _guarded(report: Callable[[str], None], what: str, work: Callable[[], int]) -> int:
@@ -310,27 +346,41 @@ def _stderr(message: str) -> None:
 
 
 def run_once(services: Context, now: datetime | None = None, max_rounds: int = 50,
-             report: Callable[[str], None] = _stderr) -> WorkerPass:
+             report: Callable[[str], None] = _stderr, stop: threading.Event | None = None,
+             observe: Callable[[JobRun], None] | None = None) -> WorkerPass:
     """Do everything that is due, following chains (a service task that readies the next one) to the end.
 
     Each job, each instance's timers, the escalations and the mail are isolated from one another: whatever one of
-    them raises (BaseException included) fails that one (a job: retried, then an incident) and the pass goes on."""
+    them raises (BaseException included) fails that one (a job: retried, then an incident) and the pass goes on.
+    Once `stop` is set the pass ends after the job (or part) it is doing: a graceful shutdown loses nothing, the rest
+    is still due for the next worker. `observe` is told about every job run (the entry point logs and counts it)."""
     summary = WorkerPass()
+
+    def stopping() -> bool:
+        return stop is not None and stop.is_set()
+
     for _ in range(max_rounds):
         now_ = now or services.clock.now()
         round_ = WorkerPass()
-        for job_id in _due_jobs(services, now_, 100):
-            outcome = _guarded(report, f"job {job_id}", partial(_job_outcome, services, job_id, now_))
+        for job in _due_jobs(services, now_, 100):
+            if stopping():
+                break
+            outcome = _run_due(services, job, now_, report, observe)
             round_.services_run += outcome == DONE
             round_.services_failed += outcome == RETRY
             round_.incidents += outcome == INCIDENT
-        round_.timers_fired = _guarded(report, "timers", partial(fire_timers, services, now_))
-        round_.escalations = _guarded(report, "escalations", partial(escalate_slas, services, now_))
-        round_.mails_sent = _guarded(report, "mail", partial(send_mail, services, now_))
-        hooks = _webhook_pass(services, now_, report)
-        round_.webhooks_delivered, round_.webhook_attempts_failed = hooks.delivered, hooks.failed_attempts
+        parts: list[tuple[str, Callable[[], int]]] = [
+            ("timers_fired", partial(_guarded, report, "timers", partial(fire_timers, services, now_))),
+            ("escalations", partial(_guarded, report, "escalations", partial(escalate_slas, services, now_))),
+            ("mails_sent", partial(_guarded, report, "mail", partial(send_mail, services, now_)))]
+        for name, part in parts:
+            if not stopping():
+                setattr(round_, name, part())
+        if not stopping():
+            hooks = _webhook_pass(services, now_, report)
+            round_.webhooks_delivered, round_.webhook_attempts_failed = hooks.delivered, hooks.failed_attempts
         for name, value in round_.__dict__.items():
             setattr(summary, name, getattr(summary, name) + value)
-        if not (round_.services_run or round_.timers_fired or round_.escalations):
+        if stopping() or not (round_.services_run or round_.timers_fired or round_.escalations):
             break
     return summary

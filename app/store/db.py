@@ -35,8 +35,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create the engine; SQLite gets WAL, a busy timeout and immediate transactions so writers queue cleanly."""
+def make_engine(url: str, *, pool: dict[str, Any] | None = None, **kwargs: Any) -> Engine:
+    """Create the engine; SQLite gets WAL, a busy timeout and immediate transactions so writers queue cleanly.
+
+    `pool` (PostgreSQL only: SQLite opens a connection per use) takes QueuePool's pool_size, max_overflow,
+    pool_timeout, pool_recycle and pool_pre_ping. An engine belongs to one process: a forked process (a gunicorn
+    worker) makes its own and never uses a connection its parent opened."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, poolclass=NullPool,
                                **kwargs)
@@ -55,7 +59,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    options: dict[str, Any] = {"pool_pre_ping": True, **(pool or {})}
+    return create_engine(url, **options, **kwargs)
 
 
 # Timestamp columns the session fills from the application's clock when the code did not set them.

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 from app.bootstrap import Services, bootstrap
 from app.domain.permissions import abilities
 from app.errors import AppError
-from app.web import api, charts, security
+from app.web import api, charts, observability, security
 from app.web.api.common import SECURITY_SCHEMES, app_error, problem, validation_problem
 from app.web.converters import RecordNumberConverter
 
@@ -52,6 +52,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     flask_app.secret_key = _secret_key(flask_app.config.get("SECRET_KEY"),
                                        flask_app.extensions["rf_services"].settings.instance_dir)
     security.install(flask_app, flask_app.extensions["rf_services"].settings)
+    observability.install(flask_app, flask_app.extensions["rf_services"])  # first of the before_request hooks
 
     from app.web import (
         admin,

@@ -34,7 +34,7 @@ def _csrf_exempt() -> set[str]:
 
 
 CSRF_EXEMPT = _csrf_exempt()  # endpoints authenticated by their own signature (the CRM case feed)
-PUBLIC_ENDPOINTS = {"auth.login", "pages.health", "static", *api_public_endpoints()}
+PUBLIC_ENDPOINTS = {"auth.login", "pages.health", "ops.ready", "ops.metrics", "static", *api_public_endpoints()}
 
 
 def csrf_token() -> str:

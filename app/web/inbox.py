@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from app.domain.vocabulary import PRIORITIES, REQUEST_TYPES
 from app.errors import Conflict, InvalidData
+from app.observability import metrics
 from app.services.tasks import actions as tasks
 from app.services.tasks import inbox as inbox_service
 from app.web.context import identity, services
@@ -65,6 +66,7 @@ def submit(task_id: str) -> Any:
     except Conflict as err:
         flash(str(err), "warn")
         return redirect(url_for("inbox.inbox"))
+    metrics.TASKS_COMPLETED.labels(done.bpmn_id, "web").inc()
     flash(f"“{done.name}” completed for {done.request_number}.", "ok")
     return redirect(url_for("inbox.inbox"))
 

@@ -5,18 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, func, select
 
 from app.domain.permissions import Reader
 from app.services.admin.setup import DEMO_PASSWORD, DEMO_USERS
 from app.services.context import Context
 from app.services.requests.queries import readable, readable_by
 from app.store.models import DefinitionVersion, ServiceJob, ServiceRequest, TaskRow
-
-
-def ping(services: Context) -> None:
-    with services.uow() as uow:
-        uow.session.execute(text("SELECT 1"))
 
 
 def dashboard(services: Context, reader: Reader, limit: int = 50) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.engine import InstanceState
 from app.errors import Conflict
+from app.observability import request_id as request_ids
 from app.services.requests import sla_clock
 from app.store import audit
 from app.store.models import ProcessInstance, Role, ServiceJob, ServiceRequest, TaskRow
@@ -96,9 +97,10 @@ def _project_jobs(session: Session, instance: ProcessInstance, request: ServiceR
         if existing is None:
             session.add(ServiceJob(instance_id=instance.id, request_id=request.id, task_uuid=call.task_id,
                                    bpmn_id=call.bpmn_id, operator=call.operator, next_attempt_at=now,
-                                   created_at=now, updated_at=now))
+                                   origin_request_id=request_ids.current(), created_at=now, updated_at=now))
         elif existing.status == "cancelled":  # ready again (not by itself; kept safe): run it again
             existing.status, existing.next_attempt_at, existing.updated_at = "pending", now, now
+            existing.origin_request_id = request_ids.current() or existing.origin_request_id
 
 
 def apply(session: Session, instance: ProcessInstance, seen_version: int, state: InstanceState, now: datetime,

@@ -104,5 +104,7 @@ class ServiceJob(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = stamped_on_insert()
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The X-Request-Id of the web request (or the job) that made the task ready; the worker logs it with the job.
+    origin_request_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = stamped_on_insert()
     updated_at: Mapped[datetime] = stamped_on_write()

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from flask_openapi3.blueprint import APIBlueprint
 from pydantic import BaseModel, Field
 
+from app.observability import metrics
 from app.services.tasks import actions
 from app.services.tasks import inbox as inbox_service
 from app.web.api.common import ERRORS, SECURITY, WRITE_ERRORS, caller, respond, tag
@@ -151,4 +152,6 @@ def assign(path: TaskId, body: Assignment) -> tuple[dict[str, Any], int]:
 @bp.post("/tasks/<task_id>/complete", summary="Complete a task with its form's data",
          responses={200: Task, **WRITE_ERRORS})
 def complete(path: TaskId, body: Completion) -> tuple[dict[str, Any], int]:
-    return respond(_task(actions.complete(services(), path.task_id, caller().username, body.data)))
+    done = actions.complete(services(), path.task_id, caller().username, body.data)
+    metrics.TASKS_COMPLETED.labels(done.bpmn_id, "api").inc()
+    return respond(_task(done))
