@@ -19,13 +19,21 @@ leaves it as it was: that is what the audit count checks).
 
 An operation the table does not know FAILS the test, saying exactly what to add: a new endpoint must state who may
 call it. Other resources add their entries to `OPERATIONS` (and, for a new kind of path parameter, a maker to
-`TARGETS` and its name to `PATH_TARGETS`).
+`TARGETS` and its name to `PATH_TARGETS`). A body that must name a fresh row is a function of the server (made
+again whenever the path's rows are); an upload (`multipart/form-data`) is given as its files.
+
+The CRM's case feed (`POST /api/v1/crm/cases`) is public: the CRM's signature authenticates it, not a token or a
+session (`signed=True`). So for it every principal, a signed-in user's token included, sending an unsigned message
+gets a 401 problem+json and nothing changes, and one message signed with the server's shared secret, sent without
+any credentials, succeeds (the example is plausible).
 
 Also here: a cookie-session POST needs `X-CSRF-Token` (400 without, 200 with), a bearer-token POST does not.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +41,9 @@ from typing import Any
 import pytest
 import requests
 
-from tests.api.conftest import EXPIRED, FULFIL, NO_ROLE, ONE_GROUP, REVOKED, USERS, ApiServer
+from tests.api.conftest import EXPIRED, FULFIL, NO_ROLE, ONE_GROUP, PROCESS, REVOKED, USERS, ApiServer
+from tests.conftest import day
+from tests.integration.test_migration import changed_bundle
 
 ANONYMOUS = "no credentials"
 UNAUTHENTICATED = [ANONYMOUS, REVOKED, EXPIRED]
@@ -41,9 +51,34 @@ PROBLEM = "application/problem+json"
 
 EVERYONE = frozenset(USERS)  # every signed-in user, whatever their roles
 NETWORK_READERS = frozenset({"maria", "sam", "sara", "pete", "carla", "olive", "audrey", "adam"})  # need-to-know
+ADMINS = frozenset({"adam"})  # ADMINISTRATORS
+OWNERS = frozenset({"olive", "adam"})  # PROCESS_OWNERS
+AUDIT_READERS = frozenset({"audrey", "adam", "olive"})  # AUDIT_READERS
+REPORT_READERS = frozenset({"maria", "carla", "audrey", "adam", "olive"})  # REPORT_READERS
+APPS_MANAGERS_AND_ADMINS = frozenset({"maria", "adam"})  # may_repair_incidents of an apps request
+INCIDENT_READERS = APPS_MANAGERS_AND_ADMINS | {"olive"}  # may_see_incidents / may_list_incidents
+MANAGERS = frozenset({"maria"})  # CRM_PULLERS (maria manages network and apps)
 NEW_REQUEST = {"request_type": "assistance", "data": {
     "title": "Printer queue for the front desk", "agency": "Oklahoma Tax Commission", "requester_name": "Tia Taxes",
     "requester_email": "tia@tax.example", "provider_group": "network", "priority": "medium"}}
+
+
+CRM_CASE = {"event": "created", "case_id": "SD-MATRIX-1", "subject": "Badge reader offline", "agency": "OMES",
+            "requester_name": "Pat Payer", "requester_email": "pat@omes.example", "provider_group": "network"}
+ICS = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//api tests//EN\r\nBEGIN:VEVENT\r\nUID:matrix-1@api.tests\r\n"
+       b"DTSTAMP:20261201T150000Z\r\nDTSTART;VALUE=DATE:20330309\r\nSUMMARY:Statehood observance\r\n"
+       b"END:VEVENT\r\nEND:VCALENDAR\r\n")  # one all-day event on a Wednesday
+Body = dict[str, Any] | Callable[[ApiServer], dict[str, Any]] | None
+Upload = list[tuple[str, tuple[str, bytes, str]]]  # (field, (file name, content, media type)) for `requests`
+
+
+def _bundle() -> Upload:
+    """The bundle of version 2 (deployed by the fixture): a deploy is identical content (200, `created` false)."""
+    return [("files", (name, data, "application/xml")) for name, data in sorted(changed_bundle().items())]
+
+
+def _ics() -> Upload:
+    return [("ics", ("observances.ics", ICS, "text/calendar"))]
 
 
 @dataclass(frozen=True)
@@ -51,9 +86,11 @@ class Rule:
     """Who may call an operation (by hand, from app/domain/permissions.py) and a plausible call of it."""
 
     allowed: frozenset[str]
-    body: dict[str, Any] | None = None
+    body: Body = None  # JSON; a function of the server when it must name a fresh row
     query: dict[str, str] = field(default_factory=dict)
     targets: dict[str, str] = field(default_factory=dict)  # path parameter -> TARGETS key (default: PATH_TARGETS)
+    upload: Callable[[], Upload] | None = None  # a multipart/form-data body instead of JSON
+    signed: bool = False  # public, authenticated by the CRM's signature (see the module's docstring)
     why: str = ""
 
 
@@ -77,6 +114,58 @@ OPERATIONS: dict[str, Rule] = {
                                                 why="managers of network, to a holder of the lane role"),
     "POST /api/v1/tasks/{task_id}/complete": Rule(frozenset({"sam"}), body={"data": FULFIL},
                                                   why="the lane role in network, and the task is assigned to sam"),
+    # business calendar and SLA targets (app/services/admin/calendar.py: _require_admin)
+    "GET /api/v1/admin/calendar": Rule(ADMINS, query={"year": "2027"}, why="ADMINISTRATORS"),
+    "POST /api/v1/admin/calendar/holidays": Rule(ADMINS, body={"day": "2031-03-04", "name": "Matrix day"},
+                                                 why="ADMINISTRATORS (a Tuesday no one made a holiday)"),
+    "DELETE /api/v1/admin/calendar/holidays/{holiday_id}": Rule(ADMINS, why="ADMINISTRATORS (a fresh holiday each)"),
+    "POST /api/v1/admin/calendar/years": Rule(ADMINS, body={"year": 2040}, why="ADMINISTRATORS, a year not loaded"),
+    "POST /api/v1/admin/calendar/import": Rule(ADMINS, upload=_ics,
+                                               why="ADMINISTRATORS (again: the date is `already_present`, still 201)"),
+    "GET /api/v1/admin/sla-targets": Rule(ADMINS, why="ADMINISTRATORS"),
+    "PATCH /api/v1/admin/sla-targets": Rule(ADMINS, body={"targets": [{"request_type": "assistance", "priority": "low",
+                                                                       "amount": 6, "unit": "business_days"}]},
+                                            why="ADMINISTRATORS"),
+    # the audit log (app/services/audit/export.py: require_audit_reader -> may_read_audit)
+    "GET /api/v1/audit/events": Rule(AUDIT_READERS, query={"type": "task_completed"}, why="AUDIT_READERS"),
+    "GET /api/v1/audit/chain": Rule(AUDIT_READERS, why="AUDIT_READERS"),
+    "GET /api/v1/audit/export.csv": Rule(AUDIT_READERS, query={"since": day(-30)}, why="AUDIT_READERS"),
+    "GET /api/v1/audit/export.xes": Rule(AUDIT_READERS, query={"since": day(-30)}, why="AUDIT_READERS"),
+    # the CRM: the Pending Queue (crm_queue: may_pull_crm) and the CRM's own signed feed
+    "GET /api/v1/crm/pending": Rule(MANAGERS, why="CRM_PULLERS: managers of some group"),
+    "POST /api/v1/crm/pending/{case}/pull": Rule(MANAGERS, body={"priority": "high"},
+                                                 why="CRM_PULLERS of the case's group (network)"),
+    "POST /api/v1/crm/cases": Rule(frozenset(), body=CRM_CASE, signed=True,
+                                   why="public: authenticated by the CRM's HMAC signature, never by a token"),
+    # incidents (app/services/requests/incidents.py) of an apps request
+    "GET /api/v1/incidents": Rule(INCIDENT_READERS, why="may_list_incidents: admins, process owners, managers"),
+    "GET /api/v1/incidents/{job_id}": Rule(INCIDENT_READERS,
+                                           why="may_see_incidents: apps's managers, admins and process owners"),
+    "POST /api/v1/incidents/{job_id}/edit-and-retry": Rule(
+        APPS_MANAGERS_AND_ADMINS, body={"changes": {"planned_finish": day(17)}},
+        why="may_repair_incidents: apps's managers and admins (process owners only see it: 403)"),
+    "POST /api/v1/incidents/{job_id}/retry": Rule(APPS_MANAGERS_AND_ADMINS, why="may_repair_incidents"),
+    "POST /api/v1/incidents/{job_id}/cancel": Rule(APPS_MANAGERS_AND_ADMINS, body={"reason": "Logged twice"},
+                                                   why="may_repair_incidents"),
+    # process definitions and instance moves (versions.require_owner, current, instance_moves: PROCESS_OWNERS)
+    "GET /api/v1/processes": Rule(OWNERS, why="PROCESS_OWNERS"),
+    "POST /api/v1/processes": Rule(OWNERS, upload=_bundle,
+                                   why="PROCESS_OWNERS (identical to version 2: 200, nothing deployed)"),
+    "POST /api/v1/processes/check": Rule(OWNERS, upload=_bundle, why="PROCESS_OWNERS"),
+    "GET /api/v1/processes/{process_id}/versions": Rule(OWNERS, why="PROCESS_OWNERS"),
+    "GET /api/v1/processes/{process_id}/versions/{version}": Rule(OWNERS, why="PROCESS_OWNERS"),
+    "GET /api/v1/processes/{process_id}/versions/{version}/bpmn": Rule(OWNERS, why="PROCESS_OWNERS"),
+    "POST /api/v1/processes/{process_id}/versions/{version}/current": Rule(
+        OWNERS, why="PROCESS_OWNERS (version 1 is current already: `changed` false)"),
+    "GET /api/v1/processes/{process_id}/versions/{version}/moves": Rule(OWNERS, query={"to": "2"},
+                                                                        why="PROCESS_OWNERS"),
+    "POST /api/v1/processes/{process_id}/versions/{version}/moves": Rule(
+        OWNERS, body=lambda server: {"to_version": 2, "requests": [server.new_request()]},
+        why="PROCESS_OWNERS (a fresh request waiting at the unchanged assignment, 1 -> 2)"),
+    # reports (app/services/reports/filters.py: may_read_reports)
+    "GET /api/v1/reports": Rule(REPORT_READERS, why="REPORT_READERS"),
+    "GET /api/v1/reports/{name}": Rule(REPORT_READERS, why="REPORT_READERS (each reads the groups they may)"),
+    "GET /api/v1/reports/{name}.csv": Rule(REPORT_READERS, query={"type": "assistance"}, why="REPORT_READERS"),
 }
 
 # Rows the path parameters name. Each maker returns a real id; a write that succeeds gets a fresh one next time.
@@ -84,8 +173,16 @@ TARGETS: dict[str, Callable[[ApiServer], str]] = {
     "network_request": lambda server: server.numbers["network"],
     "specialist_task": lambda server: server.target_specialist_task(claimed=True),  # Fulfil, assigned to sam
     "free_specialist_task": lambda server: server.target_specialist_task(claimed=False),  # Fulfil, unassigned
+    "holiday": lambda server: str(server.target_holiday()),  # a manual holiday in 2060
+    "pending_case": lambda server: server.target_pending_case("network"),  # in the CRM Pending Queue
+    "incident": lambda server: str(server.target_incident()),  # an apps enhancement stopped at the work list
+    "process": lambda server: PROCESS,
+    "first_version": lambda server: "1",  # current; version 2 is newer
+    "report": lambda server: "fulfilment",
 }
-PATH_TARGETS = {"ref": "network_request", "task_id": "specialist_task"}  # path parameter name -> default target
+PATH_TARGETS = {"ref": "network_request", "task_id": "specialist_task", "holiday_id": "holiday",
+                "case": "pending_case", "job_id": "incident", "process_id": "process", "version": "first_version",
+                "name": "report"}  # path parameter name -> default target
 
 
 def _operations(server: ApiServer) -> list[tuple[str, str, str]]:
@@ -120,7 +217,22 @@ def test_every_operation_has_a_rule(api_server: ApiServer) -> None:
 
 
 def _path_names(path: str) -> list[str]:
-    return [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
+    return re.findall(r"\{([^}/]+)\}", path)  # also `{name}.csv`
+
+
+def _call(server: ApiServer, method: str, url: str, rule: Rule, body: dict[str, Any] | None,
+          headers: dict[str, str]) -> requests.Response:
+    if rule.upload is not None:
+        return requests.request(method, url, headers=headers, params=rule.query, files=rule.upload(), timeout=60)
+    if rule.signed:  # the exact bytes a signature would cover
+        return requests.request(method, url, headers={**headers, "Content-Type": "application/json"},
+                                params=rule.query, data=json.dumps(body).encode(), timeout=30)
+    return requests.request(method, url, headers=headers, params=rule.query,
+                            json=body if method != "GET" else None, timeout=30)
+
+
+def _body(rule: Rule, server: ApiServer) -> dict[str, Any] | None:
+    return rule.body(server) if callable(rule.body) else rule.body
 
 
 def test_no_unauthorised_success_on_any_operation(api_server: ApiServer) -> None:
@@ -137,20 +249,24 @@ def test_no_unauthorised_success_on_any_operation(api_server: ApiServer) -> None
             failures.append(f"{key}: a path parameter has no target (see test_every_operation_has_a_rule)")
             continue
         values: dict[str, str] = {}
+        body: dict[str, Any] | None = None
+        fresh = False
         for who in [*USERS, *UNAUTHENTICATED]:
-            for name, maker in makers.items():
-                if name not in values:
-                    values[name] = TARGETS[maker](api_server)
+            if not fresh:  # the rows of the path (and the body naming one) for this and the next principals
+                values = {name: TARGETS[maker](api_server) for name, maker in makers.items()}
+                body, fresh = _body(rule, api_server), True
             url = api_server.url + path.format(**values)
             before = api_server.audit_count()
-            response = requests.request(method, url, headers=_headers(api_server, who), params=rule.query,
-                                        json=rule.body if method != "GET" else None, timeout=30)
+            response = _call(api_server, method, url, rule, body, _headers(api_server, who))
             calls += 1
             changed = api_server.audit_count() != before
             status = response.status_code
             where = f"{key} as {who}: {status} {response.text[:300]}"
             if status >= 500:
                 failures.append(f"server error: {where}")
+            elif rule.signed:
+                if status != 401 or not _is_problem(response):
+                    failures.append(f"an unsigned message must be a 401 problem+json whoever sends it: {where}")
             elif who in UNAUTHENTICATED:
                 if status != 401 or not _is_problem(response) \
                         or "bearer" not in response.headers.get("WWW-Authenticate", "").lower():
@@ -165,7 +281,15 @@ def test_no_unauthorised_success_on_any_operation(api_server: ApiServer) -> None
             if not 200 <= status < 300 and changed:
                 failures.append(f"refused, yet the audit log grew: {where}")
             if method != "GET" and (200 <= status < 300 or changed):
-                values.clear()  # the row has changed: the next principal gets a fresh one
+                fresh = False  # the row has changed: the next principal gets a fresh one
+        if rule.signed:  # signed with the shared secret, no credentials: the CRM's own call succeeds
+            data = json.dumps(body).encode()
+            response = requests.request(method, api_server.url + path.format(**values), data=data,
+                                        headers=api_server.signed(data), params=rule.query, timeout=30)
+            calls += 1
+            if not 200 <= response.status_code < 300:
+                failures.append(f"{key}: a signed message ({rule.why}) was refused: {response.status_code} "
+                                f"{response.text[:300]}")
     assert calls >= 9 * (len(USERS) + len(UNAUTHENTICATED))
     assert not failures, f"{len(failures)} of {calls} calls went wrong:\n" + "\n".join(failures)
 

@@ -102,3 +102,37 @@ def test_read_a_request_with_its_open_tasks_path_and_timeline(services, clock):
     assert body["path"][:4] == ["request_received", "request_type_gateway", "assistance_started", "take_crm_case"]
     assert [e["event_type"] for e in body["timeline"]][:1] == ["instance_started"]
     assert body["number"] == number and body["status"] == "open"
+
+
+def test_a_query_parameter_given_twice_or_unknown_is_refused_not_ignored(services):
+    """Regression (Schemathesis, negative_data_rejection): `?group=a&group=b` on a one-value parameter answered 200,
+    read as `group=a`, and a parameter the operation does not have (`?grup=apps`, `?=false`) was ignored; both are
+    a 422 problem naming the parameter, on every operation."""
+    api = Api(services, "maria")
+    assert api.get("/api/v1/requests?group=network&limit=5").status_code == 200
+    body = is_problem(api.get("/api/v1/requests?group=network&group=apps&limit=5&limit=6"), 422)
+    assert [e["field"] for e in body["errors"]] == ["group", "limit"], body
+    assert "2 times" in body["errors"][0]["message"]
+    body = is_problem(api.get("/api/v1/requests?grup=apps"), 422)
+    assert body["errors"] == [{"field": "grup", "message": "not a parameter of this operation"}], body
+    is_problem(Api(services, "adam").get("/api/v1/reports/aging?type=assistance&type=enhancement"), 422)
+    is_problem(Api(services, "adam").get("/api/v1/reports/fulfilment?=false"), 422)
+    is_problem(Api(services, "olive").get("/api/v1/processes/request_fulfillment/versions/1/bpmn?=false"), 422)
+    is_problem(Api(services, "audrey").get("/api/v1/audit/events?page=1&page=2"), 422)
+    is_problem(api.get("/api/v1/incidents?all=1"), 422)  # an operation without a query takes none
+
+
+def test_a_nul_character_in_a_parameter_is_a_422_not_a_database_error(services):
+    """Regression (Schemathesis on PostgreSQL, not_a_server_error): a NUL character in a path or query parameter that
+    reaches a query (`?q=a%00b`, `/requests/RF%00`, `/tasks/…%00`, the audit filters) was a 500, PostgreSQL refusing
+    it in a string; it is a 422 problem naming the parameter, on both backends."""
+    maria, audrey = Api(services, "maria"), Api(services, "audrey")
+    for path in ("/api/v1/requests?q=a%00b", "/api/v1/requests?group=net%00work", "/api/v1/tasks?group=a%00",
+                 "/api/v1/audit/events?actor=a%00", "/api/v1/audit/events?version=a%00:1",
+                 "/api/v1/audit/export.csv?request=RF%00"):
+        caller = audrey if "/audit/" in path else maria
+        body = is_problem(caller.get(path), 422)
+        assert body["errors"][0]["message"] == "must not contain a NUL character", (path, body)
+    body = is_problem(maria.get("/api/v1/requests/RF%00"), 422)
+    assert body["errors"] == [{"field": "ref", "message": "must not contain a NUL character"}], body
+    is_problem(maria.get("/api/v1/tasks/ab%00cd"), 422)

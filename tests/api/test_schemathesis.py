@@ -8,7 +8,12 @@ and fuzzing phases; valid and invalid inputs) and each case is sent:
 * as one of a few callers, drawn by Hypothesis: the administrator `adam`, the manager `maria`, the specialist `sam`,
   the auditor `audrey` and `nora` (no role), each with a bearer token;
 * with, half of the time, every path parameter replaced by a real one of the seeded data (`REAL_VALUES`: request
-  numbers and ids, open task ids), so that reads and writes reach real rows and not only 404s.
+  numbers and ids, open task ids, open incidents, pending CRM cases, holidays, processes and versions, reports), so
+  that reads and writes reach real rows and not only 404s. The token and the real parameters are set on the case
+  itself, so Schemathesis judges the request as sent (a negative case whose only invalid part was replaced is a
+  positive one);
+* the CRM feed (`POST /crm/cases`) is served with a shared secret (the fixture's RF_CRM_FEED_SECRET), so its
+  generated messages, never signed, are 401 problems.
 
 Checks on every response:
 
@@ -26,11 +31,12 @@ Example budget: `MAX_EXAMPLES` = 25 generated cases per operation (Hypothesis fu
 and negative strategies; RF_API_MAX_EXAMPLES changes it), plus each example the document gives sent once as every
 caller; `deadline=None`, the `too_slow`, `filter_too_much` and `data_too_large` health checks suppressed,
 derandomized (the same cases every run, so a new failure is a change, not luck; RF_API_RANDOM=1 explores). With the
-9 operations of requests and tasks that is ~250 calls and about 15 s per backend on a 2-core machine (the module,
-SQLite and PostgreSQL, server start-ups and seeding included: under a minute); a new resource adds about a second
-per operation. Schemathesis's own pytest plugin (`from_fixture`/`parametrize`) breaks under pytest 9.2, so the
-operations are walked in `test_every_operation_keeps_its_contract`, one Hypothesis run each, and the failures of
-all operations are reported together.
+40 operations of requests, tasks, processes, instance moves, the CRM, incidents, audit, reports and the business
+calendar that is ~1,100 calls and about 30 s per backend on a 2-core machine (the module, SQLite and PostgreSQL,
+server start-ups and seeding included: under 90 s); a new resource adds about a second per operation.
+Schemathesis's own pytest plugin (`from_fixture`/`parametrize`) breaks under pytest 9.2, so the operations are walked
+in `test_every_operation_keeps_its_contract`, one Hypothesis run each, and the failures of all operations are
+reported together.
 """
 
 from __future__ import annotations
@@ -56,7 +62,8 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy import select
 
-from app.store.models import ServiceRequest, TaskRow
+from app.services.reports.catalogue import REPORTS
+from app.store.models import CrmCase, DefinitionVersion, Holiday, ServiceJob, ServiceRequest, TaskRow
 from tests.api.conftest import NO_ROLE, ApiServer
 
 MAX_EXAMPLES = int(os.environ.get("RF_API_MAX_EXAMPLES", "25"))
@@ -76,10 +83,43 @@ def _open_tasks(server: ApiServer) -> list[str]:
                                         .order_by(TaskRow.id)))
 
 
+def _incidents(server: ApiServer) -> list[str]:
+    with server.services.uow() as uow:
+        return [str(job) for job in uow.session.scalars(select(ServiceJob.id).where(ServiceJob.status == "incident")
+                                                        .order_by(ServiceJob.id))]
+
+
+def _pending_cases(server: ApiServer) -> list[str]:
+    with server.services.uow() as uow:
+        return [str(case) for case in uow.session.scalars(select(CrmCase.case_number).where(CrmCase.status == "pending")
+                                                          .order_by(CrmCase.id))]
+
+
+def _holidays(server: ApiServer) -> list[str]:
+    with server.services.uow() as uow:
+        return [str(holiday) for holiday in uow.session.scalars(select(Holiday.id).order_by(Holiday.id))]
+
+
+def _processes(server: ApiServer) -> list[str]:
+    with server.services.uow() as uow:
+        return sorted(set(uow.session.scalars(select(DefinitionVersion.process_id))))
+
+
+def _versions(server: ApiServer) -> list[str]:
+    with server.services.uow() as uow:
+        return [str(n) for n in sorted(set(uow.session.scalars(select(DefinitionVersion.version))))]
+
+
 # path parameter name -> real values in the seeded database (a resource with a new kind of id adds a line here)
 REAL_VALUES: dict[str, Callable[[ApiServer], list[str]]] = {
     "ref": _request_refs,
     "task_id": _open_tasks,
+    "job_id": _incidents,
+    "case": _pending_cases,
+    "holiday_id": _holidays,
+    "process_id": _processes,
+    "version": _versions,
+    "name": lambda server: list(REPORTS),
 }
 
 
@@ -118,23 +158,36 @@ def _run_operation(operation: Any, server: ApiServer, http: requests.Session) ->
     raised)."""
     statuses: dict[int, int] = {}
     _send_documented_examples(operation, server, http, statuses)
+    real_values = {name: REAL_VALUES[name](server) for name in _path_names(operation) if name in REAL_VALUES}
 
     @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=not os.environ.get("RF_API_RANDOM"), database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
     @given(case=_cases(operation), caller=st.sampled_from(CALLERS), real=st.booleans(),
            pick=st.integers(min_value=0, max_value=10**6))
     def run(case: Any, caller: str, real: bool, pick: int) -> None:
+        # The caller's token replaces whatever `Authorization` was generated, and real path parameters the generated
+        # ones; both are set on the case (not passed beside it) so that Schemathesis judges the request actually
+        # sent: a negative case whose only invalid part was replaced by a valid one is positive, and a 2xx to it is
+        # no "schema-violating request accepted".
+        case.headers = {**{k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"},
+                        **server.bearer(caller)}
         if real and case.path_parameters:
-            for name in list(case.path_parameters):
-                values = REAL_VALUES[name](server) if name in REAL_VALUES else []
+            parameters = dict(case.path_parameters)
+            for name in parameters:
+                values = real_values.get(name, [])  # read once per operation (a stale one is a 404)
                 if values:
-                    case.path_parameters[name] = values[pick % len(values)]
-        response = case.call_and_validate(base_url=server.url, session=http, headers=server.bearer(caller),
-                                          checks=CHECKS, timeout=30)
+                    parameters[name] = values[pick % len(values)]
+            case.path_parameters = parameters
+        assert case.meta is not None  # revalidates what was replaced
+        response = case.call_and_validate(base_url=server.url, session=http, checks=CHECKS, timeout=30)
         statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
 
     run()
     return dict(sorted(statuses.items()))
+
+
+def _path_names(operation: Any) -> list[str]:
+    return [parameter.name for parameter in operation.path_parameters]
 
 
 def _send_documented_examples(operation: Any, server: ApiServer, http: requests.Session,

@@ -8,9 +8,10 @@ services apply the same permission rules as for the pages), shape the answer. Er
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, render_template, request, send_from_directory
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, request, send_from_directory
 from flask_openapi3.openapi import OpenAPI
 
 from app.config import vendor_dir
@@ -79,6 +80,46 @@ def json_guard() -> Response | None:
     return None
 
 
+_RULE_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+
+
+def _query_parameters(rule: str, method: str) -> dict[str, bool] | None:
+    """The query parameters the operation documents, each with whether it is a list (None: no such operation)."""
+    app: OpenAPI = current_app  # type: ignore[assignment]
+    operation = app.api_doc.get("paths", {}).get(_RULE_PARAMETER.sub(r"{\1}", rule), {}).get(method.lower())
+    if operation is None:
+        return None
+    found: dict[str, bool] = {}
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") == "query":
+            schema = parameter.get("schema", {})
+            found[parameter["name"]] = any(s.get("type") == "array" for s in [schema, *schema.get("anyOf", [])])
+    return found
+
+
+def parameter_guard() -> Response | None:
+    """The path and query parameters say what the operation documents, or the call is refused (422 naming each
+    parameter) instead of meaning something else than it says or failing in the database:
+
+    * a query parameter the operation does not have (`?grup=apps` would list every group);
+    * a one-value query parameter given more than once (`?group=a&group=b` would be read as `a`);
+    * a NUL character in a path or query parameter (no identifier or search word has one, and PostgreSQL refuses
+      it in a query: a 500)."""
+    if not request.path.startswith("/api/") or request.url_rule is None:
+        return None
+    documented = _query_parameters(request.url_rule.rule, request.method)
+    if documented is None:
+        return None
+    errors = [{"field": key, "message": "not a parameter of this operation" if key not in documented else
+               f"given {len(values)} times; give it once"}
+              for key, values in sorted(request.args.lists())
+              if key not in documented or (len(values) > 1 and not documented[key])]
+    given = [*(request.view_args or {}).items(), *request.args.items(multi=True)]
+    errors += [{"field": key, "message": "must not contain a NUL character"}
+               for key, value in given if isinstance(value, str) and "\x00" in value]
+    return problem(422, "the request does not match the API's schema", errors) if errors else None
+
+
 def install(app: Flask) -> None:
     from app.web.api import (
         audit,
@@ -95,6 +136,7 @@ def install(app: Flask) -> None:
 
     assert isinstance(app, OpenAPI)
     app.before_request(json_guard)
+    app.before_request(parameter_guard)
     app.register_blueprint(docs)
     for module in (requests, tasks, processes, instance_moves, crm_queue, crm_feed, incidents, audit, reports,
                    calendar):
