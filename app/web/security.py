@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Flask, g
+from flask import Flask, abort, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
@@ -57,6 +57,8 @@ def install(app: Flask, settings: Settings) -> None:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
+    app.before_request(refuse_nul_characters)
+
     @app.after_request
     def _security_headers(response: Response) -> Response:
         for name, value in HEADERS.items():
@@ -66,3 +68,20 @@ def install(app: Flask, settings: Settings) -> None:
         if g.get("identity") is not None and "Cache-Control" not in response.headers:
             response.headers["Cache-Control"] = "no-store"  # no signed-in page from the cache after signing out
         return response
+
+
+NUL_MESSAGE = ("The address or the form contained a NUL character (\\0), which no field accepts. Remove it and try "
+               "again.")
+
+
+def refuse_nul_characters() -> None:
+    """A NUL character in a page's address, query or form text is refused with a 400 before any view reads it (no
+    identifier, search word or text has one, and PostgreSQL refuses it in a query or a text column: a 500). `/api/v1`
+    refuses it itself, as a problem naming the parameter. Uploaded files are not form text and are not checked here."""
+    if request.path.startswith("/api/v1/"):
+        return
+    texts = [request.path, *request.args.keys(), *(v for v in request.args.values())]
+    if request.method == "POST" and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        texts += [*request.form.keys(), *request.form.values()]
+    if any("\x00" in text for text in texts):
+        abort(400, description=NUL_MESSAGE)
