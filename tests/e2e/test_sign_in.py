@@ -193,6 +193,9 @@ def test_next_leading_off_the_site_goes_to_the_inbox_instead(services, target):
     token = web._token("/login")
     page = web.client.post("/login", query_string={"next": target},
                            data={"username": "maria", "password": "demo", "csrf_token": token})
+    if "\x00" in target:  # a NUL character is refused before anything reads the request (no one is signed in)
+        assert page.status_code == 400 and b"NUL character" in page.data
+        return
     assert page.status_code == 302 and page.headers["Location"] == "/inbox"
 
 

@@ -8,6 +8,7 @@ the worker fails, no incident is raised, and the audit chain verifies.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,15 +35,18 @@ class Loop:
     def __init__(self, services: Any) -> None:
         self.stop = threading.Event()
         self.lines: list[str] = []
-        self.thread = threading.Thread(target=worker_loop.run, args=(services, self.stop, self.lines.append, 0.05),
-                                       daemon=True)
+        self.handler = logging.Handler()
+        self.handler.emit = lambda record: self.lines.append(record.getMessage())  # type: ignore[method-assign]
+        self.thread = threading.Thread(target=worker_loop.run, args=(services, self.stop, 0.05), daemon=True)
 
     def __enter__(self) -> Loop:
+        worker_loop.log.addHandler(self.handler)
         self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
+        worker_loop.log.removeHandler(self.handler)
         self.thread.join(timeout=30)
 
 
