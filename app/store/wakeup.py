@@ -133,6 +133,7 @@ class Listener:
         self._check_seconds = check_seconds  # how often an idle connection is checked with a query
         self._closed = threading.Event()
         self._listening = threading.Event()
+        self.backend_pid: int | None = None  # the LISTEN connection's server process (pg_stat_activity.pid)
         self._thread = threading.Thread(target=self._run, daemon=True, name="rf-worker-listen")
 
     @property
@@ -153,7 +154,7 @@ class Listener:
         import psycopg
 
         args, params = self._engine.dialect.create_connect_args(self._engine.url)
-        params = {"connect_timeout": 5, **params, "autocommit": True}
+        params = {"connect_timeout": 5, "application_name": "rf-worker-listen", **params, "autocommit": True}
         return psycopg.connect(*args, **params)
 
     def _run(self) -> None:
@@ -164,6 +165,7 @@ class Listener:
             try:
                 with self._connect() as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
+                    self.backend_pid = conn.info.backend_pid
                     self._listening.set()
                     if lost:
                         self._report(f"worker: listening for work again (NOTIFY {CHANNEL})")

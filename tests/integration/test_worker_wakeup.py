@@ -12,12 +12,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.config import PROJECT_ROOT
 from app.run import worker_loop
 from app.services import worker
 from app.store.models import AuditEvent, ServiceJob
+from app.store.wakeup import Wakeup
 from handlers import HandlerError
 from tests.conftest import env_for
 from tests.driver import Driver
@@ -143,3 +144,28 @@ def test_after_a_pass_the_worker_sleeps_until_the_earliest_future_due_time(servi
     assert worker_loop.pause(services, now, 0.25) == 0.25  # capped by the poll interval
     clock.advance(timedelta(seconds=5))  # overdue work (a job the pass could not do) never makes a busy loop
     assert worker.next_due(services, clock.now()) is None
+
+
+def test_the_listen_connection_comes_back_when_postgresql_drops_it(services, clock):
+    """The LISTEN connection's server process is killed (as a PostgreSQL restart would): the listener says so,
+    reconnects, and the next commit's NOTIFY wakes the worker again."""
+    if services.engine.dialect.name != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    reports: list[str] = []
+    woken = Wakeup()  # not the services' own: this process's commits cannot set it, only a NOTIFY can
+    listener = woken.listen(services.engine, reports.append)
+    assert listener is not None
+    try:
+        assert listener.wait_listening(10)
+        first = listener.backend_pid
+        with services.engine.connect() as conn:
+            assert conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        wait_for(lambda: any("listening for work again" in line for line in reports), "the listener reconnects")
+        assert any("lost the LISTEN connection" in line for line in reports)
+        assert listener.listening and listener.backend_pid != first
+        woken.clear()
+        Driver(services, clock).new("assistance")
+        assert woken.wait(WOKEN_WITHIN)
+    finally:
+        listener.close()
+    assert not listener.listening
