@@ -16,6 +16,8 @@ from app.engine.sandbox import ScriptLimits
 from app.engine.sandbox import configure as configure_scripts
 from app.store.db import make_engine, make_session_factory
 from app.store.unit_of_work import UnitOfWork
+from app.store.wakeup import Wakeup
+from app.store.wakeup import install as install_wakeup
 from handlers import REGISTRY, Clients, Handler
 
 
@@ -27,6 +29,8 @@ class Services:
     clock: Clock
     handlers: dict[str, Handler] = field(default_factory=lambda: dict(REGISTRY))
     remote: RemoteSystems = field(default_factory=RemoteSystems)  # the systems reached over HTTP
+    # set after a commit of this process that made work due, and by the worker's LISTEN connection (app.store.wakeup)
+    wakeup: Wakeup = field(default_factory=Wakeup)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
@@ -68,6 +72,9 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None,
     configure_scripts(ScriptLimits(settings.script_time_limit_seconds, settings.script_memory_limit_mb))
     if clock is None:
         clock = RunningClock(settings.clock_start) if settings.clock_start else SystemClock()
-    return Services(settings=settings, engine=engine, session_factory=make_session_factory(engine, clock),
-                    clock=clock, handlers=dict(handlers) if handlers else dict(REGISTRY),
-                    remote=remote_systems(settings))
+    factory = make_session_factory(engine, clock)
+    wakeup = Wakeup()
+    install_wakeup(factory, wakeup)
+    return Services(settings=settings, engine=engine, session_factory=factory, clock=clock,
+                    handlers=dict(handlers) if handlers else dict(REGISTRY), remote=remote_systems(settings),
+                    wakeup=wakeup)

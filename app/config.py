@@ -107,6 +107,10 @@ class Settings:
     log_format: str = "json"  # RF_LOG_FORMAT: json (one object per line on stderr) | text
     log_level: str = "INFO"  # RF_LOG_LEVEL: DEBUG | INFO | WARNING | ERROR
     metrics_token: str | None = field(default=None, repr=False)  # RF_METRICS_TOKEN: bearer token for /metrics
+    # The worker (see the README's "Running in production"): it wakes as soon as a commit makes work due (PostgreSQL
+    # LISTEN/NOTIFY between processes, an in-process signal within one) and otherwise looks every poll interval.
+    worker_poll_seconds: float = 2.0  # RF_WORKER_POLL_SECONDS: the longest a worker sleeps between passes
+    worker_listen: bool = True  # RF_WORKER_LISTEN: 0 turns the wake-up off (poll only: for comparison)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -143,6 +147,9 @@ class Settings:
             webhook_backoff_seconds=_bounded("RF_WEBHOOK_BACKOFF_SECONDS", env.get(
                 "RF_WEBHOOK_BACKOFF_SECONDS", "30"), float, 0, 86400),
             **_observability(env),
+            worker_poll_seconds=_bounded("RF_WORKER_POLL_SECONDS", env.get("RF_WORKER_POLL_SECONDS", "2"), float,
+                                         0, 3600),
+            worker_listen="RF_WORKER_LISTEN" not in env or _flag(env, "RF_WORKER_LISTEN"),
         )
 
 

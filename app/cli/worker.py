@@ -11,14 +11,16 @@ from app.cli.support import RECORD_NUMBER, actor, command, emit, json_option, op
                              "stops it: SIGTERM after the job it is running, a second SIGTERM or Ctrl-C at once (the "
                              "job is rolled back and stays pending).")
 @click.option("--once", is_flag=True)
-@click.option("--interval", default=2.0, show_default=True, help="Seconds between passes.")
+@click.option("--interval", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="The longest pause between passes, in seconds (default RF_WORKER_POLL_SECONDS, 2). A commit that "
+                   "makes work due ends the pause at once (on PostgreSQL, from any process).")
 @click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
               help="Serve this worker's Prometheus metrics on http://METRICS-HOST:PORT/metrics (no authentication: "
                    "keep it on a private address).")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True)
 @json_option
 @command
-def worker_cmd(once: bool, interval: float, metrics_port: int | None, metrics_host: str, as_json: bool) -> None:
+def worker_cmd(once: bool, interval: float | None, metrics_port: int | None, metrics_host: str, as_json: bool) -> None:
     import os
     import signal
     import threading
@@ -45,12 +47,15 @@ def worker_cmd(once: bool, interval: float, metrics_port: int | None, metrics_ho
             raise KeyboardInterrupt
         log.info("SIGTERM: stopping after the current job")
         stop.set()
+        services.wakeup.set()  # end the pause between passes at once
 
     signal.signal(signal.SIGTERM, on_sigterm)
     if metrics_port:
         metrics.serve(metrics_port, metrics_host, metrics.DatabaseCollector(lambda: monitoring.snapshot(services)))
         log.info("worker metrics on http://%s:%s/metrics", metrics_host, metrics_port)
-    log.info("worker started (pid %s, a pass every %s s)", os.getpid(), interval)
+    interval = services.settings.worker_poll_seconds if interval is None else interval
+    log.info("worker started (pid %s, polling every %s s%s)", os.getpid(), interval,
+             ", woken by new work" if services.settings.worker_listen else "")
     try:
         worker_loop.run(services, stop, interval)
     except KeyboardInterrupt:

@@ -53,6 +53,7 @@ def serve(app: Flask, services: Services, *, host: str, port: int, worker: bool,
         pass
     finally:
         stop.set()
+        services.wakeup.set()
         server.shutdown()
         if controller is not None:
             controller.stop()

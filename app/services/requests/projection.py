@@ -11,7 +11,7 @@ from app.engine import InstanceState
 from app.errors import Conflict
 from app.observability import request_id as request_ids
 from app.services.requests import sla_clock
-from app.store import audit
+from app.store import audit, wakeup
 from app.store.models import ProcessInstance, Role, ServiceJob, ServiceRequest, TaskRow
 
 _OPEN_JOBS = ("pending", "incident")
@@ -33,6 +33,8 @@ def lock_instance(session: Session, instance_id: int, *, skip_locked: bool = Fal
 def save_state(session: Session, instance: ProcessInstance, seen_version: int, state: InstanceState,
                now: datetime) -> None:
     """Write the new state only if nobody else wrote since we read `seen_version`; else raise Conflict."""
+    if state.next_timer_at is not None and state.next_timer_at != instance.next_timer_at:
+        wakeup.work_due(session)  # a core update: the flush does not see it; the workers re-read their next due time
     result = session.execute(
         update(ProcessInstance)
         .where(ProcessInstance.id == instance.id, ProcessInstance.version == seen_version)
