@@ -17,13 +17,13 @@ from app.cli.support import open_services
 EXIT_BROKEN = 3
 
 
-@click.group("audit", help="The audit log: verify its hash chain.")
+@click.group("audit", help="The audit log: verify its hash chains, record a checkpoint.")
 def audit_group() -> None:
     pass
 
 
-@audit_group.command("verify", help="Walk the audit log's hash chain; exit 0 when intact, 3 at the first broken "
-                                    "link (its sequence number and why).")
+@audit_group.command("verify", help="Walk the audit log's hash chains and checkpoints; exit 0 when intact, 3 at "
+                                    "the first broken link (its sequence number, chain, position and why).")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @_command
 def verify_cmd(as_json: bool) -> None:
@@ -31,16 +31,39 @@ def verify_cmd(as_json: bool) -> None:
 
     report = audit_views.verify_chain(open_services())
     data = {"intact": report.intact, "events": report.count, "head": report.head_hash,
-            "broken_at": report.broken_at, "reason": report.reason or None}
+            "broken_at": report.broken_at, "reason": report.reason or None, "where": report.where or None,
+            "chain": report.chain, "position": report.position, "chains": report.chains,
+            "checkpoint": report.checkpoint, "checkpoint_hash": report.checkpoint_hash}
     if as_json:
         click.echo(json.dumps(data, indent=2))
     elif report.intact:
         click.echo(f"intact: {report.count} events, head {report.head_hash}")
     else:
-        click.echo(f"broken at event {report.broken_at}: {report.reason} "
+        where = f" at event {report.broken_at}" if report.broken_at is not None else ""
+        click.echo(f"broken{where}: {report.message} "
                    f"({report.count} events intact before it, last good hash {report.head_hash})")
     if not report.intact:
         sys.exit(EXIT_BROKEN)
+
+
+@audit_group.command("checkpoint", help="Record every audit chain's head in a new checkpoint (the worker does so "
+                                        "every 10 minutes) and print its hash: keep it outside the database, where "
+                                        "nobody who can change the database can change it too.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@_command
+def checkpoint_cmd(as_json: bool) -> None:
+    from app.services.audit import events as audit_views
+
+    made = audit_views.checkpoint(open_services())
+    if made is None:
+        data: dict[str, object] = {"checkpoint": None}
+        text = "no checkpoint: the audit log is empty"
+    else:
+        data = {"checkpoint": made.number, "at": made.at.isoformat(), "hash": made.hash, "events": made.events,
+                "new": made.new}
+        text = (f"checkpoint #{made.number} at {made.at.isoformat()}: {made.hash} ({made.events} events"
+                f"{'' if made.new else '; nothing new since it'})")
+    click.echo(json.dumps(data, indent=2) if as_json else text)
 
 
 @click.command("export", help="Export the audit log as CSV (one row per event) or XES (IEEE 1849-2016, one trace "

@@ -26,6 +26,7 @@ from app.adapters.outbox import deliver
 from app.errors import Conflict, NotFound
 from app.observability import request_id as request_ids
 from app.services import webhook_delivery
+from app.services.audit import events as audit_events
 from app.services.context import Context
 from app.services.requests import projection, sla_clock
 from app.store import audit
@@ -383,6 +384,8 @@ def run_once(services: Context, now: datetime | None = None, max_rounds: int = 5
         for name, part in parts:
             if not stopping():
                 setattr(round_, name, part())
+        if not stopping():  # every CHECKPOINT_EVERY: the heads of the audit chains (not counted in the pass)
+            _guarded(report, "audit checkpoint", partial(audit_events.checkpoint_if_due, services, now_))
         if not stopping():
             hooks = _webhook_pass(services, now_, report)
             round_.webhooks_delivered, round_.webhook_attempts_failed = hooks.delivered, hooks.failed_attempts

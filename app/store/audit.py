@@ -1,21 +1,73 @@
-"""Append-only, hash-chained audit log: every state change appends one row; nothing updates or deletes one."""
+"""Append-only, hash-chained audit log: every state change appends one row; nothing updates or deletes one.
+
+**No global write lock.** The log is not one chain but many: each request has its own chain (`request:<id>`) and
+events without a request go to a few system chains, one per kind of event (`system:sign-in`, `system:mail`,
+`system:definitions`…, see `chain_of`). Each event carries its chain, its position in it (`chain_seq`, 1, 2, 3…)
+and the previous event's hash *in that chain* (`prev_hash`); its own hash covers all of its content, its global
+`seq` and that link. An append locks only its chain's head row (`audit_chain`): writers of one request already
+serialise on the request's instance, and writers of different requests no longer wait for one another (before,
+every write transaction of every process locked the single `audit_head` row). The global `seq` that orders the page
+and the exports comes from a database sequence on PostgreSQL (no lock; gaps are allowed) and from max + 1 on SQLite,
+whose writers are serialised by `BEGIN IMMEDIATE` anyway.
+
+**Checkpoints.** Chains cannot see events cut from their own end once the head row is rewritten too, and a chain can
+vanish with its head row. So from time to time (the worker, every `CHECKPOINT_EVERY`; `rf audit checkpoint`; the
+migration that introduced chains) a checkpoint row records the head (length, hash) of every chain that changed
+since the previous checkpoint, hashed together with the previous checkpoint's hash: a chain of checkpoints, which
+is append-only like the events. Recording only the changed heads keeps a checkpoint small; because chains only
+grow, the heads at checkpoint k are the latest entry for each chain in checkpoints 1..k.
+
+**Verification** (`verify`) checks the checkpoint chain; walks every chain in position order, checking that
+positions run 1, 2, 3… with no gap (a unique index forbids repeats), that the global `seq` grows along the chain,
+that each event links to the previous one of its chain and that its content matches its hash; checks each chain's
+head row against the walk; and checks that every head a checkpoint recorded is still a prefix of its chain. So an
+edited, deleted, inserted or reordered event is found anywhere, and a cut tail (events removed from a chain's end
+with its head row rewritten, or a whole chain removed) is found when a checkpoint recorded those events. What no
+hash chain can find without an anchor kept elsewhere: events cut after the last checkpoint with the head rows
+rewritten to match, or the newest checkpoints removed as well. Hence `rf audit checkpoint` prints the latest
+checkpoint's hash for an operator to keep outside the database.
+
+Why not one chain with a sharded head, or a chain per writer process: a request's events stay one readable chain
+(what replay and the request's exports read), and its lock is one that its writers take anyway. A transaction that
+appends to several chains (a request and a system chain) locks them in the order it appends; two such transactions
+in opposite orders could deadlock on PostgreSQL, which then aborts one of them (rolled back whole, like any failed
+write) rather than hanging.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from contextvars import ContextVar, Token
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.store import webhook_outbox
-from app.store.models import AuditEvent, AuditHead
+from app.store.models import AuditChain, AuditCheckpoint, AuditCheckpointHead, AuditEvent, ServiceRequest
 
 GENESIS = "0" * 64
+SEQUENCE = "audit_event_seq"  # PostgreSQL only (migration 0014)
+CHECKPOINTS = "*"  # the key of the checkpoint chain's own head in audit_checkpoint_head
+CHECKPOINT_EVERY = timedelta(minutes=10)
+
+# System chains: events without a request, one chain per kind so that e.g. sign-ins do not wait for mail.
+_SYSTEM_PREFIXES = (
+    ("login", "sign-in"), ("logout", "sign-in"),
+    ("mail_", "mail"),
+    ("definition_", "definitions"),
+    ("webhook_", "webhooks"),
+    ("api_token_", "tokens"),
+    ("crm_", "crm"),
+    ("user_", "users"), ("role_", "users"), ("group_", "users"),
+    ("holiday", "calendar"), ("sla_", "calendar"), ("reference_data", "calendar"),
+    ("auditor_", "audit"),
+)
 
 # How the actor reached us when it was not a signed-in page (e.g. "API token 'CRM sync'"): set for one API call by
 # the web layer, written into the payload of every event that call appends, so each write names the token.
@@ -30,59 +82,277 @@ def done_acting(token: Token[str | None]) -> None:
     _via.reset(token)
 
 
-def _digest(seq: int, at: datetime, actor: str, event_type: str, request_id: int | None,
-            payload: dict[str, Any], prev_hash: str) -> str:
-    body = json.dumps([seq, at.isoformat(), actor, event_type, request_id, payload, prev_hash],
-                      sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(body.encode()).hexdigest()
+def chain_of(event_type: str, request_id: int | None) -> str:
+    """The chain an event goes to: its request's, or the system chain of its kind."""
+    if request_id is not None:
+        return f"request:{request_id}"
+    for prefix, category in _SYSTEM_PREFIXES:
+        if event_type.startswith(prefix):
+            return f"system:{category}"
+    return "system:other"
+
+
+def _hash(body: list[Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+def _digest(event: AuditEvent) -> str:
+    return _hash([event.chain, event.chain_seq, event.seq, event.at.isoformat(), event.actor, event.event_type,
+                  event.request_id, event.payload, event.prev_hash])
+
+
+def _checkpoint_digest(checkpoint: AuditCheckpoint) -> str:
+    return _hash([checkpoint.id, checkpoint.at.isoformat(), checkpoint.events, checkpoint.heads,
+                  checkpoint.prev_hash])
+
+
+def _postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _insert_missing(session: Session, model: type[AuditChain] | type[AuditCheckpointHead], key: str) -> None:
+    """Create a head row if there is none (a concurrent creator wins quietly: its row is the one then locked)."""
+    insert = pg_insert if _postgresql(session) else sqlite_insert
+    session.execute(insert(model).values(chain=key, length=0, head_hash=GENESIS).on_conflict_do_nothing())
+
+
+def _locked_head(session: Session, chain: str) -> AuditChain:
+    query = (select(AuditChain).where(AuditChain.chain == chain).with_for_update()
+             .execution_options(populate_existing=True))
+    head = session.scalars(query).one_or_none()
+    if head is None:
+        _insert_missing(session, AuditChain, chain)
+        head = session.scalars(query).one()
+    return head
+
+
+def _next_seq(session: Session) -> int:
+    if _postgresql(session):
+        return int(session.scalar(text(f"SELECT nextval('{SEQUENCE}')")))
+    return int(session.scalar(select(func.coalesce(func.max(AuditEvent.seq), 0))) or 0) + 1
 
 
 def append(session: Session, *, actor: str, event_type: str, payload: dict[str, Any], now: datetime,
            request_id: int | None = None) -> AuditEvent:
-    """Append in the caller's transaction; the head row is locked so concurrent appends serialise. An event that
-    stands for a webhook event also queues its deliveries here, in the same transaction (`webhook_outbox`)."""
+    """Append in the caller's transaction; only this event's chain head is locked, so appends to other chains (other
+    requests) go on meanwhile. An event that stands for a webhook event also queues its deliveries here, in the
+    same transaction (`webhook_outbox`)."""
     now = now.astimezone(UTC)
-    head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one_or_none()
-    if head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
-        session.add(head)
+    chain = chain_of(event_type, request_id)
+    head = _locked_head(session, chain)
     via = _via.get()
     if via is not None:
         payload = {**payload, "via": via}
     payload = json.loads(json.dumps(payload, default=str))
-    seq = head.seq + 1
-    digest = _digest(seq, now, actor, event_type, request_id, payload, head.hash)
-    event = AuditEvent(seq=seq, at=now, actor=actor, event_type=event_type, request_id=request_id,
-                       payload=payload, prev_hash=head.hash, hash=digest)
+    event = AuditEvent(seq=_next_seq(session), at=now, actor=actor, event_type=event_type, request_id=request_id,
+                       payload=payload, chain=chain, chain_seq=head.length + 1, prev_hash=head.head_hash)
+    event.hash = _digest(event)
     session.add(event)
-    head.seq, head.hash = seq, digest
+    head.length, head.head_hash = event.chain_seq, event.hash
     webhook_outbox.on_audit_event(session, event)
     session.flush()
     return event
 
 
+# --- checkpoints ---------------------------------------------------------------------------------------------------
+
+
+def checkpoint(session: Session, now: datetime, *, every: timedelta | None = None) -> AuditCheckpoint | None:
+    """Record the head of every chain that changed since the previous checkpoint, in the caller's transaction.
+
+    With `every`, only when the latest checkpoint is at least that old. Returns the new checkpoint, or the latest one
+    when nothing changed (None when there is none at all, or when `every` says it is not yet time)."""
+    now = now.astimezone(UTC)
+    query = (select(AuditCheckpointHead).where(AuditCheckpointHead.chain == CHECKPOINTS).with_for_update()
+             .execution_options(populate_existing=True))
+    top = session.scalars(query).one_or_none()
+    if top is None:
+        _insert_missing(session, AuditCheckpointHead, CHECKPOINTS)
+        top = session.scalars(query).one()
+    latest = session.get(AuditCheckpoint, top.length) if top.length else None
+    if every is not None and latest is not None and latest.at + every > now:
+        return None
+    recorded = {row.chain: row for row in session.scalars(
+        select(AuditCheckpointHead).where(AuditCheckpointHead.chain != CHECKPOINTS))}
+    current = {row.chain: (row.length, row.head_hash) for row in session.scalars(select(AuditChain))}
+    before = {chain: (row.length, row.head_hash) for chain, row in recorded.items()}
+    changed: dict[str, tuple[int, str]] = {chain: head for chain, head in sorted(current.items())
+                                           if head[0] and before.get(chain) != head}
+    if not changed:
+        return latest
+    made = AuditCheckpoint(id=top.length + 1, at=now, events=sum(length for length, _ in current.values()),
+                           heads={chain: list(head) for chain, head in changed.items()}, prev_hash=top.head_hash)
+    made.hash = _checkpoint_digest(made)
+    session.add(made)
+    for chain, (length, digest) in changed.items():
+        if chain in recorded:
+            recorded[chain].length, recorded[chain].head_hash = length, digest
+        else:
+            session.add(AuditCheckpointHead(chain=chain, length=length, head_hash=digest))
+    top.length, top.head_hash = made.id, made.hash
+    session.flush()
+    return made
+
+
+def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
+    return session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)).one_or_none()
+
+
+# --- verification --------------------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class ChainReport:
+    """The verification's outcome. `count` events verified (all of them when intact, those before the break
+    otherwise); `head_hash` when intact is the digest of every chain's head (it changes with every append), when
+    broken the last good hash of the broken chain. `broken_at` is the global seq of the offending event (None when
+    the break is a missing tail or checkpoint), `chain` and `position` where in which chain it is, `where` the same
+    in words."""
+
     intact: bool
     count: int
     head_hash: str
     broken_at: int | None = None
     reason: str = ""
+    where: str = ""  # "chain request:7 (RF-000007), position 3"
+    chain: str | None = None
+    position: int | None = None
+    chains: int = 0
+    checkpoint: int | None = None
+    checkpoint_hash: str | None = None
+
+    @property
+    def message(self) -> str:
+        """The reason with where it is: what `rf audit verify` and the audit page say."""
+        return f"{self.reason}: {self.where}" if self.where else self.reason
+
+
+class _Broken(Exception):
+    def __init__(self, reason: str, *, chain: str | None = None, position: int | None = None,
+                 seq: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.chain, self.position, self.seq = reason, chain, position, seq
+
+
+def _consistent_snapshot(session: Session) -> None:
+    """On PostgreSQL read the whole log in one snapshot (REPEATABLE READ) when the caller's transaction has not
+    begun, so appends committed during the walk are not mistaken for changes. SQLite's BEGIN IMMEDIATE already
+    keeps writers out."""
+    if _postgresql(session) and not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+def _checkpoints(session: Session) -> tuple[dict[str, dict[int, tuple[int, str]]], AuditCheckpoint | None]:
+    """Check the checkpoint chain; return, per chain, the lengths checkpoints recorded with (checkpoint, hash)."""
+    expected: dict[str, dict[int, tuple[int, str]]] = {}
+    prev, last = GENESIS, None
+    for number, made in enumerate(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id)), start=1):
+        where = f"checkpoint #{made.id}"
+        if made.id != number:
+            raise _Broken(f"checkpoint #{number} is missing", chain="checkpoints", position=number)
+        if made.prev_hash != prev:
+            raise _Broken(f"{where}: link to the previous checkpoint is broken", chain="checkpoints", position=number)
+        if _checkpoint_digest(made) != made.hash:
+            raise _Broken(f"{where}: checkpoint content does not match its hash", chain="checkpoints",
+                          position=number)
+        for chain, (length, digest) in made.heads.items():
+            expected.setdefault(chain, {}).setdefault(int(length), (made.id, str(digest)))
+        prev, last = made.hash, made
+    top = session.get(AuditCheckpointHead, CHECKPOINTS)
+    if top is not None and top.length > (last.id if last else 0):
+        raise _Broken(f"checkpoints after #{last.id if last else 0} were removed (its head records {top.length})",
+                      chain="checkpoints", position=(last.id if last else 0) + 1)
+    return expected, last
+
+
+def _walk(session: Session, expected: dict[str, dict[int, tuple[int, str]]],
+          state: dict[str, tuple[int, str]], counted: list[int]) -> None:
+    """Every chain from its first event on (the unique index on chain and position gives this order), each event
+    checked against the previous one of its chain; `state` collects each chain's length and head hash."""
+    query = select(AuditEvent).order_by(AuditEvent.chain, AuditEvent.chain_seq)
+    chain, length, prev, prev_seq = "", 0, GENESIS, 0
+    for event in session.scalars(query).yield_per(1000):
+        if event.chain != chain:
+            chain, length, prev, prev_seq = event.chain, 0, GENESIS, 0
+        position = event.chain_seq
+
+        def broken(what: str, at: int = position, event: AuditEvent = event, chain: str = chain) -> _Broken:
+            return _Broken(what, chain=chain, position=at, seq=event.seq)
+
+        if position > length + 1:
+            raise broken(f"event {length + 1} of the chain is missing (the next one found is {position})",
+                         at=length + 1)
+        if event.prev_hash != prev:
+            raise broken("link to the previous row is broken")
+        if _digest(event) != event.hash:
+            raise broken("row content does not match its hash")
+        if event.seq <= prev_seq:
+            raise broken(f"event {position} of the chain comes before event {length} in the log's order")
+        recorded = expected.get(chain, {}).get(position)
+        if recorded is not None and recorded[1] != event.hash:
+            raise broken(f"row differs from the one checkpoint #{recorded[0]} recorded")
+        length, prev, prev_seq = position, event.hash, event.seq
+        state[chain] = (length, prev)
+        counted[0] += 1
+
+
+def _heads(session: Session, expected: dict[str, dict[int, tuple[int, str]]],
+           state: dict[str, tuple[int, str]]) -> None:
+    """Each chain as walked against its head row and against the longest head a checkpoint recorded for it."""
+    heads = {row.chain: row for row in session.scalars(select(AuditChain))}
+    for chain in sorted(set(heads) | set(state) | set(expected)):
+        length, digest = state.get(chain, (0, GENESIS))
+        if expected.get(chain):
+            longest = max(expected[chain])
+            made = expected[chain][longest][0]
+            if length < longest:
+                gone = f"events {length + 1} to {longest}" if longest > length + 1 else f"event {longest}"
+                verb = "were" if longest > length + 1 else "was"
+                raise _Broken(f"{gone} of the chain, recorded by checkpoint #{made}, {verb} removed (cut tail)",
+                              chain=chain, position=length + 1)
+        head = heads.get(chain)
+        if head is None:
+            raise _Broken(f"the chain has {length} events but no head row", chain=chain, position=length)
+        if head.length > length:
+            raise _Broken(f"events after event {length} were removed (its head records {head.length})",
+                          chain=chain, position=length + 1)
+        if head.length < length:
+            raise _Broken(f"event {head.length + 1} is not recorded in the chain's head (inserted?)",
+                          chain=chain, position=head.length + 1)
+        if head.head_hash != digest:
+            raise _Broken("the chain's head hash does not match its last event", chain=chain, position=length)
+
+
+def _name(session: Session, chain: str) -> str:
+    """A chain as people know it: `request:7 (RF-000007)`."""
+    if chain.startswith("request:") and chain[8:].isdigit():
+        number = session.scalar(select(ServiceRequest.number).where(ServiceRequest.id == int(chain[8:])))
+        if number:
+            return f"{chain} ({number})"
+    return chain
+
+
+def state_digest(state: dict[str, tuple[int, str]]) -> str:
+    """One hash for every chain's head: what `rf audit verify` prints as the log's head."""
+    return _hash(sorted([chain, length, digest] for chain, (length, digest) in state.items()))
 
 
 def verify(session: Session) -> ChainReport:
-    """Walk the chain in sequence order; report the first broken link."""
-    prev, expected_seq, count = GENESIS, 1, 0
-    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).yield_per(1000):
-        if event.seq != expected_seq:
-            return ChainReport(False, count, prev, expected_seq, f"row {expected_seq} is missing")
-        if event.prev_hash != prev:
-            return ChainReport(False, count, prev, event.seq, "link to the previous row is broken")
-        if _digest(event.seq, event.at, event.actor, event.event_type, event.request_id, event.payload,
-                   event.prev_hash) != event.hash:
-            return ChainReport(False, count, prev, event.seq, "row content does not match its hash")
-        prev, expected_seq, count = event.hash, expected_seq + 1, count + 1
-    head = session.get(AuditHead, 1)
-    if head is not None and (head.seq != count or head.hash != prev):
-        return ChainReport(False, count, prev, count + 1, "rows after the last one were removed")
-    return ChainReport(True, count, prev)
+    """Check the checkpoints, walk every chain (in chain name order), then the heads; report the first break with
+    the chain and the position in it."""
+    _consistent_snapshot(session)
+    state: dict[str, tuple[int, str]] = {}
+    counted = [0]
+    last: AuditCheckpoint | None = None
+    try:
+        expected, last = _checkpoints(session)
+        _walk(session, expected, state, counted)
+        _heads(session, expected, state)
+    except _Broken as err:
+        good = state.get(err.chain or "", (0, GENESIS))[1]
+        where = f"chain {_name(session, err.chain)}, position {err.position}" if err.chain else ""
+        return ChainReport(False, counted[0], good, err.seq, err.reason, where=where,
+                           chain=err.chain, position=err.position, chains=len(state),
+                           checkpoint=last.id if last else None, checkpoint_hash=last.hash if last else None)
+    report = ChainReport(True, counted[0], state_digest(state), chains=len(state))
+    return replace(report, checkpoint=last.id, checkpoint_hash=last.hash) if last else report

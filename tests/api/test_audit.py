@@ -72,11 +72,12 @@ def test_verify_answers_intact_then_names_the_first_broken_link(services, clock)
     intact = adam.get("/api/v1/audit/chain")
     assert intact.status_code == 200
     assert intact.get_json() == {"intact": True, "count": expected.count, "head": expected.head_hash,
-                                 "broken_at": None, "reason": ""}
+                                 "broken_at": None, "reason": "", "chain": None, "position": None}
     tamper(services, 4)
     broken = adam.get("/api/v1/audit/chain").get_json()
     assert broken["intact"] is False and broken["broken_at"] == 4
     assert broken["reason"] == "row content does not match its hash"
+    assert (broken["chain"], broken["position"]) == ("request:1", 2)
 
 
 def test_the_csv_and_xes_exports_hold_the_requests_events_and_are_logged(services, clock):

@@ -50,13 +50,20 @@ def test_rf_audit_verify_exits_0_when_intact_and_3_at_the_first_broken_link(rf, 
     assert intact.exit_code == 0, intact
     assert intact.stdout.strip() == f"intact: {report.count} events, head {report.head_hash}"
     assert rf.ok("audit", "verify") == {"intact": True, "events": report.count, "head": report.head_hash,
-                                        "broken_at": None, "reason": None}
+                                        "broken_at": None, "reason": None, "where": None, "chain": None,
+                                        "position": None, "chains": report.chains, "checkpoint": 1,
+                                        "checkpoint_hash": report.checkpoint_hash}
+    checkpoint = rf("audit", "checkpoint")  # nothing new since the worker's checkpoint
+    assert checkpoint.stdout.startswith("checkpoint #1 at ") and report.checkpoint_hash in checkpoint.stdout
+    assert "nothing new since it" in checkpoint.stdout
 
     tamper(services, 4)
     broken = rf.fails("audit", "verify", code=3)
-    assert broken.stdout.startswith("broken at event 4: row content does not match its hash"), broken
-    data = rf.fails("audit", "verify", "--json", code=3).json()
-    assert (data["intact"], data["broken_at"], data["events"]) == (False, 4, 3)
+    assert broken.stdout.startswith("broken at event 4: row content does not match its hash: chain request:1 "
+                                    "(RF-000001), position 2"), broken
+    data = rf.fails("audit", "verify", "--json", code=3).json()  # one event of that chain verified before it
+    assert (data["intact"], data["broken_at"], data["events"], data["chain"], data["position"]) == (
+        False, 4, 1, "request:1", 2)
 
 
 def test_rf_export_writes_csv_and_xes_and_refuses_bad_input(rf, services, tmp_path):

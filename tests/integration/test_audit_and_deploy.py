@@ -18,25 +18,36 @@ def _as_dba(session) -> None:
         session.execute(text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only"))
 
 
+def _request_chain(session) -> list[AuditEvent]:
+    """The first request's chain (the events of request 1, in chain order)."""
+    return list(session.scalars(select(AuditEvent).where(AuditEvent.chain == "request:1")
+                                .order_by(AuditEvent.chain_seq)))
+
+
 def test_audit_chain_detects_a_tampered_payload_a_deleted_row_and_a_cut_tail(services, clock):
-    Driver(services, clock).new("assistance")
+    drive = Driver(services, clock)
+    drive.new("assistance")
+    drive.work()
     with services.uow() as uow:
         assert audit.verify(uow.session).intact
+        first, second, third = (e.seq for e in _request_chain(uow.session))
         _as_dba(uow.session)
-        uow.session.execute(update(AuditEvent).where(AuditEvent.seq == 3).values(payload={"forged": True}))
+        uow.session.execute(update(AuditEvent).where(AuditEvent.seq == second).values(payload={"forged": True}))
         report = audit.verify(uow.session)
-        assert (report.intact, report.broken_at) == (False, 3)
+        assert (report.intact, report.broken_at, report.chain, report.position) == (False, second, "request:1", 2)
     with services.uow() as uow:
         _as_dba(uow.session)
-        uow.session.execute(delete(AuditEvent).where(AuditEvent.seq == 2))
-        report = audit.verify(uow.session)
-        assert (report.intact, report.broken_at) == (False, 2)
+        uow.session.execute(delete(AuditEvent).where(AuditEvent.seq == second))
+        report = audit.verify(uow.session)  # found at the next event of that chain
+        assert (report.intact, report.broken_at, report.position) == (False, third, 2)
+        assert report.reason == "event 2 of the chain is missing (the next one found is 3)"
     with services.uow() as uow:
         _as_dba(uow.session)
-        last = uow.session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
-        uow.session.execute(delete(AuditEvent).where(AuditEvent.seq == last))
-        report = audit.verify(uow.session)
-        assert (report.intact, report.broken_at) == (False, last)
+        uow.session.execute(delete(AuditEvent).where(AuditEvent.seq == third))
+        report = audit.verify(uow.session)  # the worker's checkpoint (and the chain's head row) still record it
+        assert (report.intact, report.broken_at, report.position) == (False, None, 3)
+        assert report.message == ("event 3 of the chain, recorded by checkpoint #1, was removed (cut tail): "
+                                  "chain request:1 (RF-000001), position 3")
     with services.uow() as uow:  # the tampering above was rolled back
         assert audit.verify(uow.session).intact
 
@@ -53,16 +64,18 @@ def test_audit_chain_detects_a_swapped_pair_of_rows(services, clock):
     drive = Driver(services, clock)
     drive.new("assistance")
     drive.work()
+    with services.uow() as uow:
+        first, second, third = (e.seq for e in _request_chain(uow.session))
     with services.uow() as uow:  # two rows' payloads and hashes swapped: the first of them no longer matches
         _as_dba(uow.session)
-        _swap(uow.session, 3, 4, ("payload", "hash"))
+        _swap(uow.session, first, second, ("payload", "hash"))
         report = audit.verify(uow.session)
-        assert (report.intact, report.broken_at, report.reason) == (False, 3, "row content does not match its hash")
+        assert (report.intact, report.broken_at, report.reason) == (False, first, "row content does not match its hash")
     with services.uow() as uow:  # two whole rows swapped (reordered history): the link into the first breaks
         _as_dba(uow.session)
-        _swap(uow.session, 2, 3, ("at", "actor", "event_type", "request_id", "payload", "prev_hash", "hash"))
+        _swap(uow.session, second, third, ("at", "actor", "event_type", "request_id", "payload", "prev_hash", "hash"))
         report = audit.verify(uow.session)
-        assert (report.intact, report.broken_at, report.reason) == (False, 2, "link to the previous row is broken")
+        assert (report.intact, report.broken_at, report.reason) == (False, second, "link to the previous row is broken")
     with services.uow() as uow:
         assert audit.verify(uow.session).intact
 

@@ -4,6 +4,7 @@ auditor's own look at a request (every such view is itself an audit event, `audi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -22,6 +23,36 @@ PAGE_SIZE = 50
 def verify_chain(services: Context) -> audit.ChainReport:
     with services.uow() as uow:
         return audit.verify(uow.session)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    number: int
+    at: datetime
+    hash: str
+    events: int
+    new: bool  # written now (False: nothing changed since this, the latest, one)
+
+
+def checkpoint(services: Context) -> Checkpoint | None:
+    """Write a checkpoint of every chain's head now (`rf audit checkpoint`); the latest one when nothing changed
+    since it; None when the log is empty."""
+    with services.uow() as uow:
+        before = audit.latest_checkpoint(uow.session)
+        made = audit.checkpoint(uow.session, services.clock.now())
+        uow.commit()
+        if made is None:
+            return None
+        return Checkpoint(made.id, made.at, made.hash, made.events, before is None or made.id != before.id)
+
+
+def checkpoint_if_due(services: Context, now: datetime) -> int:
+    """The worker's periodic checkpoint: 1 when one was written (at most every `audit.CHECKPOINT_EVERY`)."""
+    with services.uow() as uow:
+        before = audit.latest_checkpoint(uow.session)
+        made = audit.checkpoint(uow.session, now, every=audit.CHECKPOINT_EVERY)
+        uow.commit()
+        return int(made is not None and (before is None or made.id != before.id))
 
 
 def verify_chain_as(services: Context, reader: Reader) -> audit.ChainReport:

@@ -1,7 +1,7 @@
 """All SQLAlchemy models; importing this package registers every table on Base.metadata."""
 
 from app.store.models.api import ApiToken, IdempotentResponse
-from app.store.models.audit import AuditEvent, AuditHead
+from app.store.models.audit import AuditChain, AuditCheckpoint, AuditCheckpointHead, AuditEvent
 from app.store.models.calendar import SLA_UNITS, Holiday, HolidayYear, SlaTarget
 from app.store.models.external import AsdService, BillingCase, CrmCase, CrmNote, Notification, WorkListEntry
 from app.store.models.process import CurrentVersion, DefinitionVersion, ProcessInstance, ServiceJob, TaskRow
@@ -12,7 +12,8 @@ from app.store.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookSu
 
 __all__ = [
     "ApiToken", "IdempotentResponse",
-    "AsdService", "AuditEvent", "AuditHead", "BillingCase", "CrmCase", "CrmNote", "CurrentVersion",
+    "AsdService", "AuditChain", "AuditCheckpoint", "AuditCheckpointHead", "AuditEvent", "BillingCase", "CrmCase",
+    "CrmNote", "CurrentVersion",
     "DefinitionVersion", "Membership", "Notification", "ProcessInstance", "ProviderGroup", "Role", "ServiceJob",
     "ServiceRequest", "TaskRow", "User", "WorkListEntry",
     "SLA_UNITS", "Holiday", "HolidayYear", "SlaTarget", "ESCALATION_LEVELS", "SlaEscalation",

@@ -65,9 +65,15 @@ class EventPage(BaseModel):
 class ChainCheck(BaseModel):
     intact: bool
     count: int = Field(description="How many events were checked (all of them when intact)")
-    head: str = Field(description="The sha256 of the last intact event: keep it elsewhere to catch a rewrite")
-    broken_at: int | None = Field(description="The sequence number of the first broken event")
+    head: str = Field(description="When intact, the sha256 of every chain's head (it changes with every event); "
+                                  "when broken, the last intact hash of the broken chain. Keep the hash that "
+                                  "`rf audit checkpoint` prints elsewhere to catch a rewrite")
+    broken_at: int | None = Field(description="The sequence number of the first broken event (null when the break is "
+                                              "events missing from a chain's end or a missing checkpoint)")
     reason: str
+    chain: str | None = Field(default=None, description="The chain of the first break: `request:<id>`, "
+                                                        "`system:<kind>` or `checkpoints`")
+    position: int | None = Field(default=None, description="The position of the first break in that chain (1, 2…)")
 
 
 def _download(media_type: str, what: str) -> Responses:
@@ -88,11 +94,13 @@ def list_events(query: EventQuery) -> tuple[dict[str, Any], int]:
 
 @bp.get("/audit/chain", summary="Verify the hash chain", responses={200: ChainCheck, **ERRORS})
 def verify_chain() -> tuple[dict[str, Any], int]:
-    """Walks the whole chain in sequence order and reports the first broken link (a missing row, a broken link to
-    the previous row, or a row whose content does not match its hash), as `rf audit verify` does."""
+    """Walks every chain (each request's, the system ones) and the checkpoints, and reports the first broken link
+    (a missing row, a broken link to the previous row, a row whose content does not match its hash, events cut from a
+    chain's end that a checkpoint recorded) with its chain and position, as `rf audit verify` does."""
     report = audit_views.verify_chain_as(services(), caller())
     return respond(ChainCheck(intact=report.intact, count=report.count, head=report.head_hash,
-                              broken_at=report.broken_at, reason=report.reason))
+                              broken_at=report.broken_at, reason=report.reason, chain=report.chain,
+                              position=report.position))
 
 
 @bp.get("/audit/export.csv", summary="Export the event log as CSV",
