@@ -23,7 +23,7 @@ from datetime import datetime
 
 from app.bootstrap import Services
 from app.observability import logs, metrics
-from app.services import worker
+from app.services import worker, worker_schedule
 
 log = logs.logger("worker")
 _LEVELS = {"done": logging.INFO, "retry": logging.WARNING, "incident": logging.ERROR, "error": logging.ERROR}
@@ -52,7 +52,7 @@ def report(message: str) -> None:
 
 def pause(services: Services, began: datetime, interval: float) -> float:
     """Seconds to sleep after a pass that began at `began`: until the earliest future due time, at most `interval`."""
-    due = worker.next_due(services, began)
+    due = worker_schedule.next_due(services, began)
     if due is None:
         return interval
     return max(0.0, min(interval, (due - services.clock.now()).total_seconds()))

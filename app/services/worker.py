@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import engine
@@ -36,7 +36,6 @@ from app.store.models import (
     ProcessInstance,
     ServiceJob,
     ServiceRequest,
-    WebhookDelivery,
 )
 from handlers import HandlerContext, InvalidParams, Refused
 
@@ -394,28 +393,3 @@ def run_once(services: Context, now: datetime | None = None, max_rounds: int = 5
         if stopping() or not (round_.services_run or round_.timers_fired or round_.escalations):
             break
     return summary
-
-
-def next_due(services: Context, after: datetime) -> datetime | None:
-    """The earliest time after `after` at which a service job, a timer, a mail or a webhook delivery becomes due (None
-    when nothing is waiting): the worker sleeps until then at most. Work already due by `after` is left out: the pass
-    that started then has just tried it, and whatever it could not do waits for the poll interval, never in a busy
-    loop."""
-    failing = select(ServiceJob.instance_id).where(ServiceJob.operator == TIMER_OPERATOR,
-                                                   ServiceJob.status.in_(("pending", "incident")))
-    queries = [
-        select(func.min(ServiceJob.next_attempt_at)).where(ServiceJob.status == "pending",
-                                                           ServiceJob.next_attempt_at > after),
-        select(func.min(ProcessInstance.next_timer_at)).where(ProcessInstance.status == "running",
-                                                              ProcessInstance.next_timer_at > after,
-                                                              ProcessInstance.id.not_in(failing)),
-        select(func.min(Notification.next_attempt_at)).where(Notification.status == "queued",
-                                                             Notification.next_attempt_at > after),
-        select(func.min(WebhookDelivery.next_attempt_at)).where(WebhookDelivery.status == "queued",
-                                                                WebhookDelivery.next_attempt_at > after),
-        select(func.min(WebhookDelivery.claimed_until)).where(WebhookDelivery.status == "queued",
-                                                              WebhookDelivery.claimed_until > after),
-    ]
-    with services.uow() as uow:
-        found = [uow.session.scalar(query) for query in queries]
-    return min((when for when in found if when is not None), default=None)

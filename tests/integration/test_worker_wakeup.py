@@ -16,7 +16,7 @@ from sqlalchemy import select, text
 
 from app.config import PROJECT_ROOT
 from app.run import worker_loop
-from app.services import worker
+from app.services import worker_schedule
 from app.store.models import AuditEvent, ServiceJob
 from app.store.wakeup import Wakeup
 from handlers import HandlerError
@@ -130,7 +130,7 @@ def test_after_a_pass_the_worker_sleeps_until_the_earliest_future_due_time(servi
     """A retry due in 1 s (the backoff) shortens the pause to 1 s; with nothing waiting it is the poll interval."""
     drive = Driver(services, clock)
     now = clock.now()
-    assert worker.next_due(services, now) is None
+    assert worker_schedule.next_due(services, now) is None
     assert worker_loop.pause(services, now, LONG_POLL) == LONG_POLL
 
     def down(params, ctx):
@@ -139,11 +139,11 @@ def test_after_a_pass_the_worker_sleeps_until_the_earliest_future_due_time(servi
     services.handlers["crm.take_case"] = down
     drive.new("assistance")
     assert drive.work().services_failed == 1
-    assert worker.next_due(services, now) == now + timedelta(seconds=1)
+    assert worker_schedule.next_due(services, now) == now + timedelta(seconds=1)
     assert worker_loop.pause(services, now, LONG_POLL) == 1.0
     assert worker_loop.pause(services, now, 0.25) == 0.25  # capped by the poll interval
     clock.advance(timedelta(seconds=5))  # overdue work (a job the pass could not do) never makes a busy loop
-    assert worker.next_due(services, clock.now()) is None
+    assert worker_schedule.next_due(services, clock.now()) is None
 
 
 def test_the_listen_connection_comes_back_when_postgresql_drops_it(services, clock):
