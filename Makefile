@@ -38,9 +38,10 @@ install: $(STAMP) $(NODE_STAMP)
 wheel: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pip wheel --no-deps --wheel-dir dist .
 
+# A developer's terminal reads text log lines; production keeps the JSON default (RF_LOG_FORMAT overrides both).
 run: install
 	$(BIN)/rf init --demo
-	$(BIN)/rf serve
+	RF_LOG_FORMAT=$${RF_LOG_FORMAT:-text} $(BIN)/rf serve
 
 lint: install
 	$(BIN)/ruff check .

@@ -25,6 +25,7 @@ from app.config import PROJECT_ROOT, Settings
 from app.services.admin import setup
 from app.services.definitions import deploy as definitions
 from tests.external_systems import external, external_server  # noqa: F401 - fixtures: the fake CRM, billing, ASD
+from tests.seeded_databases import SeededTemplates
 from tests.webhook_receiver import Receiver, serving
 
 POSTGRES_URL = os.environ.get("RF_TEST_POSTGRES_URL", "")
@@ -122,12 +123,37 @@ def clock() -> FixedClock:
     return FixedClock(START)
 
 
-@pytest.fixture
-def services(settings: Settings, clock: FixedClock) -> Iterator[Services]:
-    svc = bootstrap(settings, clock)
+def set_up_database(svc: Services) -> None:
+    """What every `services` test starts from: the schema at head, the demo users, the bundled process deployed."""
     setup.migrate(svc)
     setup.seed(svc, demo=True)
-    definitions.deploy(svc, definitions.read_paths([settings.bpmn_dir]), "test")
+    definitions.deploy(svc, definitions.read_paths([svc.settings.bpmn_dir]), "test")
+
+
+@pytest.fixture(scope="session")
+def seeded_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededTemplates]:
+    """`set_up_database` done once per backend at the tests' clock, copied into each `services` test's database."""
+
+    def make(database_url: str) -> None:
+        template_settings = replace(Settings.from_env({}), database_url=database_url,
+                                    bpmn_dir=PROJECT_ROOT / "bpmn", forms_dir=PROJECT_ROOT / "forms")
+        svc = bootstrap(template_settings, FixedClock(START))
+        try:
+            set_up_database(svc)
+        finally:
+            svc.engine.dispose()
+
+    templates = SeededTemplates(tmp_path_factory.mktemp("seeded"), POSTGRES_URL, _postgres_schema_url, make)
+    yield templates
+    templates.close()
+
+
+@pytest.fixture
+def services(settings: Settings, clock: FixedClock, seeded_templates: SeededTemplates) -> Iterator[Services]:
+    copied = clock.now() == START and seeded_templates.copy_into(settings.database_url)
+    svc = bootstrap(settings, clock)
+    if not copied:
+        set_up_database(svc)
     yield svc
     svc.engine.dispose()
 
