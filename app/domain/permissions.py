@@ -154,6 +154,7 @@ class Abilities:
     see_every_group: bool
     see_incidents: bool
     manage_webhooks: bool
+    manage_team: bool  # the Team queue: a manager of some provider group
 
 
 def abilities(identity: Identity) -> Abilities:
@@ -162,4 +163,5 @@ def abilities(identity: Identity) -> Abilities:
                      own_processes=identity.holds_any(PROCESS_OWNERS), administer=identity.holds_any(ADMINISTRATORS),
                      see_every_group=sees_every_group(identity),
                      see_incidents=may_list_incidents(identity),
-                     manage_webhooks=may_manage_webhooks(identity))
+                     manage_webhooks=may_manage_webhooks(identity),
+                     manage_team=bool(identity.groups_with(MANAGER)))

@@ -18,6 +18,7 @@ from app.domain.permissions import abilities
 from app.errors import AppError
 from app.web import api, charts, observability, security
 from app.web.api.common import SECURITY_SCHEMES, app_error, problem, validation_problem
+from app.web.context import home_url
 from app.web.converters import RecordNumberConverter
 
 
@@ -65,6 +66,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         incidents,
         intake,
         outbox_admin,
+        team,
         webhooks_admin,
     )
     from app.web import audit as audit_web
@@ -75,7 +77,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
 
     for blueprint in (pages, auth.bp, inbox.bp, intake.bp, admin.bp, diagram.bp, calendar_admin.bp,
                       audit_web.bp, history.bp, migration_web.bp, processes_web.bp, reports_web.bp, incidents.bp,
-                      outbox_admin.bp, api_tokens.bp, webhooks_admin.bp):
+                      outbox_admin.bp, api_tokens.bp, webhooks_admin.bp, team.bp):
         flask_app.register_blueprint(blueprint)
     flask_app.before_request(auth.before_request)
     flask_app.teardown_request(auth.teardown_request)
@@ -90,7 +92,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
 
         who = g.get("identity")  # what the navigation offers: the same rules the services enforce
         return {"csrf_token": auth.csrf_token, "page_url": page_url, "can": abilities(who) if who else None,
-                "chart_svg": charts.svg}
+                "chart_svg": charts.svg, "home_url": home_url(who) if who else url_for("auth.login")}
 
     @flask_app.errorhandler(AppError)
     def _app_error(err: AppError) -> Any:

@@ -16,7 +16,7 @@ from app.errors import AppError
 from app.services.admin import api_tokens, auth
 from app.services.admin.sign_in_throttle import SignInThrottled
 from app.services.admin.web_sessions import SessionEnded
-from app.web.context import services
+from app.web.context import home_url, services
 
 bp = Blueprint("auth", __name__)
 
@@ -135,7 +135,8 @@ def login() -> Any:
             session["sid"] = signed_in.token
             csrf_token()
             flash(f"Signed in as {signed_in.identity.full_name}.", "ok")
-            return redirect(safe_next(request.args.get("next")))
+            target = request.args.get("next")
+            return redirect(safe_next(target) if target else home_url(signed_in.identity))
     page = render_template("login.html", error=error, username=request.form.get("username", ""),
                            demo=auth.is_demo(services()))
     response = make_response(page, status)

@@ -86,8 +86,14 @@ def _act(task_id: str, action: Callable[[], tasks.TaskView], message: Callable[[
 
 @bp.post("/tasks/<task_id>/claim")
 def claim(task_id: str) -> Response:
-    return _act(task_id, lambda: tasks.claim(services(), task_id, identity().username),
-                lambda v: f"You took “{v.name}” ({v.request_number}).")
+    """A claimed task is the claimer's next work: they land on its form, not on a list it has just left."""
+    try:
+        taken = tasks.claim(services(), task_id, identity().username)
+    except Conflict as err:
+        flash(str(err), "warn")
+        return _back(task_id)
+    flash(f"You took “{taken.name}” ({taken.request_number}).", "ok")
+    return redirect(url_for("inbox.task", task_id=task_id))
 
 
 @bp.post("/tasks/<task_id>/unclaim")

@@ -221,8 +221,9 @@ def test_chargeable_enhancement_with_a_failed_test_is_reworked_billed_and_closed
     # pete claims the work plan from his group's queue; it moves to his own tasks.
     pete = staff("pete")
     row = wait_for_task(pete, number, "Draw up work plan and estimates")
-    row.get_by_role("button", name="Claim").click()
+    row.get_by_role("button", name="Claim").click()  # straight to the task's form: the claimer's next work
     expect(pete.get_by_role("status")).to_contain_text("You took “Draw up work plan and estimates”")
+    expect(pete.get_by_role("heading", level=1, name="Draw up work plan and estimates")).to_be_visible()
     inbox(pete)
     task_row(pete, number, "Draw up work plan and estimates").get_by_role("link", name="Open").click()
     expect(pete.get_by_role("heading", level=1, name="Draw up work plan and estimates")).to_be_visible()
@@ -336,6 +337,9 @@ def test_managers_inbox_lists_the_groups_tasks_by_priority_and_keeps_claimed_one
     for _ in range(2):
         rows.first.get_by_role("button", name="Claim").click()
         expect(maria.get_by_role("status")).to_contain_text("You took “Assign to a specialist”")
+        expect(maria.get_by_role("heading", level=1, name="Assign to a specialist")).to_be_visible()
+        maria.go_back()  # back to the sorted list the claim left
+        maria.reload()
     expect(rows).to_have_count(2)
     expect(rows.locator(".pill")).to_have_text(["medium", "low"])
 

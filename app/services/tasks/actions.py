@@ -213,15 +213,40 @@ def task_detail(services: Context, task_id: str, username: str) -> TaskDetail:
         )
 
 
+def release(session: Session, user: User, task: TaskRow, now: datetime) -> None:
+    """`task` back to its group queue: by its assignee, or by a manager of its group."""
+    if task.assignee != user.username and not _is_manager(user, task.provider_group):
+        raise Forbidden("only the assignee or a manager of the group can release this task")
+    previous, task.assignee = task.assignee, None
+    audit.append(session, actor=user.username, event_type="task_unclaimed", request_id=task.request_id,
+                 now=now, payload={"task": task.task_uuid, "previous_assignee": previous})
+
+
+def hand_to(session: Session, manager: User, task: TaskRow, assignee: str, now: datetime) -> None:
+    """A manager of the task's provider group hands it to a colleague holding the lane's role."""
+    if not _is_manager(manager, task.provider_group):
+        raise Forbidden(f"only a manager of {task.provider_group} can assign this task")
+    if not task.role_code or assignee not in group_members(session, task.role_code, task.provider_group):
+        raise Forbidden(f"{assignee} does not hold the {task.lane} role in {task.provider_group}")
+    previous, task.assignee = task.assignee, assignee
+    audit.append(session, actor=manager.username, event_type="task_assigned", request_id=task.request_id,
+                 now=now, payload={"task": task.task_uuid, "assignee": assignee, "previous_assignee": previous})
+
+
+def open_task_for(session: Session, task_id: str, user: User) -> TaskRow:
+    """The open task `task_id` as `user` may name it (need-to-know: NotFound for a request they may not read)."""
+    return _open_task(session, task_id, user)
+
+
+def active_user(session: Session, username: str) -> User:
+    return _user(session, username)
+
+
 def unclaim(services: Context, task_id: str, username: str) -> TaskView:
     with services.uow() as uow:
         user = _user(uow.session, username)
         task = _open_task(uow.session, task_id, user)
-        if task.assignee != username and not _is_manager(user, task.provider_group):
-            raise Forbidden("only the assignee or a manager of the group can release this task")
-        previous, task.assignee = task.assignee, None
-        audit.append(uow.session, actor=username, event_type="task_unclaimed", request_id=task.request_id,
-                     now=services.clock.now(), payload={"task": task.task_uuid, "previous_assignee": previous})
+        release(uow.session, user, task, services.clock.now())
         view = _view(uow.session, task)
         uow.commit()
         return view
@@ -231,15 +256,9 @@ def assign(services: Context, task_id: str, username: str, assignee: str) -> Tas
     """A manager of the task's provider group hands it to a colleague holding the lane's role."""
     with services.uow() as uow:
         s = uow.session
-        task = _open_task(s, task_id, _user(s, username))
-        if not _is_manager(_user(s, username), task.provider_group):
-            raise Forbidden(f"only a manager of {task.provider_group} can assign this task")
-        if not task.role_code or assignee not in group_members(s, task.role_code, task.provider_group):
-            raise Forbidden(f"{assignee} does not hold the {task.lane} role in {task.provider_group}")
-        previous, task.assignee = task.assignee, assignee
-        audit.append(s, actor=username, event_type="task_assigned", request_id=task.request_id,
-                     now=services.clock.now(), payload={"task": task.task_uuid, "assignee": assignee,
-                                                        "previous_assignee": previous})
+        manager = _user(s, username)
+        task = _open_task(s, task_id, manager)
+        hand_to(s, manager, task, assignee, services.clock.now())
         view = _view(s, task)
         uow.commit()
         return view
