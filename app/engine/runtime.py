@@ -109,8 +109,10 @@ def path_taken(wf: BpmnWorkflow) -> list[str]:
 
 
 def current_data(wf: BpmnWorkflow, ready: list[Any], waiting: list[Any]) -> dict[str, Any]:
-    """The instance's data as shown: the first ready (else waiting) task's, else the last completed task's."""
-    frontier = ready or waiting
+    """The instance's data as shown: the first ready task's, else the first waiting event's (a timer inside a
+    called process holds what that process recorded; the call activity around it holds only what it was given),
+    else the first started task's, else the last completed task's."""
+    frontier = ready or [t for t in waiting if t.state == TaskState.WAITING] or waiting
     return dict(frontier[0].data) if frontier else dict(wf.last_task.data if wf.last_task else wf.data)
 
 

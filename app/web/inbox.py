@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from app.domain.vocabulary import PRIORITIES, REQUEST_TYPES
 from app.errors import Conflict, InvalidData
 from app.observability import metrics
+from app.services.requests import story
 from app.services.tasks import actions as tasks
 from app.services.tasks import inbox as inbox_service
 from app.web.context import identity, services
@@ -45,7 +46,8 @@ def _task_page(task_id: str, values: dict[str, Any] | None = None, errors: dict[
                status: int = 200) -> tuple[str, int]:
     detail = tasks.task_detail(services(), task_id, identity().username)
     form = render_form(detail.schema, detail.ui_schema, values or {}, errors or {})
-    return render_template("task.html", d=detail, form=Markup(form)), status
+    return render_template("task.html", d=detail, form=Markup(form),
+                           billing=story.billing_cases(services(), detail.request["number"])), status
 
 
 @bp.get("/tasks/<task_id>")
