@@ -109,9 +109,16 @@ def _bulk(services: Context, task_ids: list[str], manager: str, assignee: str | 
         if not identity_of(user).groups_with(MANAGER):
             raise Forbidden("bulk actions are for managers of a provider group")
         refused: list[FieldError] = []
+        found: list[TaskRow] = []
         for task_id in chosen:
             try:
-                task = open_task_for(s, task_id, user)
+                found.append(open_task_for(s, task_id, user))
+            except AppError as err:
+                refused.append(FieldError(task_id, str(err)))
+        # each request's audit chain is locked as its event is appended: always in request order, so two
+        # batches over the same requests wait for each other instead of deadlocking
+        for task in sorted(found, key=lambda t: (t.request_id, t.id)):
+            try:
                 if assignee is None:
                     if task.assignee is None:
                         raise InvalidData(f"“{task.name}” ({task.request_number}) is not assigned to anyone")
@@ -119,7 +126,7 @@ def _bulk(services: Context, task_ids: list[str], manager: str, assignee: str | 
                 elif task.assignee != assignee:
                     hand_to(s, user, task, assignee, now)
             except AppError as err:
-                refused.append(FieldError(task_id, str(err)))
+                refused.append(FieldError(task.task_uuid, str(err)))
         if refused:
             verb = "released" if assignee is None else f"assigned to {assignee}"
             # leaving the unit of work uncommitted rolls back what the accepted ones changed
