@@ -17,7 +17,7 @@ installation's zone (`business_start`), not at midnight UTC, which is the evenin
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -68,7 +68,7 @@ def instant(value: datetime | str | None) -> datetime | None:
     return when.astimezone(UTC)
 
 
-def moment(value: datetime | str | None, where: ZoneInfo, *, year: bool = True) -> str:
+def moment(value: datetime | str | None, where: tzinfo, *, year: bool = True) -> str:
     """``Tue 3 Dec 2026, 11:07 CST``: an instant in the reader's zone (``year=False`` for crowded columns)."""
     when = instant(value)
     if when is None:
@@ -80,19 +80,19 @@ def moment(value: datetime | str | None, where: ZoneInfo, *, year: bool = True) 
     return f"{day_part}, {local:%H:%M} {local.tzname()}"
 
 
-def calendar_date(value: date | datetime | str | None, where: ZoneInfo | None = None) -> str:
+def calendar_date(value: date | datetime | str | None, where: tzinfo | None = None) -> str:
     """``3 Dec 2026``. A date stays as it is; an instant becomes the date it is in `where` (required then)."""
     if value is None or value == "":
         return ""
-    if isinstance(value, str):
-        value = date.fromisoformat(value) if len(value) == 10 else instant(value)
-    if isinstance(value, datetime):
+    parsed = (date.fromisoformat(value) if len(value) == 10 else instant(value)) if isinstance(value, str) else value
+    found: date | datetime | None = parsed
+    if isinstance(found, datetime):
         if where is None:
             raise ValueError("an instant needs a zone to become a date")
-        found = instant(value)
-        assert found is not None
-        value = found.astimezone(where).date()
-    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+        found = found.astimezone(where).date()
+    if found is None:
+        return ""
+    return f"{found.day} {_MONTHS[found.month - 1]} {found.year}"
 
 
 def iso_utc(value: datetime | str | None) -> str:
@@ -103,13 +103,13 @@ def iso_utc(value: datetime | str | None) -> str:
     return when.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def business_start(day: date, where: ZoneInfo, start: time = BUSINESS_DAY_START) -> datetime:
+def business_start(day: date, where: tzinfo, start: time = BUSINESS_DAY_START) -> datetime:
     """The moment (UTC) a local date's business day starts: what a timer that names only a date waits for.
     Built from the local wall-clock time, so 08:00 stays 08:00 across daylight saving changes."""
     return datetime.combine(day, start, tzinfo=where).astimezone(UTC)
 
 
-def local_wall_time(value: datetime, where: ZoneInfo) -> datetime:
+def local_wall_time(value: datetime, where: tzinfo) -> datetime:
     """A date and time written without an offset (``2026-12-10T09:30``) read as wall-clock time in `where`.
     A time skipped by a spring-forward change moves on by the gap; an hour repeated in autumn is its first pass."""
     # zoneinfo's fold=0 reads a skipped time with the offset before the change (so 02:30 becomes 03:30 daylight

@@ -107,5 +107,5 @@ def _time_date_has_fired(self: TimeDateEventDefinition, my_task: Any) -> bool:
     return fired
 
 
-TimerEventDefinition.get_datetime = staticmethod(_timer_datetime)  # type: ignore[method-assign]
-TimeDateEventDefinition.has_fired = _time_date_has_fired  # type: ignore[method-assign]
+TimerEventDefinition.get_datetime = staticmethod(_timer_datetime)
+TimeDateEventDefinition.has_fired = _time_date_has_fired

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +10,7 @@ from flask import Blueprint, Response, abort, render_template, request
 from app.domain.vocabulary import REQUEST_TYPES
 from app.services.reports import catalogue as reports
 from app.services.reports.tables import NUMERIC
+from app.web import local_time
 from app.web.context import identity, services
 from app.web.downloads import attachment
 
@@ -31,9 +31,9 @@ def display(value: Any, kind: str) -> str:
     if kind == "money":
         return f"${Decimal(value):,.2f}"
     if kind == "date":
-        return f"{value:%b %d, %Y}"
+        return local_time.day(value)
     if kind == "datetime":
-        return f"{value.astimezone(UTC):%b %d, %Y %H:%M} UTC"
+        return local_time.moment(value)
     return str(value)
 
 
