@@ -34,7 +34,8 @@ class UnknownTimeZone(ValueError):
 
 @lru_cache(maxsize=1)
 def _known() -> frozenset[str]:
-    return frozenset(available_timezones())
+    """IANA names; never the machine's own `localtime` (a different zone on every server) or tzdata's helpers."""
+    return frozenset(available_timezones()) - {"localtime", "posixrules", "Factory"}
 
 
 def zone_names() -> list[str]:
