@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request
 
+from app.domain.local_time import calendar_date
 from app.domain.vocabulary import REQUEST_TYPES
 from app.services.reports import catalogue as reports
 from app.services.reports.tables import NUMERIC
@@ -31,7 +32,7 @@ def display(value: Any, kind: str) -> str:
     if kind == "money":
         return f"${Decimal(value):,.2f}"
     if kind == "date":
-        return local_time.day(value)
+        return calendar_date(value)  # a date is a date: no zone
     if kind == "datetime":
         return local_time.moment(value)
     return str(value)
