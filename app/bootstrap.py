@@ -14,6 +14,7 @@ from app.clock import Clock, RunningClock, SystemClock
 from app.config import Settings
 from app.engine.sandbox import ScriptLimits
 from app.engine.sandbox import configure as configure_scripts
+from app.engine.spiff_patches import configure_timer_zone
 from app.store.db import make_engine, make_session_factory
 from app.store.unit_of_work import UnitOfWork
 from app.store.wakeup import Wakeup
@@ -70,6 +71,7 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None,
         "pool_timeout": settings.db_pool_timeout, "pool_recycle": settings.db_pool_recycle or -1,
         "pool_pre_ping": settings.db_pool_pre_ping})
     configure_scripts(ScriptLimits(settings.script_time_limit_seconds, settings.script_memory_limit_mb))
+    configure_timer_zone(settings.time_zone)  # a timer date without an offset is read in the installation's zone
     if clock is None:
         clock = RunningClock(settings.clock_start) if settings.clock_start else SystemClock()
     factory = make_session_factory(engine, clock)

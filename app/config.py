@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app.clock import parse_instant
+from app.domain.local_time import DEFAULT_ZONE, UnknownTimeZone, zone
 
 # The checkout the package runs from (an editable install, `make run`, the tests). In an installed package this is
 # site-packages: nothing is read or written there but the package's own files (see bundled() and instance_dir()).
@@ -111,6 +112,9 @@ class Settings:
     # LISTEN/NOTIFY between processes, an in-process signal within one) and otherwise looks every poll interval.
     worker_poll_seconds: float = 2.0  # RF_WORKER_POLL_SECONDS: the longest a worker sleeps between passes
     worker_listen: bool = True  # RF_WORKER_LISTEN: 0 turns the wake-up off (poll only: for comparison)
+    # RF_TIME_ZONE: the zone people read times in (pages, emails) unless they chose their own, and in which a timer
+    # that names only a date fires (at the business day's start). Storage, the API and the exports stay UTC.
+    time_zone: str = DEFAULT_ZONE
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -150,6 +154,7 @@ class Settings:
             worker_poll_seconds=_bounded("RF_WORKER_POLL_SECONDS", env.get("RF_WORKER_POLL_SECONDS", "2"), float,
                                          0, 3600),
             worker_listen="RF_WORKER_LISTEN" not in env or _flag(env, "RF_WORKER_LISTEN"),
+            time_zone=_time_zone(env.get("RF_TIME_ZONE", "")),
         )
 
 
@@ -178,6 +183,16 @@ def _observability(env: Mapping[str, str]) -> dict[str, Any]:
         "db_pool_pre_ping": pre_ping,
         "log_format": log_format, "log_level": log_level, "metrics_token": token,
     }
+
+
+def _time_zone(value: str) -> str:
+    """RF_TIME_ZONE, checked at start-up: an unknown name stops the app with a message, not a page later."""
+    name = value.strip() or DEFAULT_ZONE
+    try:
+        zone(name)
+    except UnknownTimeZone as err:
+        raise ValueError(f"RF_TIME_ZONE: {err}") from None
+    return name
 
 
 def _external_systems(env: Mapping[str, str]) -> dict[str, Any]:

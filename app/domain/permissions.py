@@ -35,6 +35,7 @@ class Identity:
     full_name: str
     email: str
     grants: frozenset[tuple[str, str | None]]  # (role code, provider group code or None for system-wide)
+    time_zone: str | None = None  # the zone this user reads times in (Preferences); None: the installation's
 
     def has_role(self, role: str, group: str | None = None) -> bool:
         return (role, group) in self.grants if group is not None else any(r == role for r, _ in self.grants)

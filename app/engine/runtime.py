@@ -83,7 +83,7 @@ def timer_tasks(wf: BpmnWorkflow, waiting: list[Any] | None = None) -> list[tupl
             if isinstance(value, dict):
                 value = value.get("next")
             if isinstance(value, str):
-                due = datetime.fromisoformat(value)
+                due = TimerEventDefinition.get_datetime(value)  # no offset: the installation's zone
                 timers.append((task, due))
     return timers
 

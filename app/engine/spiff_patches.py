@@ -1,5 +1,5 @@
-"""The two places where we change SpiffWorkflow 3.2 itself, each pinned to that version (a unit test fails on an
-upgrade, so both are looked at again then).
+"""The three places where we change SpiffWorkflow 3.2 itself, each pinned to that version (a unit test fails on an
+upgrade, so they are looked at again then).
 
 1. The caller decides what "now" is for SpiffWorkflow's timers (tests inject a clock; production passes real time).
 SpiffWorkflow reads `datetime.now(timezone.utc)` inside its timer module. We replace that module's `datetime` name
@@ -12,11 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimeDateEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.util.task import TaskIterator
+
+from app.domain.local_time import DEFAULT_ZONE, business_start, local_wall_time, zone
 
 PATCHED_VERSION = "3.2.0"  # the SpiffWorkflow these patches were written for and checked against
 
@@ -51,3 +56,56 @@ def engine_time(now: datetime) -> Iterator[None]:
 UNLIMITED_DEPTH = 10**9
 TaskIterator.__init__.__defaults__ = (None, UNLIMITED_DEPTH, True, None)
 BpmnTaskIterator.__init__.__defaults__ = (None, UNLIMITED_DEPTH, True, False, None)
+
+
+# 3. A timer date without a UTC offset. SpiffWorkflow reads one in the server machine's zone (fixed when its module
+# is imported), so the same diagram fired at different moments on different machines. We read it in the
+# installation's zone (RF_TIME_ZONE): a bare date (`2026-12-10`, what a date field of a form holds) is the start of
+# that date's business day there (08:00), a date and time without an offset (`2026-12-10T09:30`) is wall-clock time
+# there, and a value with an offset is exact, as before. A time-date timer stores the instant it computed (ISO 8601
+# with its offset) when it starts waiting, so its due time never moves afterwards, even if the zone is changed.
+_TIMER_ZONE: list[ZoneInfo] = [zone(DEFAULT_ZONE)]
+
+
+def configure_timer_zone(name: str) -> None:
+    """The installation's zone for dates and times written without an offset (the composition root calls this)."""
+    _TIMER_ZONE[0] = zone(name)
+
+
+def timer_zone() -> ZoneInfo:
+    return _TIMER_ZONE[0]
+
+
+def _timer_datetime(expression: str) -> datetime:
+    text = expression.strip()
+    if len(text) == 10:
+        try:
+            return business_start(date.fromisoformat(text), _TIMER_ZONE[0])
+        except ValueError:
+            pass
+    when = datetime.fromisoformat(text)
+    if when.tzinfo is None:
+        return local_wall_time(when, _TIMER_ZONE[0])
+    return when.astimezone(UTC)
+
+
+_original_time_date_has_fired = TimeDateEventDefinition.has_fired
+
+
+def _time_date_has_fired(self: TimeDateEventDefinition, my_task: Any) -> bool:
+    if my_task._get_internal_data("event_value") is None:
+        value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+        if isinstance(value, str):
+            try:
+                found = TimerEventDefinition.parse_time_or_duration(value)
+            except Exception:  # noqa: BLE001 - left as it is: SpiffWorkflow raises its own error for it below
+                found = None
+            if isinstance(found, datetime):
+                value = found.isoformat()
+        my_task._set_internal_data(event_value=value)
+    fired: bool = _original_time_date_has_fired(self, my_task)
+    return fired
+
+
+TimerEventDefinition.get_datetime = staticmethod(_timer_datetime)
+TimeDateEventDefinition.has_fired = _time_date_has_fired

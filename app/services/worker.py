@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from app import engine
 from app.adapters.outbox import deliver
+from app.domain.local_time import zone
 from app.errors import Conflict, NotFound
 from app.observability import request_id as request_ids
 from app.services import webhook_delivery
@@ -278,7 +279,8 @@ def escalate_slas(services: Context, now: datetime, limit: int = 100) -> int:
                                           .execution_options(populate_existing=True)).one_or_none()
             if request is None or request.sla_next_check_at is None or request.sla_next_check_at > now:
                 continue
-            raised += len(sla_clock.escalate(uow.session, request, now, services.clients(uow.session, now)))
+            raised += len(sla_clock.escalate(uow.session, request, now, services.clients(uow.session, now),
+                                             zone(services.settings.time_zone)))
             uow.commit()
     return raised
 

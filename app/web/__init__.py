@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 from app.bootstrap import Services, bootstrap
 from app.domain.permissions import abilities
 from app.errors import AppError
-from app.web import api, charts, observability, security
+from app.web import api, charts, local_time, observability, security
 from app.web.api.common import SECURITY_SCHEMES, app_error, problem, validation_problem
 from app.web.context import home_url
 from app.web.converters import RecordNumberConverter
@@ -53,6 +53,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     flask_app.secret_key = _secret_key(flask_app.config.get("SECRET_KEY"),
                                        flask_app.extensions["rf_services"].settings.instance_dir)
     security.install(flask_app, flask_app.extensions["rf_services"].settings)
+    local_time.install(flask_app)  # the when / moment / day filters: times in the reader's zone
     observability.install(flask_app, flask_app.extensions["rf_services"])  # first of the before_request hooks
 
     from app.web import (
@@ -66,6 +67,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         incidents,
         intake,
         outbox_admin,
+        preferences,
         team,
         webhooks_admin,
     )
@@ -77,7 +79,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
 
     for blueprint in (pages, auth.bp, inbox.bp, intake.bp, admin.bp, diagram.bp, calendar_admin.bp,
                       audit_web.bp, history.bp, migration_web.bp, processes_web.bp, reports_web.bp, incidents.bp,
-                      outbox_admin.bp, api_tokens.bp, webhooks_admin.bp, team.bp):
+                      outbox_admin.bp, api_tokens.bp, preferences.bp, webhooks_admin.bp, team.bp):
         flask_app.register_blueprint(blueprint)
     flask_app.before_request(auth.before_request)
     flask_app.teardown_request(auth.teardown_request)

@@ -1,44 +1,37 @@
 """Replay and "view at step N" for a request: the Replay button's result on the request page, and the request as it
 was after each of its audit events (what was done, what it waited at, its data, its diagrams), with times in the
-auditor's time zone (`tz`, remembered for the session; default America/Chicago, Oklahoma's zone)."""
+auditor's time zone (`tz`, remembered for the session; default the reader's zone: their Preferences, else the
+installation's RF_TIME_ZONE)."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, g, render_template, request, session, url_for
 
+from app.domain import local_time
 from app.domain.input_limits import record_number
 from app.errors import FieldError, InvalidData
 from app.services.audit import events as audit_views
 from app.services.audit import replay
 from app.services.requests import diagram, queries
 from app.web.context import services
+from app.web.local_time import viewer_zone
 
 bp = Blueprint("history", __name__)
-DEFAULT_ZONE = "America/Chicago"
 COMMON_ZONES = ["America/Chicago", "America/New_York", "America/Denver", "America/Phoenix", "America/Los_Angeles",
                 "UTC"]
 
 
-@lru_cache(maxsize=1)
-def _zone_names() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
 def time_zone() -> tuple[str, ZoneInfo]:
-    """The auditor's zone: ?tz= (remembered in the session), else the session's, else America/Chicago."""
+    """The auditor's zone: ?tz= (remembered in the session), else the session's, else the reader's own."""
     asked = request.args.get("tz", "").strip()
-    name = asked or session.get("tz") or DEFAULT_ZONE
-    if name not in _zone_names():
-        raise InvalidData("unknown time zone", [FieldError("tz", f"{name!r} is not an IANA time zone name "
-                                                                 "such as America/Chicago")])
+    name = asked or session.get("tz") or viewer_zone().key
     try:
-        zone = ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise InvalidData("unknown time zone", [FieldError("tz", f"{name!r} cannot be loaded")]) from None
+        zone = local_time.zone(name)
+    except local_time.UnknownTimeZone as err:
+        raise InvalidData("unknown time zone", [FieldError("tz", str(err))]) from None
     if asked and session.get("tz") != name:
         session["tz"] = name
     return name, zone

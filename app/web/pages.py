@@ -10,6 +10,7 @@ from app.bootstrap import Services
 from app.services.audit import events as audit_views
 from app.services.requests import dashboard as overview
 from app.services.requests import diagram, queries, story
+from app.web.local_time import viewer_zone
 
 pages = Blueprint("pages", __name__)
 
@@ -28,7 +29,8 @@ def dashboard() -> str:
 def request_page(ref: str) -> str:
     shown = queries.show_request(services(), ref, reader=g.identity)  # need-to-know: 404 for anyone else
     audit_views.record_request_view(services(), g.identity, ref)  # an auditor's look is itself audited
-    return render_template("request.html", r=shown, data=story.request_data(services(), shown, g.identity),
+    data = story.request_data(services(), shown, g.identity, viewer_zone())
+    return render_template("request.html", r=shown, data=data,
                            extras=diagram.request_page_extras(services(), shown, reader=g.identity))
 
 

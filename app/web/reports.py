@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request
 
+from app.domain.local_time import calendar_date
 from app.domain.vocabulary import REQUEST_TYPES
 from app.services.reports import catalogue as reports
 from app.services.reports.tables import NUMERIC
+from app.web import local_time
 from app.web.context import identity, services
 from app.web.downloads import attachment
 
@@ -31,9 +32,9 @@ def display(value: Any, kind: str) -> str:
     if kind == "money":
         return f"${Decimal(value):,.2f}"
     if kind == "date":
-        return f"{value:%b %d, %Y}"
+        return calendar_date(value)  # a date is a date: no zone
     if kind == "datetime":
-        return f"{value.astimezone(UTC):%b %d, %Y %H:%M} UTC"
+        return local_time.moment(value)
     return str(value)
 
 

@@ -105,7 +105,7 @@ def test_a_chargeable_enhancement_is_billed_and_recorded_in_the_asd_through_the_
     [bill] = external.effects.billing_cases
     assert (bill["request_number"], bill["amount"]) == (number, "1062.50")
     step(carla, number, "initiate_billing", {"billing_notes": "Bill Q1", "service_live_date": day(2)})
-    clock.set(datetime.fromisoformat(f"{day(2)}T00:05:00+00:00"))
+    clock.set(datetime.fromisoformat(f"{day(2)}T14:05:00+00:00"))  # 08:05 Central: after the business start
     drive.work()
     step(carla, number, "notify_customer_of_fulfilment", {"customer_message": "Live and billed."})
     drive.work()

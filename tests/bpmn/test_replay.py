@@ -198,7 +198,7 @@ def test_state_at_step_shows_what_was_done_and_waiting_then(services, drive, clo
     drive.work()
     drive.complete(number, "initiate_billing", "carla", {"billing_notes": "Bill Q1", "service_live_date": day(9)})
     drive.work()
-    clock.set(datetime.fromisoformat(f"{day(9)}T00:05:00+00:00"))
+    clock.set(datetime.fromisoformat(f"{day(9)}T14:05:00+00:00"))  # 08:05 Central: after the business start
     drive.work()
     events = _steps(services, number)
 
@@ -220,7 +220,7 @@ def test_state_at_step_shows_what_was_done_and_waiting_then(services, drive, clo
     assert waiting.snapshot.human_tasks == [] and waiting.snapshot.service_tasks == []
     assert [t.bpmn_id for t in waiting.snapshot.timers if t.bpmn_id == "wait_until_service_live"]
     assert [t.due for t in waiting.snapshot.timers if t.bpmn_id == "wait_until_service_live"] == [
-        f"{day(9)}T00:00:00+00:00"]
+        f"{day(9)}T14:00:00+00:00"]
 
     fired = replay.state_at(services, number, _step_of(events, "timer_fired", "wait_until_service_live"),
                             reader=OPERATOR)

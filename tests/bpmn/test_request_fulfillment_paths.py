@@ -119,8 +119,8 @@ def test_chargeable_enhancement_with_a_failed_test_bills_and_updates_asd_once_li
     drive.complete(number, "initiate_billing", "carla", {"billing_notes": "Bill Q1", "service_live_date": day(9)})
     drive.work()
     assert records(services, AsdService) == []  # not live yet: the ASD waits
-    assert drive.show(number)["instance"]["next_timer_at"].startswith(f"{day(9)}T00:00")
-    clock.set(datetime.fromisoformat(f"{day(9)}T00:05:00+00:00"))
+    assert drive.show(number)["instance"]["next_timer_at"].startswith(f"{day(9)}T14:00")  # 08:00 Central
+    clock.set(datetime.fromisoformat(f"{day(9)}T14:05:00+00:00"))  # 08:05 Central: after the business start
     drive.work()
     [asd] = records(services, AsdService, request_number=number)
     assert (asd.status, str(asd.live_date), asd.billing_code) == ("live", day(9), "PS-628")

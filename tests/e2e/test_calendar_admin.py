@@ -47,7 +47,7 @@ def test_the_page_lists_holidays_and_targets_and_is_linked_from_the_admin_page(s
     assert "Friday, July 3" in body and "Independence Day (observed)" in body
     assert "New Year&#39;s Day 2028 (observed)" in body
     assert 'name="amount-assistance-critical"' in body and "4 business hours" in body
-    assert "Tue Dec 1, 2026 13:00" in body  # a critical request logged now (09:00 Oklahoma time) is due at 13:00
+    assert "Tue 1 Dec 2026, 13:00 CST" in body  # a critical request logged now (09:00 Oklahoma time) is due at 13:00
     assert "No holidays are loaded" not in body
 
 

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select, update
 
 from app.config import PROJECT_ROOT
+from app.domain.local_time import moment
 from app.store.models import AuditEvent, ProcessInstance
 from tests.conftest import START, day, env_for
 from tests.driver import Driver
@@ -122,8 +123,8 @@ def test_an_auditors_replay_and_history_views_are_themselves_audited(services, d
 
 
 def shown_in(zone: str) -> str:
-    """The tests' start as the history page writes it in `zone` (e.g. Dec 01 2026, 09:00 CST)."""
-    return START.astimezone(ZoneInfo(zone)).strftime("%b %d %Y, %H:%M %Z")
+    """The tests' start as the history page writes it in `zone` (e.g. Tue 1 Dec 2026, 09:00 CST)."""
+    return moment(START, ZoneInfo(zone))
 
 
 def test_history_times_are_in_the_auditors_zone(services, drive):

@@ -21,7 +21,7 @@ def test_the_schedule_shows_load_per_week_and_flags_what_will_miss_the_plan(serv
     page = WebUser(services, "maria").get("/schedule")
     assert page.status_code == 200
     seen = text(page)
-    assert "Enhancement requests of apps, network from Dec 03, 2026 for 60 days" in seen
+    assert "Enhancement requests of apps, network from 3 Dec 2026 for 60 days" in seen
     assert "3 open enhancement requests" in seen and "1 will miss the plan" in seen
     assert "1 awaiting a work plan" in seen and "1 on track" in seen
     # the load table: week, then requests and business days per group (apps, network)

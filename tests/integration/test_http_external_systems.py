@@ -217,7 +217,7 @@ def test_chargeable_enhancement_through_discovery_notes_the_crm_bills_and_record
     assert (local.case_number, str(local.amount)) == ("INV-00001", "1062.50")
 
     drive.complete(number, "initiate_billing", "carla", {"billing_notes": "Bill Q1", "service_live_date": day(2)})
-    clock.set(datetime.fromisoformat(f"{day(2)}T00:05:00+00:00"))
+    clock.set(datetime.fromisoformat(f"{day(2)}T14:05:00+00:00"))  # 08:05 Central: after the business start
     drive.work()
     live = external.effects.asd_entries[1]
     assert (live["status"], live["live_date"], live["billing_code"]) == ("live", day(2), "PS-628")

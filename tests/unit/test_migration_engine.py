@@ -164,7 +164,7 @@ def test_a_waiting_timer_keeps_its_due_time_through_the_move(v1):
     state = run_services(v1, step(v1, state, "determine_chargeability", {
         "chargeable": True, "billable_hours": 2, "hourly_rate": 80, "billing_code": "PS-1"}))
     state = step(v1, state, "initiate_billing", {"service_live_date": "2027-01-15", "billing_notes": ""})
-    assert state.human_tasks == [] and state.next_timer_at == datetime(2027, 1, 15, tzinfo=UTC)
+    assert state.human_tasks == [] and state.next_timer_at == datetime(2027, 1, 15, 14, tzinfo=UTC)
     v2 = compiled(renamed(bundle(), "enhancement_request.bpmn", "notify_customer_of_fulfilment",
                           "Tell the customer the RFC is done"))
     verdict = engine.check_migration(v1, state.state_json, v2)

@@ -137,4 +137,4 @@ def test_csv_cells_a_spreadsheet_would_run_as_formulas_get_a_leading_apostrophe(
 def test_cells_on_a_page_show_units_and_a_dash_for_nothing_to_measure():
     assert [display(v, k) for v, k in ((66.666, "percent"), (1062.5, "money"), (0.75, "days"), (None, "days"),
                                        (date(2026, 12, 1), "date"), (3, "int"), (None, "text"))] == [
-        "66.7%", "$1,062.50", "0.8", "—", "Dec 01, 2026", "3", ""]
+        "66.7%", "$1,062.50", "0.8", "—", "1 Dec 2026", "3", ""]

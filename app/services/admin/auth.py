@@ -30,7 +30,7 @@ class SignedIn:
 
 def identity_of(user: User) -> Identity:
     grants = frozenset((m.role.code, m.provider_group.code if m.provider_group else None) for m in user.memberships)
-    return Identity(user.username, user.full_name, user.email, grants)
+    return Identity(user.username, user.full_name, user.email, grants, user.time_zone)
 
 
 def sign_in(services: Context, username: str, password: str, remote: str = "", start_session: bool = True) -> SignedIn:

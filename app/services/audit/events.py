@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.domain.local_time import zone
 from app.domain.permissions import Identity, Reader
 from app.services.audit import export
 from app.services.context import Context
@@ -86,7 +87,7 @@ def events_page(services: Context, filters: EventFilters, *, reader: Reader,
         page = min(max(1, filters.page), pages)
         events = list(s.scalars(select(AuditEvent).where(*where).order_by(AuditEvent.seq.desc())
                                 .offset((page - 1) * page_size).limit(page_size)))
-        rows = export.describe(events, export.event_context(s, events))
+        rows = export.describe(events, export.event_context(s, events), zone(services.settings.time_zone))
         return {"rows": rows, "total": total, "page": page, "pages": pages, "event_types": _types(s)}
 
 

@@ -21,12 +21,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.input_limits import MAX_RECORD_NUMBER, record_number
+from app.domain.local_time import zone
 from app.domain.permissions import Identity, Reader, may_read_audit
 from app.engine.xml_safety import UnsafeXml, parse_xml
 from app.errors import FieldError, Forbidden, InvalidData, NotFound
@@ -206,13 +208,15 @@ def event_context(session: Session, events: list[AuditEvent]) -> EventContext:
     return ctx
 
 
-def describe(events: list[AuditEvent], ctx: EventContext) -> list[dict[str, Any]]:
-    """One plain row per event (what the CSV and the auditor page show)."""
+def describe(events: list[AuditEvent], ctx: EventContext, where: ZoneInfo | None = None) -> list[dict[str, Any]]:
+    """One plain row per event (what the CSV and the auditor page show); times inside a summary are in `where`
+    (the installation's zone), the time column stays an instant (ISO 8601 UTC in the CSV)."""
     task_names = {uuid: name for uuid, (name, _) in ctx.tasks.items()}
     rows = []
     for event in events:
         request = ctx.requests.get(event.request_id or 0)
-        summary, bpmn_id = timeline.describe(event, ctx.model(event.request_id).names, task_names, ctx.jobs)
+        summary, bpmn_id = timeline.describe(event, ctx.model(event.request_id).names, task_names, ctx.jobs,
+                                              where)
         rows.append({
             "seq": event.seq, "time": event.at, "actor": event.actor, "event_type": event.event_type,
             "what": timeline.EVENT_WORDS.get(event.event_type, event.event_type.replace("_", " ").capitalize()),
@@ -349,7 +353,8 @@ def export(services: Context, fmt: str, query: ExportQuery, actor: str, *, reade
         events = _events(s, query, reader, XES_EVENT_TYPES if fmt == "xes" else None)
         ctx = event_context(s, events)
         if fmt == "csv":
-            content, traces = to_csv(describe(events, ctx)).encode(), len(ctx.requests)
+            content = to_csv(describe(events, ctx, zone(services.settings.time_zone))).encode()
+            traces = len(ctx.requests)
             mimetype = "text/csv; charset=utf-8"
         else:
             content = to_xes(events, ctx, ", ".join(f"{k} {v}" for k, v in query.describe().items()))

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import engine
+from app.domain.local_time import moment
 from app.domain.permissions import Reader
 from app.engine import Difference, RecordedInput, Snapshot
 from app.errors import InvalidData, NotFound
@@ -172,11 +173,8 @@ class StepState:
 
 
 def local_time(value: datetime | str | None, zone: tzinfo) -> str:
-    """A UTC time as the auditor reads it: 'Dec 01 2026, 09:00 CST'."""
-    if value is None or value == "":
-        return ""
-    when = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return when.astimezone(zone).strftime("%b %d %Y, %H:%M %Z")
+    """A stored time as the auditor reads it: 'Tue 1 Dec 2026, 09:00 CST' (app.domain.local_time)."""
+    return moment(value, zone)
 
 
 def _open_incidents(events: list[AuditEvent]) -> set[str]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from app.domain.local_time import DEFAULT_ZONE, moment, zone
 from app.store.models import AuditEvent
 
 EVENT_WORDS = {
@@ -55,8 +56,9 @@ def _summarize(data: Any, limit: int = 220) -> str:
 
 
 def describe(event: AuditEvent, names: dict[str, str], task_names: dict[str, str],
-              job_elements: dict[str, str]) -> tuple[str, str]:
-    """The event's plain-words summary and the BPMN element it concerns ('' when none)."""
+              job_elements: dict[str, str], where: ZoneInfo | None = None) -> tuple[str, str]:
+    """The event's plain-words summary and the BPMN element it concerns ('' when none); times in the summary are
+    in `where` (the installation's zone; default America/Chicago)."""
     p: dict[str, Any] = event.payload if isinstance(event.payload, dict) else {}
     task = str(p.get("task") or "")
     bpmn_id = str(p.get("bpmn_id") or job_elements.get(task) or "")
@@ -91,7 +93,7 @@ def describe(event: AuditEvent, names: dict[str, str], task_names: dict[str, str
     elif kind == "service_failed":
         text = f"“{name}” failed on attempt {p.get('attempt')}: {_short(p.get('error', ''), 200)}"
         if p.get("next_attempt_at"):
-            text += f"; next try {when(p['next_attempt_at'])}"
+            text += f"; next try {when(p['next_attempt_at'], where)}"
     elif kind == "incident_raised":
         text = f"“{name}” stopped after {p.get('attempts')} attempt(s): {_short(p.get('error', ''), 200)}"
     elif kind == "incident_resolved":
@@ -107,7 +109,8 @@ def describe(event: AuditEvent, names: dict[str, str], task_names: dict[str, str
         text = f"The SLA clock stopped: {p.get('reason', 'paused')}"
     elif kind == "sla_resumed":
         hours = float(p.get("paused_business_seconds") or 0) / 3600
-        text = f"The SLA clock runs again after {hours:.1f} paused business hours; due {when(p.get('sla_due_at'))}"
+        text = (f"The SLA clock runs again after {hours:.1f} paused business hours; "
+                f"due {when(p.get('sla_due_at'), where)}")
     elif kind == "incident_data_edited":
         after_value, before_value = p.get("after"), p.get("before")
         after: dict[str, Any] = after_value if isinstance(after_value, dict) else {}
@@ -138,17 +141,18 @@ def describe(event: AuditEvent, names: dict[str, str], task_names: dict[str, str
 
 
 
-def when(value: Any) -> str:
+def when(value: Any, where: ZoneInfo | None = None) -> str:
+    """A recorded time in people's words, in `where` (default America/Chicago): 'Tue 1 Dec 2026, 09:00 CST'."""
     if not value:
         return ""
     try:
-        return datetime.fromisoformat(str(value)).strftime("%b %d %Y, %H:%M UTC")
+        return moment(str(value), where or zone(DEFAULT_ZONE))
     except ValueError:
         return str(value)
 
 
 def of_events(events: list[AuditEvent], names: dict[str, str], job_elements: dict[str, str],
-              path: list[str]) -> list[dict[str, Any]]:
+              path: list[str], where: ZoneInfo | None = None) -> list[dict[str, Any]]:
     """The request's audit events, oldest first: time, actor, what happened in plain words, and a summary.
     `names` are the BPMN elements' names, `job_elements` the element of each service job's task, `path` the completed
     element ids (a logged timer that never completed was withdrawn, not fired)."""
@@ -161,7 +165,7 @@ def of_events(events: list[AuditEvent], names: dict[str, str], job_elements: dic
             task_names[str(p["task"])] = str(p["name"])
     timeline = []
     for event in events:
-        summary, bpmn_id = describe(event, names, task_names, job_elements)
+        summary, bpmn_id = describe(event, names, task_names, job_elements, where)
         what = EVENT_WORDS.get(event.event_type, event.event_type.replace("_", " ").capitalize())
         tone = _TONE.get(event.event_type, "")
         if event.event_type == "timer_fired" and bpmn_id:

@@ -85,7 +85,9 @@ Builder = Callable[[ReportContext], Report]
 
 
 def csv_value(value: Any, kind: str) -> str:
-    """A cell as the CSV download writes it: plain numbers, ISO dates, no formula-like text."""
+    """A cell as the CSV download writes it: plain numbers, ISO dates, no formula-like text. A moment is ISO 8601 in
+    UTC with its offset (`2026-12-01T15:00:00+00:00`), as in the audit CSV and XES: a download is read by programs and
+    spreadsheets across zones, so it carries the exact instant; pages show the same moment in the reader's zone."""
     if value is None:
         return ""
     if kind in ("days", "percent"):

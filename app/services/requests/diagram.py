@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from app.domain.local_time import zone
 from app.domain.permissions import Reader
 from app.engine.xml_safety import UnsafeXml, parse_xml
 from app.services.audit import timeline
@@ -178,7 +180,8 @@ def _with_call_activities(diagrams: list[_Diagram], active: dict[str, dict[str, 
                     changed = True
 
 
-def _active(shown: dict[str, Any], diagrams: list[_Diagram], counts: Counter[str]) -> dict[str, dict[str, str]]:
+def _active(shown: dict[str, Any], diagrams: list[_Diagram], counts: Counter[str],
+            where: ZoneInfo | None = None) -> dict[str, dict[str, str]]:
     """Element id -> {kind, note} for everything the request is waiting at now."""
     active: dict[str, dict[str, str]] = {}
     if shown.get("status") == "closed" or shown.get("instance", {}).get("status") == "completed":
@@ -201,14 +204,14 @@ def _active(shown: dict[str, Any], diagrams: list[_Diagram], counts: Counter[str
             if node.timer and node.kind == "intermediateCatchEvent" and node.id not in active:
                 arrived = sum(counts[source] for source in node.incoming)
                 if arrived > counts[node.id]:
-                    active[node.id] = {"kind": "timer", "note": f"waiting (next timer due {when(next_timer)})"}
+                    active[node.id] = {"kind": "timer", "note": f"waiting (next timer due {when(next_timer, where)})"}
     _with_call_activities(diagrams, active)
     if next_timer:  # boundary timers on an active activity that have not fired for this run of it
         for node in nodes.values():
             if node.timer and node.kind == "boundaryEvent" and node.attached_to in active and node.id not in active:
                 entered = counts[node.attached_to] + 1
                 if counts[node.id] < entered:
-                    active[node.id] = {"kind": "timer", "note": f"armed (next timer due {when(next_timer)})"}
+                    active[node.id] = {"kind": "timer", "note": f"armed (next timer due {when(next_timer, where)})"}
     return active
 
 
@@ -225,7 +228,8 @@ def request_diagrams(services: Context, ref: str, *, reader: Reader) -> list[dic
     loaded = _load(services, ref, reader)
     path: list[str] = list(loaded.shown.get("path") or [])
     counts = _completed_counts(path, loaded.events)
-    return _marked(loaded, path, counts, _active(loaded.shown, loaded.diagrams, counts))
+    active = _active(loaded.shown, loaded.diagrams, counts, zone(services.settings.time_zone))
+    return _marked(loaded, path, counts, active)
 
 
 def step_diagrams(services: Context, ref: str, path: list[str], active: dict[str, dict[str, str]], *,
@@ -287,7 +291,8 @@ def request_timeline(services: Context, ref: str, path: list[str] | None = None,
     """
     loaded = _load(services, ref, reader, show=path is None)
     return timeline.of_events(loaded.events, _names(loaded), loaded.job_elements,
-                              list(loaded.shown.get("path") or []) if path is None else path)
+                              list(loaded.shown.get("path") or []) if path is None else path,
+                              zone(services.settings.time_zone))
 
 
 def _names(loaded: _Loaded) -> dict[str, str]:
@@ -300,10 +305,11 @@ def request_page_extras(services: Context, shown: dict[str, Any], *, reader: Rea
     loaded = _load(services, str(shown["number"]), reader, show=False)
     path = list(shown.get("path") or [])
     counts = _completed_counts(path, loaded.events)
-    active = _active(shown, loaded.diagrams, counts)
+    where = zone(services.settings.time_zone)
+    active = _active(shown, loaded.diagrams, counts, where)
     names = {node.id: node.name for d in loaded.diagrams for node in d.nodes.values()}
     return {
         "names": names,
-        "timeline": timeline.of_events(loaded.events, names, loaded.job_elements, path),
+        "timeline": timeline.of_events(loaded.events, names, loaded.job_elements, path, where),
         "waiting": [{"id": i, "name": names.get(i, i), **active[i]} for i in active],
     }

@@ -11,13 +11,14 @@ lost when the worker stops and never raised or sent twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.domain.business_calendar import BusinessCalendar
+from app.domain.local_time import DEFAULT_ZONE, moment, zone
 from app.services.requests.sla_targets import load_calendar
 from app.store import audit
 from app.store.models import SlaEscalation, TaskRow
@@ -165,7 +166,9 @@ def reading(session: Session, request: ServiceRequest, now: datetime,
 
 
 def _message(request: ServiceRequest, level: str, threshold: datetime, due: datetime, used: timedelta,
-             target: timedelta) -> tuple[str, str]:
+             target: timedelta, where: tzinfo) -> tuple[str, str]:
+    """The escalation email. Its times are in the installation's zone, in the words the pages use (no seconds), and
+    its due time is the request's (`sla_due_at`, what the request page and the inbox show)."""
     number = request.number or ""
     if level == "warning":
         subject = f"SLA at risk: {number} has used 75% of its target"
@@ -176,13 +179,15 @@ def _message(request: ServiceRequest, level: str, threshold: datetime, due: date
     hours = used.total_seconds() / 3600
     body = (f"{lead}\n\nProvider group: {request.provider_group.code}\nPriority: {request.priority}\n"
             f"Target: {target.total_seconds() / 3600:g} business hours; used: {hours:.1f}\n"
-            f"Reached at: {threshold.isoformat()}\nDue: {due.isoformat()}\n\n"
+            f"Reached at: {moment(threshold, where)}\nDue: {moment(request.sla_due_at or due, where)}\n\n"
             "Please review it in the Request Fulfillment inbox.")
     return subject, body
 
 
-def escalate(session: Session, request: ServiceRequest, now: datetime, clients: Clients) -> list[str]:
-    """Raise every level the clock has reached and not raised yet; the levels raised, in order."""
+def escalate(session: Session, request: ServiceRequest, now: datetime, clients: Clients,
+             where: tzinfo | None = None) -> list[str]:
+    """Raise every level the clock has reached and not raised yet; the levels raised, in order. `where`: the zone
+    the emails write times in (the installation's; default America/Chicago)."""
     if request.status == "closed" or request.sla_paused_since is not None or request.sla_target_seconds is None:
         return []
     calendar = _calendar(session, request)
@@ -201,7 +206,8 @@ def escalate(session: Session, request: ServiceRequest, now: datetime, clients: 
         session.add(SlaEscalation(request_id=request.id, level=level, threshold_at=at, raised_at=now,
                                   recipients=to))
         if to:
-            subject, body = _message(request, level, at, found[1], reading_.used, target)
+            subject, body = _message(request, level, at, found[1], reading_.used, target,
+                                     where or zone(DEFAULT_ZONE))
             clients.outbox.queue(kind=f"sla_{level}", to=to, subject=subject, body=body,
                                     request_number=request.number, key=f"sla-{request.id}-{level}")
         if level == "breach":

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, tzinfo
 from typing import Any
 
 from sqlalchemy import select
 
+from app.domain import local_time
 from app.domain.permissions import Operator, Reader, may_read_audit
 from app.domain.vocabulary import REQUEST_SCHEMA
 from app.services.context import Context
@@ -60,8 +61,8 @@ def _form_fields(files: dict[str, str]) -> dict[str, tuple[str, dict[str, Any]]]
     return found
 
 
-def format_value(name: str, spec: dict[str, Any], value: Any) -> str:
-    """`value` of the field `name` as a person writes it."""
+def format_value(name: str, spec: dict[str, Any], value: Any, where: tzinfo = UTC) -> str:
+    """`value` of the field `name` as a person writes it (a moment in the reader's zone `where`)."""
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
@@ -70,20 +71,17 @@ def format_value(name: str, spec: dict[str, Any], value: Any) -> str:
         if _is_money(name, spec):
             return f"${value:,.2f}"
         return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}".rstrip("0").rstrip(".")
-    if isinstance(value, str) and spec.get("format") == "date":
+    if isinstance(value, str) and spec.get("format") in ("date", "date-time"):
         try:
-            return date.fromisoformat(value).strftime("%-d %b %Y")
-        except ValueError:
-            return value
-    if isinstance(value, str) and spec.get("format") == "date-time":
-        try:
-            return datetime.fromisoformat(value).strftime("%-d %b %Y, %H:%M")
+            if spec["format"] == "date":
+                return local_time.calendar_date(date.fromisoformat(value))
+            return local_time.moment(value, where)
         except ValueError:
             return value
     if isinstance(value, list):
-        return ", ".join(format_value(name, spec.get("items") or {}, item) for item in value) or "—"
+        return ", ".join(format_value(name, spec.get("items") or {}, item, where) for item in value) or "—"
     if isinstance(value, dict):
-        return "; ".join(f"{key}: {format_value(key, {}, item)}" for key, item in value.items()) or "—"
+        return "; ".join(f"{key}: {format_value(key, {}, item, where)}" for key, item in value.items()) or "—"
     return str(value)
 
 
@@ -91,9 +89,10 @@ def _is_money(name: str, spec: dict[str, Any]) -> bool:
     return name.endswith(MONEY_SUFFIXES) or "US dollars" in str(spec.get("description", ""))
 
 
-def labelled(files: dict[str, str], data: dict[str, Any], *, show_internal: bool) -> RequestData:
+def labelled(files: dict[str, str], data: dict[str, Any], *, show_internal: bool,
+             where: tzinfo = UTC) -> RequestData:
     known = _form_fields(files)
-    fields = [Field(name, str(spec.get("title") or name), format_value(name, spec, data[name]), step,
+    fields = [Field(name, str(spec.get("title") or name), format_value(name, spec, data[name], where), step,
                     spec.get("type") == "string" and not spec.get("x-single-line") and "enum" not in spec
                     and "format" not in spec)
               for name, (step, spec) in known.items() if name in data]
@@ -101,14 +100,14 @@ def labelled(files: dict[str, str], data: dict[str, Any], *, show_internal: bool
     return RequestData(fields, internal)
 
 
-def request_data(services: Context, shown: dict[str, Any], reader: Reader) -> RequestData:
-    """`shown` (queries.show_request for `reader`) as people read it."""
+def request_data(services: Context, shown: dict[str, Any], reader: Reader, where: tzinfo = UTC) -> RequestData:
+    """`shown` (queries.show_request for `reader`) as people read it, moments in `where`."""
     definition = shown["definition"]
     with services.uow() as uow:
         files = uow.session.scalar(select(DefinitionVersion.files).where(
             DefinitionVersion.process_id == definition["process_id"],
             DefinitionVersion.version == definition["version"])) or {}
-    return labelled(files, shown["data"], show_internal=_is_auditor(reader))
+    return labelled(files, shown["data"], show_internal=_is_auditor(reader), where=where)
 
 
 def _is_auditor(reader: Reader) -> bool:
