@@ -65,6 +65,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         incidents,
         intake,
         outbox_admin,
+        request_list,
         webhooks_admin,
     )
     from app.web import audit as audit_web
@@ -75,7 +76,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
 
     for blueprint in (pages, auth.bp, inbox.bp, intake.bp, admin.bp, diagram.bp, calendar_admin.bp,
                       audit_web.bp, history.bp, migration_web.bp, processes_web.bp, reports_web.bp, incidents.bp,
-                      outbox_admin.bp, api_tokens.bp, webhooks_admin.bp):
+                      outbox_admin.bp, api_tokens.bp, webhooks_admin.bp, request_list.bp):
         flask_app.register_blueprint(blueprint)
     flask_app.before_request(auth.before_request)
     flask_app.teardown_request(auth.teardown_request)
