@@ -1,10 +1,11 @@
 """The full-text index of requests: one row per request in `request_search`, kept in step by the service layer.
 
 On SQLite it is an FTS5 table (rowid = the request's id; columns `head` = number and title, `body` = description,
-agency, requester name and email, CRM case, `notes` = staff notes from completed tasks), ranked by bm25. On
+agency, requester name and email, CRM case, `notes` = staff notes from completed tasks). On
 PostgreSQL it is a plain table with the same three text columns and a generated, weighted `tsvector` (`document`:
-head A, body B, notes C) under a GIN index, ranked by ts_rank. Both hold the words of `app.domain.search_terms`
+head A, body B, notes C) under a GIN index. Both hold the words of `app.domain.search_terms`
 (already normalised), so both engines tokenise the same text the same way and a query is only ever plain words.
+Relevance is a tier (see `matching`), the same on both.
 
 The index is written in the same transaction as the request (`refresh` when a request is logged, `add_notes` when a
 task completes), not by triggers: the notes come from task data the database never sees as columns, and one
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Float, Integer, text
+from sqlalchemy import Integer, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import Subquery
 
@@ -73,15 +74,26 @@ def add_notes(session: Session, request_id: int, data: Any) -> None:
 
 
 def matching(session: Session, terms: list[str], *, ranked: bool) -> Subquery:
-    """(request_id, rank) of the requests holding every term as a word prefix; lower rank is more relevant (0 for
-    all when not `ranked`, which spares computing it). `terms` must come from `search_terms.terms`."""
+    """(request_id, rank) of the requests holding every term as a word prefix. `rank` (when `ranked`; 0 otherwise)
+    is the best match tier: 0 when every term is in the number or title, 1 when every term is there or in the
+    description, agency, requester or CRM case, 2 when the notes were needed. Tiers rather than bm25/ts_rank: both
+    of those read every match's statistics (tens of milliseconds for a common word at 100,000 requests), a tier is
+    one more index lookup, and "title first, then the rest, newest first within" is easy to predict.
+    `terms` must come from `search_terms.terms` (plain words: nothing in them is an operator)."""
     if _postgresql(session):
-        query = " & ".join(f"'{t}':*" for t in terms)
-        rank = "-ts_rank(document, to_tsquery('simple', :match))" if ranked else "0.0"
-        sql = (f"SELECT request_id, {rank} AS rank FROM {TABLE} "
-               "WHERE document @@ to_tsquery('simple', :match)")
+        def tsquery(weights: str) -> str:
+            return " & ".join(f"'{t}':*{weights}" for t in terms)
+
+        rank = ("CASE WHEN document @@ to_tsquery('simple', :head) THEN 0 "
+                "WHEN document @@ to_tsquery('simple', :head_body) THEN 1 ELSE 2 END") if ranked else "0"
+        sql = f"SELECT request_id, {rank} AS rank FROM {TABLE} WHERE document @@ to_tsquery('simple', :match)"
+        values = {"match": tsquery(""), "head": tsquery("A"), "head_body": tsquery("AB")}
     else:
-        query = " ".join(f'"{t}"*' for t in terms)
-        rank = f"bm25({TABLE}, 10.0, 2.0, 1.0)" if ranked else "0.0"
+        words = " ".join(f'"{t}"*' for t in terms)
+        rank = (f"CASE WHEN rowid IN (SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH :head) THEN 0 "
+                f"WHEN rowid IN (SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH :head_body) THEN 1 ELSE 2 END"
+                if ranked else "0")
         sql = f"SELECT rowid AS request_id, {rank} AS rank FROM {TABLE} WHERE {TABLE} MATCH :match"
-    return text(sql).bindparams(match=query).columns(request_id=Integer, rank=Float).subquery("found")
+        values = {"match": words, "head": f"{{head}} : ({words})", "head_body": f"{{head body}} : ({words})"}
+    query = text(sql).bindparams(**{k: v for k, v in values.items() if ranked or k == "match"})
+    return query.columns(request_id=Integer, rank=Integer).subquery("found")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, func, literal, not_, select, union_all
+from sqlalchemy import Select, and_, case, func, literal, not_, select, union_all
 from sqlalchemy.orm import Session
 
 from app.domain.permissions import Reader, readable_groups
@@ -32,7 +32,7 @@ STATUSES = ("open", "closed")
 SORTS = ("relevance", "newest", "oldest", "due", "priority")
 SLA_STATES = ("on_time", "warning", "breached", "paused")
 PRIORITY_RANK = case({"critical": 0, "high": 1, "medium": 2, "low": 3}, value=ServiceRequest.priority, else_=4)
-_EXACT_FIRST = -1.0e9  # the rank of a request whose number was typed exactly: ahead of any text match
+_EXACT_FIRST = -1  # the rank of a request whose number was typed exactly: ahead of any text match
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,8 @@ def summary(request: ServiceRequest, group: str, warned: bool = False) -> dict[s
 
 
 def _sla_clause(state: str) -> Any:
-    warned = exists().where(SlaEscalation.request_id == ServiceRequest.id, SlaEscalation.level == "warning")
+    # the few warned requests as one set (not a probe per request): `on_time` and `warning` scan many requests
+    warned = ServiceRequest.id.in_(select(SlaEscalation.request_id).where(SlaEscalation.level == "warning"))
     return {"paused": and_(ServiceRequest.status == "open", ServiceRequest.sla_paused_since.is_not(None)),
             "breached": ServiceRequest.sla_breached_at.is_not(None),
             "warning": and_(ServiceRequest.sla_breached_at.is_(None), warned),
@@ -162,6 +163,12 @@ def _order(sort: str, found: Any) -> list[Any]:
     return orders.get(sort, [ServiceRequest.id.desc()])
 
 
+def _page_ids(found: Any, where: list[Any], sort: str, offset: int, limit: int) -> Select[Any]:
+    """The ids of one page, and one more (to know whether another follows)."""
+    return (_joined(select(ServiceRequest.id), found).where(*where).order_by(*_order(sort, found))
+            .offset(offset).limit(limit + 1))
+
+
 def _joined(query: Select[Any], found: Any) -> Select[Any]:
     return query if found is None else query.join(found, found.c.request_id == ServiceRequest.id)
 
@@ -174,16 +181,24 @@ def list_requests(services: Context, reader: Reader, filters: RequestFilters) ->
         s = uow.session
         where, found = _filtered(s, reader, filters, ranked=sort == "relevance")
         total, page, pages, offset = None, 1, 1, 0
-        if filters.page is not None:
+        ids: list[int] = []
+        if filters.page is not None and found is not None:
+            # a text search counts its matches in the same pass that picks the page (one index search, not two)
+            offset = (max(1, filters.page) - 1) * limit
+            counted = s.execute(_page_ids(found, where, sort, offset, limit).add_columns(func.count().over())).all()
+            if counted:
+                ids, total = [row[0] for row in counted], int(counted[0][1])
+        if filters.page is not None and total is None:  # no text search, or a page past the end
             total = int(s.scalar(_joined(select(func.count()).select_from(ServiceRequest), found).where(*where)) or 0)
+        if filters.page is not None:
+            assert total is not None
             pages = max(1, -(-total // limit))
             page = min(max(1, filters.page), pages)
             offset = (page - 1) * limit
         elif filters.cursor:
             where.append(ServiceRequest.id < _cursor(filters.cursor))
-        # narrow to the page's ids first (no wide rows sorted), then load those rows
-        ids = list(s.scalars(_joined(select(ServiceRequest.id), found).where(*where)
-                             .order_by(*_order(sort, found)).offset(offset).limit(limit + 1)))
+        if not ids:  # narrow to the page's ids first (no wide rows sorted), then load those rows
+            ids = list(s.scalars(_page_ids(found, where, sort, offset, limit)))
         more = len(ids) > limit
         ids = ids[:limit]
         rows = {r.id: (r, code) for r, code in s.execute(

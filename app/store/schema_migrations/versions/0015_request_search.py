@@ -8,7 +8,8 @@ Create Date: 2026-12-06
 name and email, CRM case; notes: the staff notes of its completed tasks). On SQLite it is an FTS5 table whose rowid
 is the request's id, with prefix indexes for 2-4 letter prefixes; on PostgreSQL a table keyed by the request with a
 generated weighted `tsvector` and a GIN index. The upgrade fills it for the existing requests (their notes from the
-`task_completed` audit events). `saved_filter` holds each user's named request-list queries.
+`task_completed` audit events). `ix_service_request_listing` puts the list's filter columns in one narrow index.
+`saved_filter` holds each user's named request-list queries.
 
 The normalisation and the note fields are copied here as they were at this revision (see
 app/domain/search_terms.py), so later changes to the application cannot change what this migration does.
@@ -34,6 +35,8 @@ _WORD = re.compile(r"[^\W_]+")
 _NOTE_FIELDS = ("assignment_note", "fulfilment_notes", "resolution_notes", "test_notes", "billing_notes",
                 "customer_reply", "need_summary", "proposal_summary")
 _BATCH = 1000
+_LISTING_COLUMNS = ("provider_group_id", "status", "request_type", "priority", "created_at", "closed_at", "sla_due_at",
+                    "sla_breached_at", "sla_paused_since", "id")
 
 
 def _normalised(*parts: Any) -> str:
@@ -96,6 +99,7 @@ def upgrade() -> None:
         op.get_bind().execute(sa.text(insert), batch)
     if _postgresql():  # built once over the filled table: faster than growing it row by row
         op.execute("CREATE INDEX ix_request_search_document ON request_search USING gin (document)")
+    op.create_index("ix_service_request_listing", "service_request", list(_LISTING_COLUMNS))
 
     op.create_table(
         "saved_filter",
@@ -116,4 +120,5 @@ def downgrade() -> None:
     with op.batch_alter_table("saved_filter") as batch_op:
         batch_op.drop_index(batch_op.f("ix_saved_filter_user_id"))
     op.drop_table("saved_filter")
+    op.drop_index("ix_service_request_listing", table_name="service_request")
     op.execute("DROP TABLE request_search")
