@@ -8,7 +8,9 @@ from datetime import timedelta
 
 import pytest
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from sqlalchemy import select
 
 from app.domain.permissions import OPERATOR
@@ -17,6 +19,7 @@ from app.services.admin import auth
 from app.services.admin.setup import MIGRATIONS
 from app.services.requests import listing
 from app.services.requests.listing import RequestFilters
+from app.store.db import Base
 from app.store.models import ServiceRequest, SlaEscalation, User
 from tests.driver import Driver
 
@@ -150,3 +153,6 @@ def test_the_migration_builds_the_index_for_existing_requests_and_downgrades(ser
     assert numbers(services, q="zebrafish") == [world["printer"]]  # notes from the task_completed audit events
     assert numbers(services, q="rangers") == [world["vpn"]]
     assert numbers(services, q="quill") == [world["payroll"]]
+    with services.engine.connect() as conn:  # what the migration made is what the models describe
+        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert [d for d in diffs if "saved_filter" in repr(d) or "ix_service_request_listing" in repr(d)] == []

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, not_, select, union_all
+from sqlalchemy import Select, and_, case, func, literal, not_, select
 from sqlalchemy.orm import Session
 
 from app.domain.permissions import Reader, readable_groups
@@ -32,7 +32,6 @@ STATUSES = ("open", "closed")
 SORTS = ("relevance", "newest", "oldest", "due", "priority")
 SLA_STATES = ("on_time", "warning", "breached", "paused")
 PRIORITY_RANK = case({"critical": 0, "high": 1, "medium": 2, "low": 3}, value=ServiceRequest.priority, else_=4)
-_EXACT_FIRST = -1  # the rank of a request whose number was typed exactly: ahead of any text match
 
 
 @dataclass(frozen=True)
@@ -112,25 +111,25 @@ def _sla_clause(state: str) -> Any:
             "on_time": and_(ServiceRequest.sla_breached_at.is_(None), not_(warned))}[state]
 
 
-def _found(session: Session, query: str, ranked: bool) -> Any:
-    """(request_id, rank) of the requests `query` finds, or None when it holds no word at all."""
+def _found(session: Session, query: str) -> tuple[Any, Any] | None:
+    """(WHERE clause, rank) of the requests `query` finds, or None when it holds no word at all."""
     words = terms(query)
     if not words:
         return None
-    found = search_index.matching(session, words, ranked=ranked)
-    number = request_number(query)
-    exact = session.scalar(select(ServiceRequest.id).where(ServiceRequest.number == number)) if number else None
-    if exact is None:
-        return found
-    return union_all(select(found.c.request_id, found.c.rank).where(found.c.request_id != exact),
-                     select(literal(exact).label("request_id"), literal(_EXACT_FIRST).label("rank"))).subquery("hit")
+    return search_index.search(session, words, request_number(query))
 
 
-def _filtered(session: Session, reader: Reader, filters: RequestFilters, ranked: bool) -> tuple[list[Any], Any]:
+def _filtered(session: Session, reader: Reader, filters: RequestFilters) -> tuple[list[Any], Any]:
+    """The WHERE clauses of `filters` for `reader`, and the search's rank (None without a search)."""
     where: list[Any] = readable(reader)
-    found = _found(session, filters.q, ranked) if filters.q and filters.q.strip() else None
-    if filters.q and filters.q.strip() and found is None:
-        where.append(literal(False))  # only punctuation: nothing to look for, nothing found
+    rank = None
+    if filters.q and filters.q.strip():
+        found = _found(session, filters.q)
+        if found is None:
+            where.append(literal(False))  # only punctuation: nothing to look for, nothing found
+        else:
+            where.append(found[0])
+            rank = found[1]
     if filters.group:
         where.append(ServiceRequest.provider_group_id.in_(
             select(ProviderGroup.id).where(ProviderGroup.code == filters.group)))
@@ -150,12 +149,12 @@ def _filtered(session: Session, reader: Reader, filters: RequestFilters, ranked:
             where.append(column >= _start(first))
         if last:
             where.append(column < _start(last) + timedelta(days=1))
-    return where, found
+    return where, rank
 
 
-def _order(sort: str, found: Any) -> list[Any]:
-    if sort == "relevance" and found is not None:
-        return [found.c.rank.asc(), ServiceRequest.id.desc()]
+def _order(sort: str, rank: Any) -> list[Any]:
+    if sort == "relevance" and rank is not None:
+        return [rank, ServiceRequest.id.desc()]
     orders: dict[str, list[Any]] = {
         "oldest": [ServiceRequest.id.asc()],
         "due": [ServiceRequest.sla_due_at.is_(None), ServiceRequest.sla_due_at.asc(), ServiceRequest.id.asc()],
@@ -163,14 +162,9 @@ def _order(sort: str, found: Any) -> list[Any]:
     return orders.get(sort, [ServiceRequest.id.desc()])
 
 
-def _page_ids(found: Any, where: list[Any], sort: str, offset: int, limit: int) -> Select[Any]:
+def _page_ids(rank: Any, where: list[Any], sort: str, offset: int, limit: int) -> Select[Any]:
     """The ids of one page, and one more (to know whether another follows)."""
-    return (_joined(select(ServiceRequest.id), found).where(*where).order_by(*_order(sort, found))
-            .offset(offset).limit(limit + 1))
-
-
-def _joined(query: Select[Any], found: Any) -> Select[Any]:
-    return query if found is None else query.join(found, found.c.request_id == ServiceRequest.id)
+    return select(ServiceRequest.id).where(*where).order_by(*_order(sort, rank)).offset(offset).limit(limit + 1)
 
 
 def list_requests(services: Context, reader: Reader, filters: RequestFilters) -> RequestList:
@@ -179,17 +173,17 @@ def list_requests(services: Context, reader: Reader, filters: RequestFilters) ->
     sort = filters.sort or "newest"
     with services.uow() as uow:
         s = uow.session
-        where, found = _filtered(s, reader, filters, ranked=sort == "relevance")
+        where, rank = _filtered(s, reader, filters)
         total, page, pages, offset = None, 1, 1, 0
         ids: list[int] = []
-        if filters.page is not None and found is not None:
+        if filters.page is not None and rank is not None and search_index.counts_with_the_page(s):
             # a text search counts its matches in the same pass that picks the page (one index search, not two)
             offset = (max(1, filters.page) - 1) * limit
-            counted = s.execute(_page_ids(found, where, sort, offset, limit).add_columns(func.count().over())).all()
+            counted = s.execute(_page_ids(rank, where, sort, offset, limit).add_columns(func.count().over())).all()
             if counted:
                 ids, total = [row[0] for row in counted], int(counted[0][1])
         if filters.page is not None and total is None:  # no text search, or a page past the end
-            total = int(s.scalar(_joined(select(func.count()).select_from(ServiceRequest), found).where(*where)) or 0)
+            total = int(s.scalar(select(func.count()).select_from(ServiceRequest).where(*where)) or 0)
         if filters.page is not None:
             assert total is not None
             pages = max(1, -(-total // limit))
@@ -198,7 +192,7 @@ def list_requests(services: Context, reader: Reader, filters: RequestFilters) ->
         elif filters.cursor:
             where.append(ServiceRequest.id < _cursor(filters.cursor))
         if not ids:  # narrow to the page's ids first (no wide rows sorted), then load those rows
-            ids = list(s.scalars(_page_ids(found, where, sort, offset, limit)))
+            ids = list(s.scalars(_page_ids(rank, where, sort, offset, limit)))
         more = len(ids) > limit
         ids = ids[:limit]
         rows = {r.id: (r, code) for r, code in s.execute(

@@ -4,11 +4,11 @@ Revision ID: 0015_request_search
 Revises: 0014
 Create Date: 2026-12-06
 
-`request_search` holds the words of every request (head: number and title; body: description, agency, requester
-name and email, CRM case; notes: the staff notes of its completed tasks). On SQLite it is an FTS5 table whose rowid
-is the request's id, with prefix indexes for 2-4 letter prefixes; on PostgreSQL a table keyed by the request with a
-generated weighted `tsvector` and a GIN index. The upgrade fills it for the existing requests (their notes from the
-`task_completed` audit events). `ix_service_request_listing` puts the list's filter columns in one narrow index.
+The search index holds the words of every request (head: number and title; body: description, agency, requester
+name and email, CRM case; notes: the staff notes of its completed tasks). On SQLite it is an FTS5 table
+`request_search` whose rowid is the request's id, with prefix indexes for 2-4 letter prefixes; on PostgreSQL the
+weighted `tsvector` column `service_request.search_document` (A, B, C) under a GIN index. The upgrade fills it for
+the existing requests (their notes from the `task_completed` audit events). `ix_service_request_listing` puts the list's filter columns in one narrow index.
 `saved_filter` holds each user's named request-list queries.
 
 The normalisation and the note fields are copied here as they were at this revision (see
@@ -82,23 +82,25 @@ def _entries() -> Iterator[list[dict[str, Any]]]:
 
 def upgrade() -> None:
     if _postgresql():
-        op.execute("""
-            CREATE TABLE request_search (
-                request_id INTEGER PRIMARY KEY REFERENCES service_request (id) ON DELETE CASCADE,
-                head TEXT NOT NULL, body TEXT NOT NULL, notes TEXT NOT NULL DEFAULT '',
-                document TSVECTOR GENERATED ALWAYS AS (
-                    setweight(to_tsvector('simple', head), 'A') || setweight(to_tsvector('simple', body), 'B')
-                    || setweight(to_tsvector('simple', notes), 'C')) STORED)
-        """)
-        insert = "INSERT INTO request_search (request_id, head, body, notes) VALUES (:id, :head, :body, :notes)"
+        op.execute("ALTER TABLE service_request ADD COLUMN search_document TSVECTOR")
+        op.execute("CREATE TEMPORARY TABLE request_search_stage (id INTEGER PRIMARY KEY, head TEXT NOT NULL, "
+                   "body TEXT NOT NULL, notes TEXT NOT NULL) ON COMMIT DROP")
+        insert = "INSERT INTO request_search_stage (id, head, body, notes) VALUES (:id, :head, :body, :notes)"
     else:
         op.execute("CREATE VIRTUAL TABLE request_search USING fts5(head, body, notes, "
                    "tokenize = 'unicode61 remove_diacritics 0', prefix = '2 3 4')")
         insert = "INSERT INTO request_search (rowid, head, body, notes) VALUES (:id, :head, :body, :notes)"
     for batch in _entries():
         op.get_bind().execute(sa.text(insert), batch)
-    if _postgresql():  # built once over the filled table: faster than growing it row by row
-        op.execute("CREATE INDEX ix_request_search_document ON request_search USING gin (document)")
+    if _postgresql():  # one UPDATE from the staged words; the GIN index built once over the filled column
+        op.execute("""
+            UPDATE service_request SET search_document =
+                setweight(to_tsvector('simple', s.head), 'A') || setweight(to_tsvector('simple', s.body), 'B')
+                || setweight(to_tsvector('simple', s.notes), 'C')
+            FROM request_search_stage AS s WHERE s.id = service_request.id
+        """)
+        op.execute("DROP TABLE request_search_stage")
+        op.execute("CREATE INDEX ix_service_request_search ON service_request USING gin (search_document)")
     op.create_index("ix_service_request_listing", "service_request", list(_LISTING_COLUMNS))
 
     op.create_table(
@@ -121,4 +123,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_saved_filter_user_id"))
     op.drop_table("saved_filter")
     op.drop_index("ix_service_request_listing", table_name="service_request")
-    op.execute("DROP TABLE request_search")
+    if _postgresql():
+        op.execute("DROP INDEX ix_service_request_search")
+        op.execute("ALTER TABLE service_request DROP COLUMN search_document")
+    else:
+        op.execute("DROP TABLE request_search")
