@@ -216,6 +216,7 @@ def test_assistance_request_is_assigned_fulfilled_closed_and_the_customer_emaile
     expect(sam.get_by_text("Showing 1–1 of 1 request")).to_be_visible()
     expect(sam.get_by_role("row").filter(has_text=number)).to_contain_text("closed")
     expect(search).to_have_value("rangers guid")
+    screenshot(sam, "requests.png")
 
 
 def test_chargeable_enhancement_with_a_failed_test_is_reworked_billed_and_closed(staff, mailbox):
