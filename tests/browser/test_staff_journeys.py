@@ -208,6 +208,16 @@ def test_assistance_request_is_assigned_fulfilled_closed_and_the_customer_emaile
     message = email_to(mailbox, "ann@travelok.example", f"Request {number} fulfilled: {title}")
     assert notes in text_of(message)
 
+    # Later sam finds it on the Requests page by typing words of its description and of his own notes.
+    sam.get_by_role("link", name="Requests", exact=True).first.click()
+    search = sam.get_by_role("searchbox", name="Search")
+    search.fill("rangers guid")
+    search.press("Enter")
+    expect(sam.get_by_text("Showing 1–1 of 1 request")).to_be_visible()
+    expect(sam.get_by_role("row").filter(has_text=number)).to_contain_text("closed")
+    expect(search).to_have_value("rangers guid")
+    screenshot(sam, "requests.png")
+
 
 def test_chargeable_enhancement_with_a_failed_test_is_reworked_billed_and_closed(staff, mailbox):
     title = "Online renewal of hunting licences"

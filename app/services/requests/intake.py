@@ -19,7 +19,7 @@ from app.services.context import Context
 from app.services.definitions.deploy import current_version
 from app.services.requests import projection, sla_clock
 from app.services.requests import sla_targets as sla
-from app.store import audit
+from app.store import audit, search_index
 from app.store.models import CrmCase, ProcessInstance, ProviderGroup, ServiceRequest
 
 MAIN_PROCESS = "request_fulfillment"
@@ -119,6 +119,7 @@ def new_request(services: Context, request_type: str, data: dict[str, Any], acto
         session.add(request)
         session.flush()
         request.number = f"RF-{request.id:06d}"
+        search_index.refresh(session, request)  # searchable in the same transaction
         sla_clock.start(session, request)
         case.request_number = request.number  # leaves the Pending Queue now; a second pull is refused
         if request_type == "enhancement":

@@ -16,7 +16,7 @@ from app.services.admin.auth import identity_of
 from app.services.context import Context
 from app.services.requests import projection
 from app.services.tasks.forms import group_members, schema_for, validate_submission
-from app.store import audit
+from app.store import audit, search_index
 from app.store.models import DefinitionVersion, ProcessInstance, ServiceRequest, TaskRow, User
 
 
@@ -140,6 +140,7 @@ def complete(services: Context, task_id: str, username: str, data: Any) -> TaskV
         audit.append(session, actor=username, event_type="task_completed", request_id=task.request_id, now=now,
                      payload={"task": task_id, "bpmn_id": task.bpmn_id, "process_id": task.process_id,
                               "name": task.name, "data": submitted})
+        search_index.add_notes(session, task.request_id, submitted)  # its notes become searchable
         try:
             projection.apply(session, instance, seen, state, now, username)
         except Conflict:

@@ -6,6 +6,7 @@ from app.store.models.calendar import SLA_UNITS, Holiday, HolidayYear, SlaTarget
 from app.store.models.external import AsdService, BillingCase, CrmCase, CrmNote, Notification, WorkListEntry
 from app.store.models.process import CurrentVersion, DefinitionVersion, ProcessInstance, ServiceJob, TaskRow
 from app.store.models.reference import Membership, ProviderGroup, Role, User
+from app.store.models.saved_filter import SavedFilter
 from app.store.models.service_request import ESCALATION_LEVELS, ServiceRequest, SlaEscalation
 from app.store.models.sign_in import InstallationSetting, SignInThrottle, WebSession
 from app.store.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -17,6 +18,6 @@ __all__ = [
     "DefinitionVersion", "Membership", "Notification", "ProcessInstance", "ProviderGroup", "Role", "ServiceJob",
     "ServiceRequest", "TaskRow", "User", "WorkListEntry",
     "SLA_UNITS", "Holiday", "HolidayYear", "SlaTarget", "ESCALATION_LEVELS", "SlaEscalation",
-    "InstallationSetting", "SignInThrottle", "WebSession",
+    "InstallationSetting", "SignInThrottle", "WebSession", "SavedFilter",
     "WebhookAttempt", "WebhookDelivery", "WebhookSubscription",
 ]

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.domain.vocabulary import PRIORITIES, REQUEST_TYPES  # noqa: E402,F401 - the columns' vocabulary
 from app.store.db import Base, UTCDateTime, stamped_on_insert
 from app.store.models.reference import ProviderGroup
 
+# The request list's filter columns in one narrow index: counting and filtering scan it, not the wide rows (see
+# app/services/requests/listing.py); the provider group first, as every staff member's list is scoped by it.
+LISTING_COLUMNS = ("provider_group_id", "status", "request_type", "priority", "created_at", "closed_at", "sla_due_at",
+                   "sla_breached_at", "sla_paused_since", "id")
+
 
 class ServiceRequest(Base):
     __tablename__ = "service_request"
+    __table_args__ = (Index("ix_service_request_listing", *LISTING_COLUMNS),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str | None] = mapped_column(String(32), unique=True)

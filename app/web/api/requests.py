@@ -63,14 +63,20 @@ class RequestPage(BaseModel):
 
 
 class RequestQuery(BaseModel):
-    q: str | None = Field(None, max_length=200, description="Words in the number, title, description, agency, "
-                                                            "requester, requester email or CRM case")
+    q: str | None = Field(None, max_length=200, description="Words, each matched as a word prefix and all required, "
+                                                            "in the number, title, description, agency, requester, "
+                                                            "requester email, CRM case or staff notes")
     group: str | None = Field(None, max_length=64)
     type: RequestType | None = None
     status: Literal["open", "closed"] | None = None
     priority: Priority | None = None
     created_from: date | None = None
     created_to: date | None = None
+    sla: Literal["on_time", "warning", "breached", "paused"] | None = Field(
+        None, description="The SLA clock: on time, warning (75% of the target used), breached, paused (waiting on "
+                          "the customer)")
+    closed_from: date | None = None
+    closed_to: date | None = None
     cursor: str | None = Field(None, max_length=12)
     limit: int = Field(50, ge=1, le=listing.LIMIT_MAX)
 
@@ -142,7 +148,8 @@ def list_requests(query: RequestQuery) -> tuple[dict[str, Any], int]:
     """Newest first; `q` searches; filters combine; page on with `cursor`."""
     found = listing.list_requests(services(), caller(), listing.RequestFilters(
         q=query.q, group=query.group, request_type=query.type, status=query.status, priority=query.priority,
-        created_from=query.created_from, created_to=query.created_to, cursor=query.cursor, limit=query.limit))
+        created_from=query.created_from, created_to=query.created_to, sla=query.sla, closed_from=query.closed_from,
+        closed_to=query.closed_to, cursor=query.cursor, limit=query.limit))
     return respond(RequestPage(items=[RequestSummary(**item) for item in found.items], next_cursor=found.next_cursor))
 
 
