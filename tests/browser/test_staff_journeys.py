@@ -187,7 +187,7 @@ def test_assistance_request_is_assigned_fulfilled_closed_and_the_customer_emaile
     inbox(sam)
     task_row(sam, number, "Fulfil assistance request").get_by_role("link", name="Open").click()
     expect(sam.get_by_role("heading", level=1, name="Fulfil assistance request")).to_be_visible()
-    sam.get_by_text(re.compile(r"^Assign to a specialist — maria")).click()
+    expect(sam.get_by_text(re.compile(r"^Assign to a specialist — maria"))).to_be_visible()  # open: no click
     expect(sam.get_by_text("Profiles for the two new rangers; see the CRM case.")).to_be_visible()
     notes = "Created VPN profiles for both rangers and emailed the set-up guide."
     labelled(sam, "Resolution notes").fill(notes)
@@ -265,7 +265,7 @@ def test_chargeable_enhancement_with_a_failed_test_is_reworked_billed_and_closed
     assert_not_in_inbox(sam, number)
 
     open_task(pete, number, "Fulfil enhancement request")
-    pete.get_by_text(re.compile(r"^Test the solution — pete")).click()
+    expect(pete.get_by_text(re.compile(r"^Test the solution — pete"))).to_be_visible()  # open: no click
     expect(pete.get_by_text("Renewal fails for licences that expired last year.")).to_be_visible()
     labelled(pete, "Fulfilment notes").fill("Expired licences are now renewable too.")
     labelled(pete, "Hours spent").fill("4")
