@@ -18,6 +18,7 @@ from app.services.audit import replay
 from app.services.requests import diagram, queries
 from app.web.context import services
 from app.web.local_time import viewer_zone
+from app.web.pages import render_request
 
 bp = Blueprint("history", __name__)
 COMMON_ZONES = ["America/Chicago", "America/New_York", "America/Denver", "America/Phoenix", "America/Los_Angeles",
@@ -53,8 +54,7 @@ def replay_request(ref: str) -> str:
     shown = queries.show_request(services(), ref, reader=g.identity)  # need-to-know: 404 for anyone else
     audit_views.record_request_view(services(), g.identity, ref, view="replay")
     report = replay.replay_request(services(), ref, reader=g.identity).as_dict()
-    return render_template("request.html", r=shown,
-                           extras=diagram.request_page_extras(services(), shown, reader=g.identity), replay=report)
+    return render_request(shown, replay=report)
 
 
 @bp.get("/requests/<ref>/history")

@@ -29,9 +29,14 @@ def dashboard() -> str:
 def request_page(ref: str) -> str:
     shown = queries.show_request(services(), ref, reader=g.identity)  # need-to-know: 404 for anyone else
     audit_views.record_request_view(services(), g.identity, ref)  # an auditor's look is itself audited
+    return render_request(shown)
+
+
+def render_request(shown: dict[str, Any], **more: Any) -> str:
+    """request.html for `shown` (queries.show_request for the signed-in user), plus `more` (a replay's report)."""
     data = story.request_data(services(), shown, g.identity, viewer_zone())
     return render_template("request.html", r=shown, data=data,
-                           extras=diagram.request_page_extras(services(), shown, reader=g.identity))
+                           extras=diagram.request_page_extras(services(), shown, reader=g.identity), **more)
 
 
 @pages.get("/api/requests/<ref>")
