@@ -19,7 +19,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from app.engine.scripts import AppScriptEngine, ServiceCaller
-from app.engine.serialization import SERIALIZER, load_workflow, split_state
+from app.engine.serialization import SERIALIZER, load_workflow, state_json_of
 from app.engine.spiff_patches import engine_time
 from app.errors import Conflict, EngineError, NotFound
 
@@ -115,7 +115,7 @@ def current_data(wf: BpmnWorkflow, ready: list[Any], waiting: list[Any]) -> dict
 
 
 def _describe(wf: BpmnWorkflow, fired: list[str] | None = None) -> InstanceState:
-    state_json = split_state(SERIALIZER.serialize_json(wf))
+    state_json = state_json_of(wf)
     ready = tasks_in(wf, TaskState.READY)
     humans = [_human_task(t) for t in ready if t.task_spec.manual and not is_service(t)]
     services = [ServiceCall(str(t.id), t.task_spec.bpmn_id, t.task_spec.bpmn_name or t.task_spec.bpmn_id,
