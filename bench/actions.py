@@ -378,11 +378,12 @@ def report(facts: dict[str, str], latency: list[Sample], runs: list[Throughput],
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.actions", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--samples", type=int, default=60, help="latency samples per action (default 60)")
-    parser.add_argument("--seconds", type=float, default=4.0, help="length of each throughput run (default 4)")
+    parser.add_argument("--samples", type=int, default=40, help="latency samples of claim and new request; "
+                        "the two completions alternate, half each (default 40)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each throughput run (default 3)")
     parser.add_argument("--processes", default="1,2,4", help="server process counts of the scaling curve")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients of the scaling curve (default 4)")
-    parser.add_argument("--tasks-per-run", type=int, default=120,
+    parser.add_argument("--tasks-per-run", type=int, default=80,
                         help="tasks prepared per throughput run (a run ends early when its clients use them up)")
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
     args = parser.parse_args(argv)
