@@ -19,8 +19,10 @@ redirects not followed):
 * complete-api: `POST /api/v1/tasks/{id}/complete` with `Authorization: Bearer`, JSON (200);
 * new-request: `POST /requests/new` with the new-request form (302).
 
-1. Latency: one client, sequential, on the server with the most processes: per action p50/p95 of the client's wall
-   time and of the server's own time (its `Server-Timing: app;dur=` header).
+1. Latency: one client, sequential, on the server with the most processes (all claims, then all completions,
+   then the new requests): per action p50/p95 of the client's wall time and of the server's own time (its
+   `Server-Timing: app;dur=` header), and the CPU time all server processes used per action (from /proc: what the
+   action costs the server whatever else the machine runs; the database's own CPU is not in it).
 2. Throughput: C clients (separate processes, so they do not share a GIL) each loop "claim a task, complete it
    (form and API in turn), log a new request" for --seconds; actions/s = all POSTs answered / elapsed. With 1 and 4
    clients on the largest server, and 4 clients on 1, 2 and 4 server processes (the scaling curve).
@@ -105,6 +107,26 @@ def start_server(settings: Settings, port: int, processes: int, log: Path) -> su
             time.sleep(0.2)
     stop_server(process)
     raise RuntimeError("rf serve was not ready after 60 s")
+
+
+def tree_cpu_ms(pid: int) -> float:
+    """CPU time (user + system, ms) the process `pid` and its descendants have used so far (Linux /proc): the
+    server's own cost, whatever else the machine is doing meanwhile."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) * 1000 / tick)
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += stats.get(current, (0, 0.0))[1]
+        todo += [child for child, (parent, _) in stats.items() if parent == current]
+    return total
 
 
 def stop_server(process: subprocess.Popen[bytes]) -> None:
@@ -194,6 +216,23 @@ def client_run(base: str, token: str, task_ids: list[str], ready: Any, seconds: 
         samples += client.cycle(i, task_id)
         used.append(task_id)
     out.put((samples, used))
+
+
+def measure_latency(client: Client, server_pid: int, task_ids: list[str]) -> tuple[list[Sample], dict[str, float]]:
+    """Sequential: every task claimed, then every task completed (by form and by API in turn), then as many new
+    requests. One block per kind of action, so that the server's CPU time per action can be told apart."""
+    blocks: list[tuple[str, Callable[[int, str], Sample]]] = [
+        ("claim", lambda _i, task_id: client.claim(task_id)),
+        ("complete", lambda i, task_id: client.complete_form(task_id) if i % 2 == 0 else client.complete_api(task_id)),
+        ("new-request", lambda _i, _task_id: client.new_request())]
+    samples: list[Sample] = []
+    cpu: dict[str, float] = {}
+    for name, act in blocks:
+        before = tree_cpu_ms(server_pid)
+        for i, task_id in enumerate(task_ids):
+            samples.append(act(i, task_id))
+        cpu[name] = (tree_cpu_ms(server_pid) - before) / len(task_ids)
+    return samples, cpu
 
 
 @dataclass
@@ -334,8 +373,8 @@ def _row(name: str, values: list[float], servers: list[float] | None = None) -> 
     return text
 
 
-def report(facts: dict[str, str], latency: list[Sample], runs: list[Throughput], raw: dict[str, list[float]],
-           checks: list[str], largest: int) -> None:
+def report(facts: dict[str, str], latency: list[Sample], server_cpu: dict[str, float], runs: list[Throughput],
+           raw: dict[str, list[float]], checks: list[str], largest: int) -> None:
     width = max(len(k) for k in facts)
     for key, value in facts.items():
         print(f"{key:<{width}}  {value}")
@@ -346,6 +385,8 @@ def report(facts: dict[str, str], latency: list[Sample], runs: list[Throughput],
     for action in ACTIONS:
         picked = [s for s in latency if s.action == action]
         print(_row(action, [s.wall_ms for s in picked], [s.server_ms for s in picked]))
+    print("server CPU per action (all its processes, from /proc; immune to waiting, not to a busy machine): "
+          + ", ".join(f"{name} {ms:.1f} ms" for name, ms in server_cpu.items()))
     print("\nthroughput: each client loops claim, complete (form / API in turn), new request")
     header = (f"{'processes':>9} {'clients':>7} {'actions':>7} {'seconds':>7} {'actions/s':>9} "
               f"{'complete server p50':>19} {'wall p50':>8}")
@@ -366,7 +407,11 @@ def report(facts: dict[str, str], latency: list[Sample], runs: list[Throughput],
     form_times = [s.server_ms for s in latency if s.action == "complete-form"]
     news = [s.server_ms for s in latency if s.action == "new-request"]
     p50 = percentile(form_times, 50)
-    print(f"\ncomplete-form server p50 {p50:.2f} ms: "
+    cpu = server_cpu["complete"]
+    print(f"\ncomplete server CPU {cpu:.2f} ms: "
+          f"{cpu / percentile(raw['complete with save/load'], 50):.1f}x raw with save/load, "
+          f"{cpu / percentile(raw['complete in memory'], 50):.1f}x raw in memory")
+    print(f"complete-form server p50 {p50:.2f} ms: "
           f"{p50 / percentile(raw['complete with save/load'], 50):.1f}x raw with save/load, "
           f"{p50 / percentile(raw['complete in memory'], 50):.1f}x raw in memory")
     new_p50 = percentile(news, 50)
@@ -413,6 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         used: list[str] = []
         new_requests = 0
         latency: list[Sample] = []
+        server_cpu: dict[str, float] = {}
         runs: list[Throughput] = []
         pending = iter(tasks)
 
@@ -434,11 +480,9 @@ def main(argv: list[str] | None = None) -> int:
                     new_requests += len(warm)
                     measured = take(args.samples)
                     used += measured
-                    for i, task_id in enumerate(measured):
-                        latency.append(client.claim(task_id))
-                        latency.append(client.complete_form(task_id) if i % 2 == 0 else client.complete_api(task_id))
-                        latency.append(client.new_request())
-                        new_requests += 1
+                    samples, server_cpu = measure_latency(client, server.pid, measured)
+                    latency += samples
+                    new_requests += len(measured)
                 for p, clients in runs_planned:
                     if p != processes:
                         continue
@@ -467,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
                        f"throughput: {args.seconds:g} s per run after {WARM_UP_CYCLES} warm-up cycles per client",
         }
         services.engine.dispose()
-    report(facts, latency, runs, raw, checks, largest)
+    report(facts, latency, server_cpu, runs, raw, checks, largest)
     return 0
 
 

@@ -19,7 +19,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from app.engine.scripts import AppScriptEngine, ServiceCaller
-from app.engine.serialization import SERIALIZER, load_workflow, state_json_of
+from app.engine.serialization import SERIALIZER, load_workflow, specs_of, state_json_of
 from app.engine.spiff_patches import engine_time
 from app.errors import Conflict, EngineError, NotFound
 
@@ -212,6 +212,11 @@ def fire_due_timers(spec_json: str, state_json: str, now: datetime) -> InstanceS
         wf = load_workflow(spec_json, state_json, AppScriptEngine())
         fired = advance(wf)
         return _describe(wf, fired)
+
+
+def prepare_spec(spec_json: str) -> None:
+    """Restore a version's spec now (it is kept: `serialization.specs_of`), not on the first request that needs it."""
+    specs_of(spec_json)
 
 
 def inspect(spec_json: str, state_json: str) -> InstanceState:

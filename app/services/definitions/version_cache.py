@@ -22,7 +22,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import engine
 from app.errors import NotFound
+from app.services.context import Context
 from app.store.models import CurrentVersion, DefinitionVersion
 
 MAX_VERSIONS = 32  # versions one process keeps; a deployment has a handful in use
@@ -105,3 +107,14 @@ def data_of(session: Session, key: VersionKey) -> VersionData:
 
 def version_data(session: Session, version_id: int) -> VersionData:
     return data_of(session, key_of(session, version_id))
+
+
+def warm(services: Context) -> int:
+    """Load the current version of every process and restore its spec, so that a new server process answers its
+    first requests as fast as the later ones (restoring a spec takes tens of milliseconds). Returns how many."""
+    with services.uow() as uow:
+        process_ids = list(uow.session.scalars(select(CurrentVersion.process_id)))
+        found = [data_of(uow.session, current_key(uow.session, process_id)) for process_id in process_ids]
+    for data in found:
+        engine.prepare_spec(data.spec_json)
+    return len(found)
