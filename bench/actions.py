@@ -22,7 +22,8 @@ redirects not followed):
 1. Latency: one client, sequential, on the server with the most processes (all claims, then all completions,
    then the new requests): per action p50/p95 of the client's wall time and of the server's own time (its
    `Server-Timing: app;dur=` header), and the CPU time all server processes used per action (from /proc: what the
-   action costs the server whatever else the machine runs; the database's own CPU is not in it).
+   action costs the server whatever else the machine runs; the database's own CPU is not in it). For scale, the
+   same CPU figure for `GET /health` without and with the session cookie (the floor of any request).
 2. Throughput: C clients (separate processes, so they do not share a GIL) each loop "claim a task, complete it
    (form and API in turn), log a new request" for --seconds; actions/s = all POSTs answered / elapsed. With 1 and 4
    clients on the largest server, and 4 clients on 1, 2 and 4 server processes (the scaling curve).
@@ -227,6 +228,12 @@ def measure_latency(client: Client, server_pid: int, task_ids: list[str]) -> tup
         ("new-request", lambda _i, _task_id: client.new_request())]
     samples: list[Sample] = []
     cpu: dict[str, float] = {}
+    # the floor: an answer that reads nothing (/health), and the same with the session check every page makes
+    for name, session in (("empty request", requests.Session()), ("signed-in empty request", client.web)):
+        before = tree_cpu_ms(server_pid)
+        for _ in task_ids:
+            session.get(f"{client.base}/health", timeout=60).raise_for_status()
+        cpu[name] = (tree_cpu_ms(server_pid) - before) / len(task_ids)
     for name, act in blocks:
         before = tree_cpu_ms(server_pid)
         for i, task_id in enumerate(task_ids):
@@ -385,7 +392,7 @@ def report(facts: dict[str, str], latency: list[Sample], server_cpu: dict[str, f
     for action in ACTIONS:
         picked = [s for s in latency if s.action == action]
         print(_row(action, [s.wall_ms for s in picked], [s.server_ms for s in picked]))
-    print("server CPU per action (all its processes, from /proc; immune to waiting, not to a busy machine): "
+    print("server CPU per request (all its processes, from /proc; immune to waiting, not to a busy machine): "
           + ", ".join(f"{name} {ms:.1f} ms" for name, ms in server_cpu.items()))
     print("\nthroughput: each client loops claim, complete (form / API in turn), new request")
     header = (f"{'processes':>9} {'clients':>7} {'actions':>7} {'seconds':>7} {'actions/s':>9} "
