@@ -54,6 +54,7 @@ test: install browser lint
 bench: install
 	$(BIN)/python -m bench.lifecycle
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.actions
 	$(BIN)/python -m bench.wakeup
 
 clean:

@@ -97,7 +97,7 @@ class Settings:
     webhook_timeout_seconds: float = 5.0
     webhook_max_attempts: int = 10
     webhook_backoff_seconds: float = 30.0
-    # The database connection pool of each process (PostgreSQL; SQLite opens a connection per use). Each gunicorn
+    # The database connection pool of each process (PostgreSQL; a SQLite file keeps 5 idle ones). Each gunicorn
     # process and each `rf worker` has its own pool: the database sees up to processes x (size + overflow).
     db_pool_size: int = 5  # RF_DB_POOL_SIZE: connections kept open
     db_max_overflow: int = 10  # RF_DB_MAX_OVERFLOW: extra connections opened under load, closed when returned

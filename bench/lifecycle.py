@@ -48,6 +48,7 @@ from app.bootstrap import Services, bootstrap
 from app.clock import FixedClock
 from app.config import PROJECT_ROOT, Settings
 from app.domain.permissions import OPERATOR
+from app.engine.spiff_patches import engine_time
 from app.services import worker
 from app.services.admin import setup
 from app.services.definitions import deploy as definitions
@@ -234,6 +235,12 @@ def raw_variables(kind: str, n: int) -> dict[str, Any]:
 
 
 def raw_lifecycle(specs: RawSpecs, kind: str, variables: dict[str, Any]) -> BpmnWorkflow:
+    """The raw side runs on the wall clock: the app's engine patch asks for the time explicitly (`engine_time`)."""
+    with engine_time(datetime.now(UTC)):
+        return _raw_lifecycle(specs, kind, variables)
+
+
+def _raw_lifecycle(specs: RawSpecs, kind: str, variables: dict[str, Any]) -> BpmnWorkflow:
     wf = BpmnWorkflow(specs.spec, specs.subprocess_specs, script_engine=specs.engine)
     wf.get_tasks(state=TaskState.READY)[0].data.update(variables)
     wf.do_engine_steps()

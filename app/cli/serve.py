@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from app.bootstrap import Services
@@ -88,9 +90,15 @@ def _serve_production(host: str, port: int, processes: int, threads: int, timeou
         services.close()  # the parent's connections: closed before any fork (each process opens its own)
 
         def factory() -> object:
+            from app.services.definitions import version_cache
             from app.web import create_app
 
-            return create_app()
+            app = create_app()
+            try:  # each process restores the current versions' specs before its first request, not during it
+                version_cache.warm(app.extensions["rf_services"])
+            except Exception:  # noqa: BLE001 - a database not ready yet: the first requests restore them instead
+                logging.getLogger("rf.serve").warning("could not preload the process specs", exc_info=True)
+            return app
 
         production.run(production.Options(host=host, port=port, processes=processes, threads=threads,
                                           timeout=timeout, graceful_timeout=graceful_timeout,

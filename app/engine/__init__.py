@@ -21,6 +21,7 @@ from app.engine.runtime import (
     complete_human_task,
     fire_due_timers,
     inspect,
+    prepare_spec,
     run_service_task,
     start,
 )
@@ -33,3 +34,4 @@ __all__ = [
 ]
 __all__ += ["Blocker", "MigrationCheck", "check_migration", "migrate_instance"]
 __all__ += ["ServiceInputs", "cancel", "edit_service_inputs", "service_inputs"]
+__all__ += ["prepare_spec"]

@@ -19,7 +19,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from app.engine.scripts import AppScriptEngine, ServiceCaller
-from app.engine.serialization import SERIALIZER, load_workflow, split_state
+from app.engine.serialization import SERIALIZER, load_workflow, specs_of, state_json_of
 from app.engine.spiff_patches import engine_time
 from app.errors import Conflict, EngineError, NotFound
 
@@ -117,7 +117,7 @@ def current_data(wf: BpmnWorkflow, ready: list[Any], waiting: list[Any]) -> dict
 
 
 def _describe(wf: BpmnWorkflow, fired: list[str] | None = None) -> InstanceState:
-    state_json = split_state(SERIALIZER.serialize_json(wf))
+    state_json = state_json_of(wf)
     ready = tasks_in(wf, TaskState.READY)
     humans = [_human_task(t) for t in ready if t.task_spec.manual and not is_service(t)]
     services = [ServiceCall(str(t.id), t.task_spec.bpmn_id, t.task_spec.bpmn_name or t.task_spec.bpmn_id,
@@ -214,6 +214,11 @@ def fire_due_timers(spec_json: str, state_json: str, now: datetime) -> InstanceS
         wf = load_workflow(spec_json, state_json, AppScriptEngine())
         fired = advance(wf)
         return _describe(wf, fired)
+
+
+def prepare_spec(spec_json: str) -> None:
+    """Restore a version's spec now (it is kept: `serialization.specs_of`), not on the first request that needs it."""
+    specs_of(spec_json)
 
 
 def inspect(spec_json: str, state_json: str) -> InstanceState:

@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import WorkflowConverter
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
@@ -28,6 +29,23 @@ def split_state(serialized: str) -> str:
     for key in _SPEC_KEYS:
         full.pop(key, None)
     return json.dumps(full)
+
+
+def state_json_of(workflow: BpmnWorkflow) -> str:
+    """The instance's own state as JSON: what `split_state(SERIALIZER.serialize_json(workflow))` gives, byte for
+    byte, without converting the spec (the larger part, stored once per version) only to drop it again."""
+    converter = SERIALIZER.registry.convert_from_dict["BpmnWorkflow"].args[0].__self__
+    registry = SERIALIZER.registry
+    registry._encoder_mode = True
+    try:
+        dct = WorkflowConverter.to_dict(converter, workflow)
+        dct["subprocesses"] = converter.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = registry.convert(workflow.bpmn_events)
+        dct["typename"] = registry.typenames[workflow.__class__]
+        dct[SERIALIZER.VERSION_KEY] = SERIALIZER.VERSION
+        return json.dumps(dct, cls=SERIALIZER._encoder_cls)
+    finally:
+        registry._encoder_mode = False
 
 
 @lru_cache(maxsize=32)

@@ -29,10 +29,10 @@ from app.observability import request_id as request_ids
 from app.services import webhook_delivery
 from app.services.audit import events as audit_events
 from app.services.context import Context
+from app.services.definitions import version_cache
 from app.services.requests import projection, sla_clock
 from app.store import audit
 from app.store.models import (
-    DefinitionVersion,
     Notification,
     ProcessInstance,
     ServiceJob,
@@ -93,14 +93,13 @@ def _due_jobs(services: Context, now: datetime, limit: int) -> list[DueJob]:
         return [DueJob(*row) for row in rows]
 
 
-def _loaded(session: Session, instance_id: int) -> tuple[ProcessInstance, DefinitionVersion] | None:
-    """The instance, locked (None when another transaction holds it: try again next pass)."""
+def _loaded(session: Session, instance_id: int) -> tuple[ProcessInstance, version_cache.VersionData] | None:
+    """The instance, locked (None when another transaction holds it: try again next pass), and its version's spec
+    (from memory after its first use)."""
     instance = projection.lock_instance(session, instance_id, skip_locked=True)
     if instance is None:
         return None
-    definition = session.get(DefinitionVersion, instance.definition_version_id)
-    assert definition is not None
-    return instance, definition
+    return instance, version_cache.version_data(session, instance.definition_version_id)
 
 
 def operator_interrupt(err: BaseException) -> bool:

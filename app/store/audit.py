@@ -116,9 +116,35 @@ def _insert_missing(session: Session, model: type[AuditChain] | type[AuditCheckp
     session.execute(insert(model).values(chain=key, length=0, head_hash=GENESIS).on_conflict_do_nothing())
 
 
-def _locked_head(session: Session, chain: str) -> AuditChain:
+_TX = "rf_audit_tx"  # session.info: (transaction, {chain: its locked head}, [last seq]) of the current transaction
+
+
+def _this_transaction(session: Session) -> tuple[Any, dict[str, AuditChain], list[int]]:
+    """What earlier appends of this transaction learnt: the chain heads they locked and (SQLite) the last `seq`.
+    A transaction locks a head once and keeps it until it ends, so a second append to the chain needs no query."""
+    transaction = session.get_transaction()
+    found = session.info.get(_TX)
+    if found is None or found[0] is not transaction:
+        found = (transaction, {}, [0])
+        session.info[_TX] = found
+    return found
+
+
+def _locked_head(session: Session, chain: str, fresh: bool = False) -> AuditChain:
+    locked = _this_transaction(session)[1]
+    if chain in locked:
+        return locked[chain]
+    locked[chain] = _lock_head(session, chain, fresh)
+    return locked[chain]
+
+
+def _lock_head(session: Session, chain: str, fresh: bool = False) -> AuditChain:
+    """Lock the chain's head row, creating it when missing. `fresh`: the chain most likely has no head yet, so
+    create first (a no-op if it has one) and read once, instead of read, create, read again."""
     query = (select(AuditChain).where(AuditChain.chain == chain).with_for_update()
              .execution_options(populate_existing=True))
+    if fresh:
+        _insert_missing(session, AuditChain, chain)
     head = session.scalars(query).one_or_none()
     if head is None:
         _insert_missing(session, AuditChain, chain)
@@ -129,7 +155,9 @@ def _locked_head(session: Session, chain: str) -> AuditChain:
 def _next_seq(session: Session) -> int:
     if _postgresql(session):
         return int(session.scalar(text(f"SELECT nextval('{SEQUENCE}')")))
-    return int(session.scalar(select(func.coalesce(func.max(AuditEvent.seq), 0))) or 0) + 1
+    last = _this_transaction(session)[2]  # SQLite: this transaction is the only writer until it ends
+    last[0] = (last[0] or int(session.scalar(select(func.coalesce(func.max(AuditEvent.seq), 0))) or 0)) + 1
+    return last[0]
 
 
 def append(session: Session, *, actor: str, event_type: str, payload: dict[str, Any], now: datetime,
@@ -139,7 +167,7 @@ def append(session: Session, *, actor: str, event_type: str, payload: dict[str, 
     same transaction (`webhook_outbox`)."""
     now = now.astimezone(UTC)
     chain = chain_of(event_type, request_id)
-    head = _locked_head(session, chain)
+    head = _locked_head(session, chain, fresh=event_type == "instance_started")  # a new request's first event
     via = _via.get()
     if via is not None:
         payload = {**payload, "via": via}

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import DateTime, Engine, create_engine, event, inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, MappedColumn, Session, mapped_column, sessionmaker
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 from sqlalchemy.types import TypeDecorator
 
 from app.clock import Clock
@@ -38,18 +38,24 @@ class UTCDateTime(TypeDecorator[datetime]):
 def make_engine(url: str, *, pool: dict[str, Any] | None = None, **kwargs: Any) -> Engine:
     """Create the engine; SQLite gets WAL, a busy timeout and immediate transactions so writers queue cleanly.
 
-    `pool` (PostgreSQL only: SQLite opens a connection per use) takes QueuePool's pool_size, max_overflow,
-    pool_timeout, pool_recycle and pool_pre_ping. An engine belongs to one process: a forked process (a gunicorn
-    worker) makes its own and never uses a connection its parent opened."""
+    `pool` (PostgreSQL only) takes QueuePool's pool_size, max_overflow, pool_timeout, pool_recycle and
+    pool_pre_ping. An engine belongs to one process: a forked process (a gunicorn worker) makes its own and never
+    uses a connection its parent opened.
+
+    A SQLite file keeps up to five idle connections open (any number while busy, never waiting for one): opening a
+    connection per use cost a connect and, worse, closing the last open connection of a WAL database checkpoints
+    and removes the WAL file, several milliseconds on every request. An in-memory database keeps no pool."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, poolclass=NullPool,
-                               **kwargs)
+        memory = ":memory:" in url or url in ("sqlite://", "sqlite:///")
+        pooling: dict[str, Any] = {"poolclass": NullPool} if memory else \
+            {"poolclass": QueuePool, "pool_size": 5, "max_overflow": -1, "pool_pre_ping": False}
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **pooling, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # let SQLAlchemy's begin event emit BEGIN itself
             cur = dbapi_conn.cursor()
-            if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
+            if not memory:
                 cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -57,14 +58,20 @@ def task(task_id: str) -> tuple[str, int]:
 
 @bp.post("/tasks/<task_id>")
 def submit(task_id: str) -> Any:
-    detail = tasks.task_detail(services(), task_id, identity().username)
-    data, errors = read_submission(detail.schema, request.form, detail.ui_schema)
-    if errors:
-        return _task_page(task_id, dict(request.form) | data, errors, 422)
+    """One service call: it reads the form with the schema of the task's version, validates once and completes; only
+    a rejected form renders the task page again."""
+    form = request.form
+
+    def read(schema: dict[str, Any], ui_schema: dict[str, Any] | None,
+             today: date) -> tuple[dict[str, Any], dict[str, str]]:
+        return read_submission(schema, form, ui_schema, today)
+
     try:
-        done = tasks.complete(services(), task_id, identity().username, data)
+        done = tasks.complete(services(), task_id, identity(), read_form=read)
+    except tasks.FormRejected as err:
+        return _task_page(task_id, dict(form) | err.data, err.fields, 422)
     except InvalidData as err:
-        return _task_page(task_id, data, {e.field: e.message for e in err.errors} or {"": str(err)}, 422)
+        return _task_page(task_id, dict(form), {e.field: e.message for e in err.errors} or {"": str(err)}, 422)
     except Conflict as err:
         flash(str(err), "warn")
         return redirect(url_for("inbox.inbox"))
@@ -90,7 +97,7 @@ def _act(task_id: str, action: Callable[[], tasks.TaskView], message: Callable[[
 def claim(task_id: str) -> Response:
     """A claimed task is the claimer's next work: they land on its form, not on a list it has just left."""
     try:
-        taken = tasks.claim(services(), task_id, identity().username)
+        taken = tasks.claim(services(), task_id, identity())
     except Conflict as err:
         flash(str(err), "warn")
         return _back(task_id)

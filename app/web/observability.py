@@ -1,5 +1,7 @@
 """Each request's id, access log line and latency; the readiness probe and the Prometheus metrics.
 
+* `Server-Timing: app;dur=<ms>` on every response: the server's own time for the request (from the first hook to
+  the response being handed back, without the network), which browsers' developer tools and `bench/` read.
 * Request id: a sane `X-Request-Id` from the caller (1-64 letters, digits, `._:+=@/-`), else a new one; echoed in the
   response's `X-Request-Id`, on every log line of the request, and stored on the service jobs the request makes ready
   (the worker's log lines for those jobs carry it).
@@ -52,6 +54,7 @@ def _finish(response: Response) -> Response:
     rid = g.get("request_id") or request_id.new()
     response.headers[request_id.HEADER] = rid
     seconds = time.monotonic() - g.get("rf_started", time.monotonic())
+    response.headers["Server-Timing"] = f"app;dur={seconds * 1000:.2f}"
     endpoint = request.endpoint or "unmatched"
     metrics.HTTP_REQUEST_DURATION.labels(endpoint, request.method, str(response.status_code)).observe(seconds)
     who = g.get("identity")

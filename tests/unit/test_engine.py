@@ -52,6 +52,22 @@ def test_instance_state_holds_no_spec_and_round_trips_through_json(spec_json):
     assert engine.inspect(spec_json, state.state_json).human_tasks[0].task_id == state.human_tasks[0].task_id
 
 
+def test_saving_the_state_alone_gives_exactly_what_splitting_the_full_serialization_gave(spec_json):
+    """state_json_of skips converting the spec only to drop it again: byte for byte the stored state of before."""
+    from app.engine.scripts import AppScriptEngine
+    from app.engine.serialization import SERIALIZER, load_workflow, split_state, state_json_of
+
+    state = engine.start(spec_json, START_DATA, NOW)
+    states = [state]
+    state = step(spec_json, state, "draw_up_work_plan", {"work_plan": "x", "estimated_hours": 1.5,
+                                                         "planned_start": "2026-12-02", "planned_finish": "2026-12-03"})
+    states.append(state)
+    states.append(run_services(spec_json, state))
+    for saved in states:
+        wf = load_workflow(spec_json, saved.state_json, AppScriptEngine())
+        assert state_json_of(wf) == split_state(SERIALIZER.serialize_json(wf)) == saved.state_json
+
+
 def test_rework_loop_survives_hundreds_of_failed_tests_without_stalling(spec_json):
     state = engine.start(spec_json, START_DATA, NOW)
     state = step(spec_json, state, "draw_up_work_plan", {"work_plan": "x", "estimated_hours": 1,

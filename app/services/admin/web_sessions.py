@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.config import Settings
 from app.domain.permissions import Identity
@@ -58,10 +58,14 @@ def resume(services: Context, token: str, identity_of: Callable[[User], Identity
     now = services.clock.now()
     lifetime = Lifetime.from_settings(services.settings)
     with services.uow() as uow:
-        row = uow.session.scalars(select(WebSession).where(WebSession.token_hash == token_hash(token))).one_or_none()
-        if row is None or row.ended_at is not None:
+        # one statement: the session, its user and the user's memberships (every request of a page reads them)
+        found = uow.session.execute(
+            select(WebSession, User).outerjoin(User, User.id == WebSession.user_id)
+            .where(WebSession.token_hash == token_hash(token)).options(joinedload(User.memberships))
+        ).unique().one_or_none()
+        if found is None or found[0].ended_at is not None:
             raise SessionEnded("You were signed out. Sign in again.")
-        user = uow.session.get(User, row.user_id)
+        row, user = found
         reason = (DEACTIVATED if user is None or not user.is_active else
                   EXPIRED if now - row.created_at > lifetime.longest else
                   IDLE if now - row.last_seen_at > lifetime.idle else None)

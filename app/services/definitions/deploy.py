@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from app.engine import CompiledBundle, compile_bundle
 from app.errors import DefinitionRejected, NotFound, Problem
 from app.services.admin.setup import ROLES
 from app.services.context import Context
+from app.services.definitions import version_cache
 from app.store import audit
 from app.store.models import CurrentVersion, DefinitionVersion, Role
 
@@ -170,8 +172,8 @@ def point_current(session: Session, version: DefinitionVersion, actor: str, now:
 
 
 def form_file(session: Session, version_id: int, filename: str) -> dict[str, object]:
-    version = session.get(DefinitionVersion, version_id)
-    if version is None or filename not in version.files:
-        raise NotFound(f"form {filename} is not part of definition version {version_id}")
-    loaded: dict[str, object] = json.loads(version.files[filename])
-    return loaded
+    """The parsed form file of a version (a copy of what `version_cache` keeps: the caller may change it)."""
+    try:
+        return copy.deepcopy(version_cache.version_data(session, version_id).form(filename))
+    except NotFound:
+        raise NotFound(f"form {filename} is not part of definition version {version_id}") from None

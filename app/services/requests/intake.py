@@ -16,11 +16,11 @@ from app.domain.input_limits import MAX_JSON_DEPTH, json_depth
 from app.domain.vocabulary import REQUEST_SCHEMA, REQUEST_TYPES
 from app.errors import FieldError, InvalidData
 from app.services.context import Context
-from app.services.definitions.deploy import current_version
+from app.services.definitions import version_cache
 from app.services.requests import projection, sla_clock
 from app.services.requests import sla_targets as sla
 from app.store import audit, search_index
-from app.store.models import CrmCase, ProcessInstance, ProviderGroup, ServiceRequest
+from app.store.models import CrmCase, ProviderGroup, ServiceRequest
 
 MAIN_PROCESS = "request_fulfillment"
 
@@ -39,14 +39,19 @@ def _control_characters(data: Any, path: str = "") -> list[FieldError]:
     return found
 
 
-def validate(schema: dict[str, Any], data: Any, what: str, today: date | None = None) -> None:
+def validate(schema: dict[str, Any], data: Any, what: str, today: date | None = None, *,
+             schema_checked: bool = False) -> None:
     """Validate like every form: JSON Schema 2020-12 with formats, plus the rules of app.domain.form_rules
-    (cross-field comparisons, single-line fields, exact multipleOf); `today` decides "today" comparisons."""
+    (cross-field comparisons, single-line fields, exact multipleOf); `today` decides "today" comparisons.
+    `schema_checked`: that validator already ran on `data` (the web form's reader); only depth and control
+    characters are checked here."""
     if json_depth(data) > MAX_JSON_DEPTH:  # before anything walks it recursively
         raise InvalidData(f"{what} is not valid", [FieldError("(data)", f"nested more than {MAX_JSON_DEPTH} levels")])
     control = _control_characters(data)
     if control:
         raise InvalidData(f"{what} is not valid", control)
+    if schema_checked:
+        return
     errors = sorted(form_validator(schema, today).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         raise InvalidData(f"{what} is not valid", [
@@ -124,7 +129,8 @@ def new_request(services: Context, request_type: str, data: dict[str, Any], acto
         case.request_number = request.number  # leaves the Pending Queue now; a second pull is refused
         if request_type == "enhancement":
             case.status = "in_progress"  # worked on the work list; assistance cases are taken by crm.take_case
-        definition = current_version(session, MAIN_PROCESS)  # not simply the latest: see definitions.current
+        # not simply the latest (see definitions.current); its spec from memory after the first use
+        definition = version_cache.data_of(session, version_cache.current_key(session, MAIN_PROCESS))
         variables = {
             "request_id": request.id, "request_number": request.number, "request_type": request_type,
             "routine": routine, "title": request.title, "description": request.description,
@@ -134,14 +140,10 @@ def new_request(services: Context, request_type: str, data: dict[str, Any], acto
             "sla_due_at": request.sla_due_at.isoformat() if request.sla_due_at else None,
         }
         state = engine.start(definition.spec_json, variables, now)
-        instance = ProcessInstance(request_id=request.id, definition_version_id=definition.id,
-                                   state_json=state.state_json, serializer_version=state.serializer_version,
-                                   status="running", version=0, created_at=now, updated_at=now)
-        session.add(instance)
-        session.flush()
         audit.append(session, actor=actor, event_type="instance_started", request_id=request.id, now=now,
                      payload={"request_number": request.number, "request_type": request_type,
-                              "definition": f"{definition.process_id} v{definition.version}", "data": variables})
-        projection.apply(session, instance, 0, state, now, actor)
+                              "definition": f"{definition.key.process_id} v{definition.key.version}",
+                              "data": variables})
+        projection.new_instance(session, request, definition.key.id, state, now, actor)
         uow.commit()
         return request

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.engine import InstanceState
 from app.errors import Conflict
@@ -44,13 +45,18 @@ def save_state(session: Session, instance: ProcessInstance, seen_version: int, s
         .execution_options(synchronize_session=False))
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("someone else changed this request at the same time; reload and try again")
-    session.refresh(instance)
+    # What the row now holds, without reading it back (the state JSON is the largest column there is).
+    for name, value in (("state_json", state.state_json), ("serializer_version", state.serializer_version),
+                        ("status", "completed" if state.completed else "running"), ("version", seen_version + 1),
+                        ("next_timer_at", state.next_timer_at), ("updated_at", now)):
+        set_committed_value(instance, name, value)
 
 
 def project(session: Session, instance: ProcessInstance, request: ServiceRequest, state: InstanceState,
-            now: datetime, actor: str) -> None:
-    roles = lane_roles(session)
-    open_rows = {row.task_uuid: row for row in session.scalars(
+            now: datetime, actor: str, *, new: bool = False) -> None:
+    """`new`: the instance was inserted in this transaction, so it has no task or job rows to read yet."""
+    roles: dict[str, str] | None = None  # read only when a task becomes ready
+    open_rows = {} if new else {row.task_uuid: row for row in session.scalars(
         select(TaskRow).where(TaskRow.instance_id == instance.id, TaskRow.status == "open"))}
     ready_ids = {task.task_id for task in state.human_tasks}
     for task_uuid, row in open_rows.items():
@@ -60,6 +66,7 @@ def project(session: Session, instance: ProcessInstance, request: ServiceRequest
         if task.task_id in open_rows:
             continue
         assignee = task.data.get(task.assignee_variable) if task.assignee_variable else None
+        roles = lane_roles(session) if roles is None else roles
         session.add(TaskRow(
             task_uuid=task.task_id, instance_id=instance.id, request_id=request.id, bpmn_id=task.bpmn_id,
             process_id=task.process_id, name=task.name, lane=task.lane, role_code=roles.get(task.lane or ""),
@@ -70,7 +77,7 @@ def project(session: Session, instance: ProcessInstance, request: ServiceRequest
         audit.append(session, actor=actor, event_type="task_ready", request_id=request.id, now=now,
                      payload={"task": task.task_id, "bpmn_id": task.bpmn_id, "name": task.name, "lane": task.lane,
                               "assignee": assignee})
-    _project_jobs(session, instance, request, state, now)
+    _project_jobs(session, instance, request, state, now, new)
     for timer in state.fired_timers:
         audit.append(session, actor="timer", event_type="timer_fired", request_id=request.id, now=now,
                      payload={"bpmn_id": timer})
@@ -84,11 +91,11 @@ def project(session: Session, instance: ProcessInstance, request: ServiceRequest
 
 
 def _project_jobs(session: Session, instance: ProcessInstance, request: ServiceRequest, state: InstanceState,
-                  now: datetime) -> None:
+                  now: datetime, new: bool = False) -> None:
     """One job row per service task, ever (task_uuid is unique): a ready service task keeps the row it has, whatever
     its status (a pending job, or an incident an operator has to look at), and gets one only when it has none; an open
     job (pending or incident) whose task is no longer ready is cancelled."""
-    jobs = {job.task_uuid: job for job in session.scalars(
+    jobs = {} if new else {job.task_uuid: job for job in session.scalars(
         select(ServiceJob).where(ServiceJob.instance_id == instance.id))}
     ready_services = {call.task_id for call in state.service_calls}
     for task_uuid, job in jobs.items():
@@ -106,8 +113,25 @@ def _project_jobs(session: Session, instance: ProcessInstance, request: ServiceR
 
 
 def apply(session: Session, instance: ProcessInstance, seen_version: int, state: InstanceState, now: datetime,
-          actor: str) -> None:
+          actor: str, request: ServiceRequest | None = None) -> None:
+    """Save the state (optimistic lock) and project it; `request`, when the caller has it loaded, saves a read."""
     save_state(session, instance, seen_version, state, now)
-    request = session.get(ServiceRequest, instance.request_id)
+    request = request or session.get(ServiceRequest, instance.request_id)
     assert request is not None
     project(session, instance, request, state, now, actor)
+
+
+def new_instance(session: Session, request: ServiceRequest, definition_version_id: int, state: InstanceState,
+                 now: datetime, actor: str) -> ProcessInstance:
+    """Insert the instance of a new request as its first save leaves it (version 1, as `save_state` of version 0
+    would: one INSERT instead of an INSERT and an UPDATE that writes the state again) and project it."""
+    instance = ProcessInstance(request_id=request.id, definition_version_id=definition_version_id,
+                               state_json=state.state_json, serializer_version=state.serializer_version,
+                               status="completed" if state.completed else "running", version=1,
+                               next_timer_at=state.next_timer_at, created_at=now, updated_at=now)
+    session.add(instance)
+    session.flush()
+    if state.next_timer_at is not None:
+        wakeup.work_due(session)
+    project(session, instance, request, state, now, actor, new=True)
+    return instance

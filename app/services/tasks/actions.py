@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import engine
-from app.domain.permissions import MANAGER, may_read_request, may_work_on
-from app.errors import Conflict, Forbidden, NotFound
+from app.domain.permissions import MANAGER, Identity, may_read_request, may_work_on
+from app.errors import Conflict, FieldError, Forbidden, InvalidData, NotFound
 from app.services.admin.auth import identity_of
 from app.services.context import Context
+from app.services.definitions import version_cache
 from app.services.requests import projection
 from app.services.tasks.forms import group_members, schema_for, validate_submission
 from app.store import audit, search_index
@@ -53,8 +56,14 @@ def _user(session: Session, username: str) -> User:
     return user
 
 
-def _may_see(user: User, task: TaskRow) -> bool:
-    return may_work_on(identity_of(user), task.role_code, task.provider_group)
+def _may_see(user: User | Identity, task: TaskRow) -> bool:
+    return may_work_on(user if isinstance(user, Identity) else identity_of(user), task.role_code, task.provider_group)
+
+
+def _actor(session: Session, who: str | Identity) -> Identity:
+    """The acting user: an Identity the entry point has just loaded for this call (its web session or API token,
+    active and with its current roles) is used as it is; a username is looked up."""
+    return who if isinstance(who, Identity) else identity_of(_user(session, who))
 
 
 def _view(session: Session, task: TaskRow) -> TaskView:
@@ -77,11 +86,12 @@ def list_tasks(services: Context, username: str | None = None, request_id: int |
         return [_view(uow.session, r) for r in rows]
 
 
-def _open_task(session: Session, task_id: str, reader: User | None = None) -> TaskRow:
+def _open_task(session: Session, task_id: str, reader: User | Identity | None = None) -> TaskRow:
     """The open task `task_id`; for a `reader` who may not read its request (need-to-know) it does not exist, as on
     the task page, whatever they try to do with it."""
     task = session.scalars(select(TaskRow).where(TaskRow.task_uuid == task_id)).one_or_none()
-    if task is None or (reader is not None and not may_read_request(identity_of(reader), task.provider_group)):
+    if task is None or (reader is not None and not may_read_request(
+            reader if isinstance(reader, Identity) else identity_of(reader), task.provider_group)):
         raise NotFound(f"no task {task_id}")
     if task.status == "completed":
         when = task.completed_at.isoformat(timespec="seconds") if task.completed_at else "earlier"
@@ -91,9 +101,10 @@ def _open_task(session: Session, task_id: str, reader: User | None = None) -> Ta
     return task
 
 
-def claim(services: Context, task_id: str, username: str) -> TaskView:
+def claim(services: Context, task_id: str, who: str | Identity) -> TaskView:
     with services.uow() as uow:
-        user = _user(uow.session, username)
+        user = _actor(uow.session, who)
+        username = user.username
         task = _open_task(uow.session, task_id, user)
         if not _may_see(user, task):
             raise Forbidden(f"{username} does not hold the {task.lane} role in {task.provider_group}")
@@ -116,25 +127,66 @@ def task_form(services: Context, task_id: str) -> dict[str, Any]:
         return schema_for(uow.session, task, instance.definition_version_id)
 
 
-def complete(services: Context, task_id: str, username: str, data: Any) -> TaskView:
+# Reads the HTML form of a task: (schema, UI schema, today) -> (data, {field: message}); empty messages mean valid.
+FormReader = Callable[[dict[str, Any], dict[str, Any] | None, date], tuple[dict[str, Any], dict[str, str]]]
+
+
+class FormRejected(InvalidData):
+    """The task's form as submitted does not parse or validate: what could be read, and a message per field."""
+
+    def __init__(self, data: dict[str, Any], fields: dict[str, str]) -> None:
+        super().__init__("form data is not valid", [FieldError(name, message) for name, message in fields.items()])
+        self.data = data
+        self.fields = fields
+
+
+def _lock_with_version(session: Session, instance_id: int) -> tuple[ProcessInstance, ServiceRequest,
+                                                                    version_cache.VersionKey]:
+    """Lock the instance row (as `projection.lock_instance`: only that row) and read its request and its definition
+    version's identity in the same statement; the version's spec and forms then come from `version_cache`."""
+    row = session.execute(
+        select(ProcessInstance, ServiceRequest, DefinitionVersion.id, DefinitionVersion.process_id,
+               DefinitionVersion.version, DefinitionVersion.sha256)
+        .join(DefinitionVersion, DefinitionVersion.id == ProcessInstance.definition_version_id)
+        .join(ServiceRequest, ServiceRequest.id == ProcessInstance.request_id)
+        .where(ProcessInstance.id == instance_id)
+        .with_for_update(of=ProcessInstance).execution_options(populate_existing=True)).one()
+    return row[0], row[1], version_cache.VersionKey(*row[2:])
+
+
+def complete(services: Context, task_id: str, who: str | Identity, data: Any = None, *,
+             read_form: FormReader | None = None) -> TaskView:
+    """Complete the task with `data` (the API) or with what `read_form` reads from the submitted HTML form (the task
+    page): one transaction, one validation, the form and spec of the instance's version from memory.
+    `FormRejected` (an InvalidData) when the form does not parse or validate."""
     now = services.clock.now()
     with services.uow() as uow:
         session = uow.session
-        user = _user(session, username)
+        user = _actor(session, who)
+        username = user.username
         task = _open_task(session, task_id, user)
         if not _may_see(user, task):
             raise Forbidden(f"{username} does not hold the {task.lane} role in {task.provider_group}")
         if task.assignee not in (None, username):
             raise Forbidden(f"task is assigned to {task.assignee}")
-        instance = projection.lock_instance(session, task.instance_id)
-        assert instance is not None
+        instance, request, key = _lock_with_version(session, task.instance_id)
         session.refresh(task)  # re-read under the instance lock: a racing completion shows up here
         task = _open_task(session, task_id)
-        submitted = validate_submission(schema_for(session, task, instance.definition_version_id), data, now.date())
-        definition = session.get(DefinitionVersion, instance.definition_version_id)
-        assert definition is not None
+        version = version_cache.data_of(session, key)
+        schema = schema_for(session, task, instance.definition_version_id, version)
+        if read_form is None:
+            submitted = validate_submission(schema, data, now.date())
+        else:
+            ui = copy.deepcopy(version.form(task.ui_schema)) if task.ui_schema else None
+            data, errors = read_form(schema, ui, now.date())
+            if errors:
+                raise FormRejected(data, errors)
+            try:  # read_form validated against the schema: only the checks beyond the schema are left
+                submitted = validate_submission(schema, data, now.date(), schema_checked=True)
+            except InvalidData as err:
+                raise FormRejected(data, {e.field: e.message for e in err.errors} or {"": str(err)}) from None
         seen = instance.version
-        state = engine.complete_human_task(definition.spec_json, instance.state_json, task_id, submitted, now)
+        state = engine.complete_human_task(version.spec_json, instance.state_json, task_id, submitted, now)
         task.status, task.completed_by, task.completed_at = "completed", username, now
         task.assignee = task.assignee or username
         audit.append(session, actor=username, event_type="task_completed", request_id=task.request_id, now=now,
@@ -142,7 +194,7 @@ def complete(services: Context, task_id: str, username: str, data: Any) -> TaskV
                               "name": task.name, "data": submitted})
         search_index.add_notes(session, task.request_id, submitted)  # its notes become searchable
         try:
-            projection.apply(session, instance, seen, state, now, username)
+            projection.apply(session, instance, seen, state, now, username, request)
         except Conflict:
             raise Conflict(f"task {task.name!r} was completed or changed by someone else meanwhile; "
                            "reload the request") from None

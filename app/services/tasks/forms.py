@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import InvalidData
 from app.services.definitions.deploy import form_file
+from app.services.definitions.version_cache import VersionData
 from app.services.requests.intake import validate
 from app.store.models import Membership, ProviderGroup, Role, TaskRow, User
 
@@ -34,18 +35,25 @@ def _fill_choices(session: Session, node: Any, group_code: str) -> None:
             _fill_choices(session, value, group_code)
 
 
-def schema_for(session: Session, task: TaskRow, definition_version_id: int) -> dict[str, Any]:
+def schema_for(session: Session, task: TaskRow, definition_version_id: int,
+               version: VersionData | None = None) -> dict[str, Any]:
+    """The task's form schema with its dynamic choices filled in (a fresh copy); `version`, when the caller already
+    has it, saves looking the version up again."""
     if not task.form_schema:
         return {"type": "object"}
-    schema = copy.deepcopy(form_file(session, definition_version_id, task.form_schema))
+    schema = copy.deepcopy(version.form(task.form_schema)) if version is not None else \
+        form_file(session, definition_version_id, task.form_schema)
     _fill_choices(session, schema, task.provider_group)
     return schema
 
 
-def validate_submission(schema: dict[str, Any], data: Any, today: date | None = None) -> dict[str, Any]:
+def validate_submission(schema: dict[str, Any], data: Any, today: date | None = None, *,
+                        schema_checked: bool = False) -> dict[str, Any]:
     """The submission checked against the form's schema and its rules (app.domain.form_rules: cross-field
-    comparisons, single-line fields); `today` (the clock's date) decides comparisons with "today"."""
+    comparisons, single-line fields); `today` (the clock's date) decides comparisons with "today".
+    `schema_checked`: the caller already ran that same validator (the HTML form's reader, for its messages), so
+    only the checks beyond the schema are left (nesting depth, control characters)."""
     if not isinstance(data, dict):
         raise InvalidData("form data must be a JSON object")
-    validate(schema, data, "form data", today)
+    validate(schema, data, "form data", today, schema_checked=schema_checked)
     return data

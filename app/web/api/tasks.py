@@ -134,7 +134,7 @@ def read_task(path: TaskId) -> tuple[dict[str, Any], int]:
 
 @bp.post("/tasks/<task_id>/claim", summary="Take a task", responses={200: Task, **WRITE_ERRORS})
 def claim(path: TaskId) -> tuple[dict[str, Any], int]:
-    return respond(_task(actions.claim(services(), path.task_id, caller().username)))
+    return respond(_task(actions.claim(services(), path.task_id, caller())))
 
 
 @bp.post("/tasks/<task_id>/release", summary="Put a task back in the group queue",
@@ -152,6 +152,6 @@ def assign(path: TaskId, body: Assignment) -> tuple[dict[str, Any], int]:
 @bp.post("/tasks/<task_id>/complete", summary="Complete a task with its form's data",
          responses={200: Task, **WRITE_ERRORS})
 def complete(path: TaskId, body: Completion) -> tuple[dict[str, Any], int]:
-    done = actions.complete(services(), path.task_id, caller().username, body.data)
+    done = actions.complete(services(), path.task_id, caller(), body.data)
     metrics.TASKS_COMPLETED.labels(done.bpmn_id, "api").inc()
     return respond(_task(done))

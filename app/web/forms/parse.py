@@ -121,12 +121,13 @@ def validation_errors(schema: dict[str, Any], data: dict[str, Any], today: date 
     return found
 
 
-def read_submission(schema: dict[str, Any], form: Mapping[str, str],
-                    ui_schema: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+def read_submission(schema: dict[str, Any], form: Mapping[str, str], ui_schema: dict[str, Any] | None = None,
+                    today: date | None = None) -> tuple[dict[str, Any], dict[str, str]]:
     """parse_submission then validation_errors: (data, errors), where errors is empty only if data is valid. A parse
-    error (such as "Must be a number.") wins over the validator's message for the same field."""
+    error (such as "Must be a number.") wins over the validator's message for the same field. `today` (the clock's
+    date) decides comparisons with "today", which are skipped without it."""
     data, errors = parse_submission(schema, form, ui_schema)
-    for field, message in validation_errors(schema, data).items():
+    for field, message in validation_errors(schema, data, today).items():
         errors.setdefault(field, message)
     return data, errors
 

@@ -1,0 +1,74 @@
+"""What one user action costs the database: a task form POST is one write transaction, validates once and reads
+its version's spec and forms from memory; a rejected form still shows the page with the fields' messages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event, select
+
+from app.store.models import AuditEvent, TaskRow
+from tests.driver import Driver
+from tests.web import WebUser
+
+FORM = {"specialist": "sam", "assignment_note": "VPN team"}
+
+
+@contextmanager
+def statements(services: Any) -> Iterator[dict[str, Any]]:
+    seen: dict[str, Any] = {"sql": [], "commits": 0}
+
+    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen["sql"].append(statement)
+
+    def on_commit(_conn: Any) -> None:
+        seen["commits"] += 1
+
+    event.listen(services.engine, "before_cursor_execute", on_execute)
+    event.listen(services.engine, "commit", on_commit)
+    try:
+        yield seen
+    finally:
+        event.remove(services.engine, "before_cursor_execute", on_execute)
+        event.remove(services.engine, "commit", on_commit)
+
+
+def test_a_task_form_post_is_one_commit_and_reads_no_definition_after_the_first(services, clock):
+    drive = Driver(services, clock)
+    numbers = [drive.new("assistance", title=f"VPN {i}") for i in range(2)]
+    drive.work()
+    maria = WebUser(services, "maria")
+    first, second = (drive.open_task(number, "assign_specialist") for number in numbers)
+    assert maria.post(f"/tasks/{first.task_uuid}", FORM).status_code == 302  # fills this process's caches
+    with statements(services) as seen:
+        answer = maria.post(f"/tasks/{second.task_uuid}", FORM)
+    assert answer.status_code == 302
+    assert seen["commits"] == 1  # the completion; the sign-in check only reads
+    assert not [sql for sql in seen["sql"] if "definition_version.spec_json" in sql or
+                "definition_version.files" in sql]
+    # nor the task page's history (the completed tasks' audit payloads): the POST loads what completing needs
+    assert not [sql for sql in seen["sql"] if sql.lstrip().upper().startswith("SELECT")
+                and "audit_event.payload" in sql]
+    with services.uow() as uow:
+        done = uow.session.scalars(select(TaskRow).where(TaskRow.task_uuid == second.task_uuid)).one()
+        assert (done.status, done.completed_by) == ("completed", "maria")
+        payload = uow.session.scalars(select(AuditEvent.payload).where(
+            AuditEvent.event_type == "task_completed", AuditEvent.request_id == done.request_id)).one()
+        assert payload["data"] == FORM
+
+
+def test_a_rejected_form_writes_nothing_and_shows_the_fields_messages(services, clock):
+    drive = Driver(services, clock)
+    number = drive.new("assistance")
+    drive.work()
+    task = drive.open_task(number, "assign_specialist")
+    maria = WebUser(services, "maria")
+    with statements(services) as seen:
+        page = maria.post(f"/tasks/{task.task_uuid}", {"specialist": "nobody", "assignment_note": "typed note"})
+    assert page.status_code == 422
+    assert seen["commits"] == 0
+    text = page.get_data(as_text=True)
+    assert "typed note" in text  # what was typed stays in the form
+    assert drive.open_task(number, "assign_specialist").status == "open"
