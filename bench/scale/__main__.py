@@ -52,7 +52,7 @@ def facts(url: str, users: int, seconds: float) -> list[str]:
     return [
         f"python        {platform.python_implementation()} {platform.python_version()} on {platform.platform()}",
         f"cpus          {os.cpu_count()} (usable {len(os.sched_getaffinity(0))}), load average "
-        f"{os.getloadavg()[0]:.2f} (1 min) at the start",
+        f"{os.getloadavg()[0]:.2f} (1 min) at the start (other work on the machine counts too)",
         f"database      PostgreSQL {_server(url)}",
         f"libraries     gunicorn {version('gunicorn')}, SQLAlchemy {version('sqlalchemy')}, "
         f"psycopg {version('psycopg')}, SpiffWorkflow {version('SpiffWorkflow')}",
@@ -61,11 +61,12 @@ def facts(url: str, users: int, seconds: float) -> list[str]:
 
 
 def curve_table(results: list[Result]) -> list[str]:
-    head = (f"{'web':>3} {'workers':>7} {'actions':>7} {'actions/s':>9} {'closed':>6} {'closed/s':>8} "
-            f"{'p50 ms':>7} {'p95 ms':>7} {'retries':>7} {'gave up':>7} {'checks':>6}")
+    head = (f"{'web':>3} {'workers':>7} {'actions':>7} {'actions/s':>9} {'reads/s':>7} {'closed':>6} "
+            f"{'closed/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'retries':>7} {'gave up':>7} {'checks':>6}")
     lines = [head, "-" * len(head)]
     for r in results:
-        lines.append(f"{r.web:>3} {r.workers:>7} {r.actions:>7} {r.actions / r.seconds:>9.1f} {r.closed:>6} "
+        lines.append(f"{r.web:>3} {r.workers:>7} {r.actions:>7} {r.actions / r.seconds:>9.1f} "
+                     f"{r.stats.reads / r.seconds:>7.1f} {r.closed:>6} "
                      f"{r.closed / r.seconds:>8.2f} {r.latency_ms(50):>7.0f} {r.latency_ms(95):>7.0f} "
                      f"{sum(r.stats.retries.values()):>7} {len(r.stats.failures):>7} "
                      f"{'pass' if r.ok else 'FAIL':>6}")
@@ -127,18 +128,21 @@ def main(argv: list[str] | None = None) -> int:
             for workers in sizes:
                 log(f"{web} web x {workers} workers: {args.users} users for {seconds:.0f} s ...")
                 results.append(one_run(args.database_url, web=web, workers=workers, users=args.users,
-                                       seconds=seconds, patience=30, drain_timeout=60, seed=args.seed, log=log))
+                                       seconds=seconds, patience=30, drain_timeout=60, seed=args.seed, log=log,
+                                       cli_checks=False))
         print("\n".join(header))
         print()
         print("\n".join(curve_table(results)))
         print()
-        print("actions: requests created, tasks claimed and completed by the users; closed: requests closed during "
-              "the load; p50/p95: one action as a user waits for it (HTTP, with its retries)")
+        print("actions: requests created, tasks claimed and completed by the users; reads: the users' reads of a "
+              "request while looking for its next task; closed: requests closed during the load; p50/p95: one action "
+              "as a user waits for it (HTTP, with its retries)")
         failed = [r for r in results if not r.ok]
         for r in failed:
             print(f"\n{r.web} web x {r.workers} workers FAILED:")
             print("\n".join(check_table(r)))
-        print(f"\nwhole run {time.monotonic() - began:.0f} s; checks: {len(results) - len(failed)} of "
+        print(f"\nload average {os.getloadavg()[0]:.2f} (1 min) at the end")
+        print(f"whole run {time.monotonic() - began:.0f} s; checks: {len(results) - len(failed)} of "
               f"{len(results)} runs pass every check")
         return 1 if failed else 0
 

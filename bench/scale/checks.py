@@ -27,6 +27,9 @@ from sqlalchemy import func, select
 
 from app import engine
 from app.bootstrap import Services
+from app.domain.permissions import OPERATOR
+from app.services.audit import events as audit_events
+from app.services.audit import replay
 from app.store.models import (
     DefinitionVersion,
     Notification,
@@ -212,6 +215,21 @@ def audit_and_replay(env: dict[str, str]) -> list[Check]:
               f"exit {replay_code}: {replayed.get('identical')} of {replayed.get('requests')} identical"
               + (f"; different: {', '.join(map(str, different[:5]))}" if different else ""),
               replay_code == 0 and replayed.get("requests") == replayed.get("identical")),
+    ]
+
+
+def audit_and_replay_here(services: Services) -> list[Check]:
+    """The same services `rf audit verify` and `rf replay --all` call, in this process (no start-up per run)."""
+    verified = audit_events.verify_chain(services)
+    reports = [replay.replay_request(services, n, reader=OPERATOR)
+               for n in replay.request_numbers(services, reader=OPERATOR)]
+    different = [r.number for r in reports if not r.identical]
+    return [
+        Check("audit verify (as rf audit verify)", f"{'intact' if verified.intact else 'BROKEN'}, {verified.count} "
+              "events", verified.intact),
+        Check("replay of every request (as rf replay --all)", f"{len(reports) - len(different)} of {len(reports)} "
+              "identical" + (f"; different: {', '.join(map(str, different[:5]))}" if different else ""),
+              not different),
     ]
 
 

@@ -58,8 +58,11 @@ class Stack:
         return f"http://127.0.0.1:{self.port}"
 
     def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen[bytes]:
+        env = self.env
+        if args[0] == "worker":  # its INFO lines say when it listens (and log every job it runs)
+            env = {**env, "RF_LOG_LEVEL": "INFO"}
         with (self.logs / log_name).open("ab") as out:
-            return subprocess.Popen([str(RF), *args], env=self.env, cwd=PROJECT_ROOT,  # noqa: S603 - our own script
+            return subprocess.Popen([str(RF), *args], env=env, cwd=PROJECT_ROOT,  # noqa: S603 - our own script
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
 
     def start(self) -> None:
@@ -70,20 +73,23 @@ class Stack:
         self._supervisor = threading.Thread(target=self._supervise, name="rf-worker-supervisor", daemon=True)
         self._supervisor.start()
 
-    def wait_ready(self, timeout: float = 60) -> None:
+    def wait_ready(self, timeout: float = 90) -> None:
+        """Until /ready answers, gunicorn has all its processes and every `rf worker` listens for work."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.web is not None
             if self.web.poll() is not None:
                 raise RuntimeError(f"rf serve exited ({self.web.returncode}); see {self.logs / 'web.log'}")
+            listening = sum("LISTEN rf_work" in (self.logs / f"worker-{i}.log").read_text(errors="replace")
+                            for i in range(self.workers))
             try:
                 with urllib.request.urlopen(f"{self.base}/ready", timeout=2):  # noqa: S310 - a local URL
-                    if len(children(self.web.pid)) >= self.web_processes:
+                    if len(children(self.web.pid)) >= self.web_processes and listening == self.workers:
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"rf serve not ready after {timeout} s; see {self.logs / 'web.log'}")
+        raise RuntimeError(f"rf serve and its workers not ready after {timeout} s; see the logs in {self.logs}")
 
     def _supervise(self) -> None:
         while not self._stop.wait(0.5):

@@ -110,7 +110,7 @@ def drain(services: Services, timeout: float) -> tuple[bool, float]:
 
 def one_run(server_url: str, *, web: int, workers: int, users: int, seconds: float, patience: float,
             drain_timeout: float, plan: FaultPlan | None = None, restarter: Restarter | None = None,
-            seed: int = 1, replay: bool = True, log: Callable[[str], None] = print) -> Result:
+            seed: int = 1, cli_checks: bool = True, log: Callable[[str], None] = print) -> Result:
     """One run on a private schema of `server_url` (dropped afterwards), or, with a `restarter` (a private cluster
     that is thrown away after the run), on its database as it is."""
     run_id = uuid.uuid4().hex[:8]
@@ -131,9 +131,11 @@ def one_run(server_url: str, *, web: int, workers: int, users: int, seconds: flo
                                               "scale run receiver", list(webhook_events.EVENTS))
             sink.webhooks.secrets.append(created.secret)
 
+            set_up = time.monotonic()
             env = _environment(url, sink.smtp.port, sink.external.port, Path(tmp))
             stack = Stack(env, web, workers, Path(tmp), _free_port())
             stack.start()
+            set_up = time.monotonic() - set_up
             stats, stop = Stats(), threading.Event()
             crowd = [User(i, stack.base, tokens, stats, stop, patience, run_id, seed * 1000 + i)
                      for i in range(users)]
@@ -161,13 +163,13 @@ def one_run(server_url: str, *, web: int, workers: int, users: int, seconds: flo
             finally:
                 stop.set()
                 stack.stop()
-            log(f"  load {window:.0f} s, drain {waited:.1f} s{'' if drained else ' (NOT drained)'}; checking ...")
+            log(f"  processes started in {set_up:.1f} s, load {window:.0f} s, drain {waited:.1f} s"
+                f"{'' if drained else ' (NOT drained)'}; checking ...")
             found = checks.requests_known(services, stats)
             state_checks, waiting = checks.states(services)
             found += state_checks + checks.external_effects(sink) + checks.emails(services, sink) + \
                 checks.webhooks(services, sink)
-            if replay:
-                found += checks.audit_and_replay(env)
+            found += checks.audit_and_replay(env) if cli_checks else checks.audit_and_replay_here(services)
             result = Result(web, workers, users, window, stats, closed, waited, drained, found, waiting, fault_log,
                             stack.restarts, tmp)
             if result.ok:

@@ -27,7 +27,7 @@ from tests.driver import REQUEST
 USERS = ("maria", "sam", "sara", "pete", "carla")
 PATH_WEIGHTS = {"assistance": 4, "enhancement_failed_test_chargeable": 3, "enhancement_not_chargeable": 2,
                 "discovery": 2}
-POLL_SECONDS = 0.15
+POLL_SECONDS = 0.5  # between reads while waiting for the worker (a read describes the whole request)
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,7 @@ class Stats:
     unanswered: list[str] = field(default_factory=list)  # Idempotency-Keys of creations never answered
     paths_done: Counter[str] = field(default_factory=Counter)  # every user task of the path completed
     lost_answers: int = 0  # completions whose answer was lost but which went through
+    reads: int = 0  # GET /api/v1/requests/{number}: looking for the next task
 
     def action(self, kind: str, seconds: float) -> None:
         with self.lock:
@@ -163,6 +164,8 @@ class User(threading.Thread):
     def read(self, number: str, user: str) -> dict[str, Any]:
         def attempt() -> dict[str, Any] | None:
             answer = self._send("GET", f"/api/v1/requests/{number}", user)
+            with self.stats.lock:
+                self.stats.reads += 1
             if self._transient(answer, "read"):
                 return None
             assert answer is not None
