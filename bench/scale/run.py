@@ -134,15 +134,15 @@ def one_run(server_url: str, *, web: int, workers: int, users: int, seconds: flo
             set_up = time.monotonic()
             env = _environment(url, sink.smtp.port, sink.external.port, Path(tmp))
             stack = Stack(env, web, workers, Path(tmp), _free_port())
-            stack.start()
-            set_up = time.monotonic() - set_up
             stats, stop = Stats(), threading.Event()
             crowd = [User(i, stack.base, tokens, stats, stop, patience, run_id, seed * 1000 + i)
                      for i in range(users)]
             fault_log: list[str] = []
             injector = None
-            started = time.monotonic()
             try:
+                stack.start()
+                set_up = time.monotonic() - set_up
+                started = time.monotonic()
                 for user in crowd:
                     user.start()
                 if plan is not None:
