@@ -71,6 +71,14 @@ class HandlerContext:
     idempotency_key: str  # the service task's uuid: the same on every retry of that task
     now: datetime
     clients: Clients
+    # When the service task became ready: the same on every retry of that task. A time sent to another system goes
+    # with the Idempotency-Key, so it must be this one, not `now`: a retry after a lost answer must send the very
+    # same request, or the system refuses the key as reused for a different request (422).
+    ready_at: datetime | None = None
+
+    @property
+    def stable_now(self) -> datetime:
+        return self.ready_at or self.now
 
 
 Handler = Callable[[dict[str, Any], HandlerContext], dict[str, Any]]

@@ -26,4 +26,4 @@ def close_case(params: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
     if code not in RESOLUTION_CODES:
         code = "resolved"
     return ctx.clients.crm.close_case(require_text(params, "case_id"), require_text(params, "resolution"), code,
-                                      ctx.now, ctx.idempotency_key)
+                                      ctx.stable_now, ctx.idempotency_key)

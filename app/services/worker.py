@@ -156,7 +156,8 @@ def _call_service(services: Context, session: Session, job: ServiceJob, spec_jso
 
     def call(operator: str, call_params: dict[str, Any], key: str) -> dict[str, Any]:
         params.update(call_params)
-        return handler(call_params, HandlerContext(idempotency_key=key, now=now, clients=clients))
+        return handler(call_params, HandlerContext(idempotency_key=key, now=now, clients=clients,
+                                                   ready_at=job.created_at))
 
     state = engine.run_service_task(spec_json, state_json, job.task_uuid, call, now)
     job.status, job.attempts, job.updated_at = "done", job.attempts + 1, now

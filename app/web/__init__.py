@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask, g, render_template, request, url_for
 from flask_openapi3.models.info import Info
 from flask_openapi3.openapi import OpenAPI
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -102,6 +103,17 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         if request.path.startswith("/api/"):
             return app_error(err)
         return render_template("error.html", status=err.status, message=str(err)), err.status
+
+    @flask_app.errorhandler(OperationalError)
+    def _database_unavailable(err: OperationalError) -> Any:
+        """The database went away (restarting, unreachable, the connection cut): a passing trouble, so 503 with
+        Retry-After rather than a 500. The pool tests connections before use (RF_DB_POOL_PRE_PING), so this is the
+        request that was running when it happened, or one while the database is still down."""
+        flask_app.logger.warning("database unavailable: %s", str(err.orig or err).splitlines()[0])
+        detail = "the database is unavailable for a moment (restarting or unreachable); retry shortly"
+        if request.path.startswith("/api/"):
+            return problem(503, detail, headers={"Retry-After": "2"})
+        return render_template("error.html", status=503, message=detail), 503, {"Retry-After": "2"}
 
     @flask_app.errorhandler(HTTPException)
     def _http_error(err: HTTPException) -> Any:

@@ -113,6 +113,33 @@ def test_assistance_from_the_crm_feed_is_taken_and_closed_in_the_crm_over_http(d
     assert "CASE-1001" not in [c["case"] for c in crm_queue.pending_cases(http_services, maria)]
 
 
+def test_closing_a_case_again_after_a_lost_answer_sends_the_same_request(drive, http_services, clock, external):
+    """Found by the fault campaign (bench.scale): a worker killed after the CRM closed the case, or a close whose
+    answer came too late, is retried later. The retry must be the same request under the same Idempotency-Key, or
+    the CRM answers 422 (key reused for a different request) and the request stops at an incident. `closed_at` used
+    to be the retry's own time."""
+    number = drive.new("assistance")
+    case = drive.show(number)["crm_case"]["case"]
+    drive.work()
+    drive.complete(number, "assign_specialist", "maria", {"specialist": "sara"})
+    drive.complete(number, "fulfil_assistance_request", "sara",
+                   {"resolution_notes": "Profile created", "resolution_code": "resolved", "time_spent_hours": 1})
+    ready = clock.now()
+    external.slow("crm", "/cases/.*/close", times=1)  # closes it, answers after the client gave up
+    clock.advance(timedelta(seconds=5))  # the worker gets to it a little later
+    drive.work()
+    [close_job] = jobs(http_services, "crm.close_case")
+    assert close_job.status == "pending" and close_job.attempts == 1
+    retry_later(drive, clock)
+
+    first, again = external.calls("crm", "POST", f"/cases/{case}/close")
+    assert again.key == first.key == close_job.task_uuid and again.json == first.json
+    assert first.json["closed_at"] == ready.isoformat()  # when the step became ready, on every attempt
+    assert len(external.effects.closes) == 1
+    assert jobs(http_services, "crm.close_case")[0].status == "done"
+    assert drive.show(number)["status"] == "closed"
+
+
 def test_a_crm_that_times_out_once_and_one_that_answers_500_still_close_the_request_once(drive, http_services,
                                                                                          clock, external):
     external.slow("crm", "/cases/.*/take", times=1)  # does the work, answers after the client gave up

@@ -75,6 +75,18 @@ def test_health_is_liveness_and_ready_says_the_database_does_not_answer(settings
     down.close()
 
 
+def test_a_database_that_went_away_is_a_503_to_retry_not_a_500(settings, clock):
+    """Found by the fault campaign (bench.scale): the requests running while PostgreSQL restarted answered 500."""
+    down = bootstrap(replace(settings, database_url="postgresql+psycopg://nobody@127.0.0.1:9/none"), clock)
+    client = create_app(down, {"SECRET_KEY": "t"}).test_client()
+    answer = client.get("/api/v1/requests", headers={"Authorization": "Bearer rf_not-checked-without-a-database"})
+    assert answer.status_code == 503 and answer.mimetype == "application/problem+json"
+    assert answer.headers["Retry-After"] == "2" and "retry shortly" in answer.get_json()["detail"]
+    page = client.get("/login")  # lists the demo accounts of a demo installation: reads the database
+    assert page.status_code == 503 and page.headers["Retry-After"] == "2"
+    down.close()
+
+
 def test_ready_when_the_schema_is_at_the_migrations_head(services):
     page = create_app(services, {"SECRET_KEY": "t"}).test_client().get("/ready")
     assert page.status_code == 200

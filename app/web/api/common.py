@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from contextlib import suppress
 from functools import wraps
 from http import HTTPStatus
 from typing import Any
@@ -154,7 +155,8 @@ def _fingerprint() -> str:
 def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
     """A creating POST honours `Idempotency-Key`: the first call's answer (success or 4xx) is kept for the caller and
     key, and a repeat with the same body gets it again (header `Idempotent-Replayed: true`) without acting twice; the
-    same key with another body is refused (422); a repeat while the first is still running gets 409."""
+    same key with another body is refused (422); a repeat while the first is still running gets 409 (see
+    `idempotency` for a first call whose process died)."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -170,13 +172,15 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
             response.headers["Idempotent-Replayed"] = "true"
             return response
         try:
-            result = view(*args, **kwargs)
+            with idempotency.acting(claim):  # the action's commits mark the claim as acted on
+                result = view(*args, **kwargs)
         except AppError as err:
             response = app_error(err)
             idempotency.finish(services(), claim, response.status_code, response.get_data(as_text=True))
             return response
         except BaseException:
-            idempotency.abandon(services(), claim)
+            with suppress(Exception):  # the database may be what failed: a stalled claim is taken over later
+                idempotency.abandon(services(), claim)
             raise
         body, status = result if isinstance(result, tuple) else (result, 200)
         text = json.dumps(body)

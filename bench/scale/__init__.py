@@ -1,0 +1,1 @@
+"""Scale and fault campaign: `python -m bench.scale` (see bench/README.md and bench/scale/__main__.py)."""
