@@ -162,13 +162,16 @@ class Staff:
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("status")).to_contain_text("Signed in as")
-        expect(page).to_have_url(re.compile(r"/inbox$"))
+        expect(page).to_have_url(re.compile(HOMES.get(username, r"/inbox$")))  # each role's home page
         self.pages[username] = page
         return page
 
     def close(self) -> None:
         for context in self.contexts:
             context.close()
+
+
+HOMES = {"olive": r"/processes$", "adam": r"/admin/users$", "audrey": r"/audit$"}
 
 
 @pytest.fixture
