@@ -20,5 +20,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('app_user') as batch:
-        batch.drop_column('time_zone')
+    # Not batch mode: on SQLite it would copy app_user to a new table and drop the old one, and with foreign keys
+    # on that DROP deletes every membership (ON DELETE CASCADE). SQLite 3.35+ drops a column in place.
+    op.execute('ALTER TABLE app_user DROP COLUMN time_zone')
