@@ -58,6 +58,19 @@ class VersionData:
         return found
 
 
+    def schemas(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every JSON Schema form of the version (`*.schema.json`), by file name; a file that is not a JSON object
+        is skipped (deploy refuses those; old versions are read as they are)."""
+        found = []
+        for filename in sorted(self.files):
+            if filename.endswith(".schema.json"):
+                try:
+                    found.append((filename, self.form(filename)))
+                except (NotFound, ValueError):
+                    continue
+        return found
+
+
 _lock = threading.Lock()
 _cache: OrderedDict[VersionKey, VersionData] = OrderedDict()
 
@@ -69,6 +82,15 @@ def key_of(session: Session, version_id: int) -> VersionKey:
     row = session.execute(select(*_KEY_COLUMNS).where(DefinitionVersion.id == version_id)).one_or_none()
     if row is None:
         raise NotFound(f"no definition version {version_id}")
+    return VersionKey(*row)
+
+
+def numbered_key(session: Session, process_id: str, version: int) -> VersionKey:
+    """The identity of version `version` of `process_id` (as a request's page names it)."""
+    row = session.execute(select(*_KEY_COLUMNS).where(DefinitionVersion.process_id == process_id,
+                                                      DefinitionVersion.version == version)).one_or_none()
+    if row is None:
+        raise NotFound(f"no version {version} of process {process_id}")
     return VersionKey(*row)
 
 

@@ -9,7 +9,6 @@ name ends in `_rate`, `_amount`, `_cost` or `_price`, or whose description says 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, date, tzinfo
 from typing import Any
@@ -20,7 +19,8 @@ from app.domain import local_time
 from app.domain.permissions import Operator, Reader, may_read_audit
 from app.domain.vocabulary import REQUEST_SCHEMA
 from app.services.context import Context
-from app.store.models import BillingCase, DefinitionVersion
+from app.services.definitions import version_cache
+from app.store.models import BillingCase
 
 MONEY_SUFFIXES = ("_rate", "_amount", "_cost", "_price")
 REQUEST_STEP = "The request"
@@ -41,16 +41,10 @@ class RequestData:
     internal: dict[str, Any]  # everything else: for auditors only ({} for anyone else)
 
 
-def _form_fields(files: dict[str, str]) -> dict[str, tuple[str, dict[str, Any]]]:
+def _form_fields(schemas: list[tuple[str, dict[str, Any]]]) -> dict[str, tuple[str, dict[str, Any]]]:
     """variable name → (step title, its JSON Schema) for every form of the version, then the request form."""
     found: dict[str, tuple[str, dict[str, Any]]] = {}
-    for name in sorted(files):
-        if not name.endswith(".schema.json"):
-            continue
-        try:
-            schema = json.loads(files[name])
-        except ValueError:
-            continue
+    for name, schema in schemas:
         step = str(schema.get("title") or name.removesuffix(".schema.json").replace("_", " ").capitalize())
         for field, spec in (schema.get("properties") or {}).items():
             if isinstance(spec, dict):
@@ -89,9 +83,10 @@ def _is_money(name: str, spec: dict[str, Any]) -> bool:
     return name.endswith(MONEY_SUFFIXES) or "US dollars" in str(spec.get("description", ""))
 
 
-def labelled(files: dict[str, str], data: dict[str, Any], *, show_internal: bool,
+def labelled(schemas: list[tuple[str, dict[str, Any]]], data: dict[str, Any], *, show_internal: bool,
              where: tzinfo = UTC) -> RequestData:
-    known = _form_fields(files)
+    """`data` under the labels of `schemas` (the version's forms, by file name)."""
+    known = _form_fields(schemas)
     fields = [Field(name, str(spec.get("title") or name), format_value(name, spec, data[name], where), step,
                     spec.get("type") == "string" and not spec.get("x-single-line") and "enum" not in spec
                     and "format" not in spec)
@@ -103,11 +98,10 @@ def labelled(files: dict[str, str], data: dict[str, Any], *, show_internal: bool
 def request_data(services: Context, shown: dict[str, Any], reader: Reader, where: tzinfo = UTC) -> RequestData:
     """`shown` (queries.show_request for `reader`) as people read it, moments in `where`."""
     definition = shown["definition"]
-    with services.uow() as uow:
-        files = uow.session.scalar(select(DefinitionVersion.files).where(
-            DefinitionVersion.process_id == definition["process_id"],
-            DefinitionVersion.version == definition["version"])) or {}
-    return labelled(files, shown["data"], show_internal=_is_auditor(reader), where=where)
+    with services.uow() as uow:  # the version's forms, parsed once per process (version_cache)
+        key = version_cache.numbered_key(uow.session, definition["process_id"], definition["version"])
+        schemas = version_cache.data_of(uow.session, key).schemas()
+    return labelled(schemas, shown["data"], show_internal=_is_auditor(reader), where=where)
 
 
 def _is_auditor(reader: Reader) -> bool:

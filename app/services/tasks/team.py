@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from sqlalchemy import select
 
@@ -19,24 +18,10 @@ from app.errors import AppError, FieldError, Forbidden, InvalidData
 from app.services.admin.auth import identity_of
 from app.services.context import Context
 from app.services.tasks.actions import active_user, hand_to, open_task_for, release
+from app.services.tasks.inbox import InboxRow
 from app.store.models import Membership, ProviderGroup, ServiceRequest, TaskRow, User
 
 MAX_BATCH = 200  # tasks in one bulk action: a page of the Team queue and then some
-
-
-@dataclass(frozen=True)
-class TeamTask:
-    id: str
-    request_number: str
-    title: str
-    request_type: str
-    name: str
-    lane: str | None
-    provider_group: str
-    assignee: str | None
-    priority: str
-    due_at: datetime | None
-    overdue: bool
 
 
 @dataclass(frozen=True)
@@ -51,7 +36,7 @@ class Load:
 class TeamPage:
     groups: list[str]
     people: list[Load]
-    tasks: list[TeamTask]
+    tasks: list[InboxRow]  # the inbox's rows: the same columns, one template vocabulary
     unassigned: int
     person: str | None = None  # the person the list is narrowed to
     colleagues: list[tuple[str, str]] = field(default_factory=list)  # (username, full name): who can be assigned
@@ -72,8 +57,9 @@ def team(services: Context, identity: Identity, person: str | None = None) -> Te
         members = s.execute(select(User.username, User.full_name).join(Membership).join(ProviderGroup)
                             .where(ProviderGroup.code.in_(groups), User.is_active)
                             .distinct().order_by(User.username)).all()
-        tasks = [TeamTask(t.task_uuid, t.request_number, t.request_title, rtype, t.name, t.lane, t.provider_group,
-                          t.assignee, t.priority, t.due_at, bool(t.due_at and t.due_at < now)) for t, rtype in rows]
+        tasks = [InboxRow(t.task_uuid, t.request_number, t.request_id, rtype, t.request_title, t.agency, t.name,
+                          t.lane, t.provider_group, t.assignee, t.priority, t.due_at,
+                          bool(t.due_at and t.due_at < now), t.created_at) for t, rtype in rows]
     load = Counter(t.assignee for t in tasks if t.assignee)
     late = Counter(t.assignee for t in tasks if t.assignee and t.overdue)
     names = dict(members)
