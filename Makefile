@@ -48,8 +48,12 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist); each test module stays in one process (--dist loadscope)
+# so its shared servers and databases are made once. TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 2
+
 test: install browser lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
 
 bench: install
 	$(BIN)/python -m bench.lifecycle
