@@ -12,6 +12,49 @@
     return node;
   }
 
+  function clamp(value, low, high) { return Math.max(low, Math.min(high, value)); }
+
+  /* Fits a diagram so its labels stay readable: the whole diagram when it fits at `minScale` or more, else the part
+   * around `focus` ({x, y, x2, y2} or null: the start) at `minScale`; the canvas takes the diagram's height within
+   * limits. `inset` keeps that many pixels free on the left (the modeler's palette). Returns the scale used. */
+  window.RfFitDiagram = function (canvas, container, options) {
+    var opts = options || {};
+    var inset = opts.inset || 0, margin = 24, minScale = opts.minScale || 0.8;
+    canvas.resized();
+    var inner = canvas.viewbox().inner;
+    var width = container.clientWidth;
+    if (!inner || !(inner.width > 0) || !(width > inset)) { canvas.zoom("fit-viewport", "auto"); return 1; }
+    var room = width - inset;
+    var fitScale = room / (inner.width + 2 * margin);
+    var scale = opts.whole ? fitScale : clamp(fitScale, minScale, 1);
+    var height = container.clientHeight;
+    if (opts.grow) {  // the canvas takes the diagram's proportions at that scale, within limits
+      height = Math.round(clamp((inner.height + 2 * margin) * scale, 260,
+                                Math.max(260, Math.min(window.innerHeight * 0.7, 620))));
+      if (Math.abs(container.clientHeight - height) > 2) {
+        container.style.height = height + "px";
+        canvas.resized();
+      }
+    }
+    var box = { x: inner.x, y: inner.y, x2: inner.x + inner.width, y2: inner.y + inner.height };
+    if (scale <= fitScale + 0.001) {  // the whole diagram, centred, with a margin
+      scale = Math.min(fitScale, height / (inner.height + 2 * margin));
+    } else if (opts.focus) {  // too wide to read whole: a readable scale around what matters
+      box = opts.focus;
+    } else {
+      box = { x: inner.x, y: box.y, x2: inner.x + room / scale - 2 * margin, y2: box.y2 };
+    }
+    var viewWidth = width / scale, viewHeight = height / scale, left = inset / scale;
+    var roomWidth = room / scale;
+    var cx = (box.x + box.x2) / 2, cy = (box.y + box.y2) / 2;
+    var x = roomWidth >= inner.width + 2 * margin ? inner.x + inner.width / 2 - roomWidth / 2
+      : clamp(cx - roomWidth / 2, inner.x - margin, inner.x + inner.width + margin - roomWidth);
+    var y = viewHeight >= inner.height + 2 * margin ? inner.y + inner.height / 2 - viewHeight / 2
+      : clamp(cy - viewHeight / 2, inner.y - margin, inner.y + inner.height + margin - viewHeight);
+    canvas.viewbox({ x: x - left, y: y, width: viewWidth, height: viewHeight });
+    return scale;
+  };
+
   window.RfDiagramTabs = function (root, options) {
     var tabList = root.querySelector(".diagram-tabs");
     var panels = root.querySelector(".diagram-panels");

@@ -20,6 +20,15 @@
     return node;
   }
 
+  // the whole diagram at a readable scale, right of the palette so lane labels are never under it
+  function fit(entry) {
+    var palette = entry.box.querySelector(".djs-palette");
+    var inset = palette ? palette.offsetLeft + palette.offsetWidth + 8 : 0;
+    window.RfFitDiagram(entry.modeler.get("canvas"), entry.box.querySelector(".modeler-canvas"),
+                        { inset: inset, minScale: 0.7 });
+    entry.fitted = true;
+  }
+
   function select(entry) {
     entries.forEach(function (other) {
       var on = other === entry;
@@ -30,7 +39,7 @@
     if (entry.ready) {
       var canvas = entry.modeler.get("canvas");
       canvas.resized();
-      if (!entry.fitted) { canvas.zoom("fit-viewport", "auto"); entry.fitted = true; }
+      if (!entry.fitted) { fit(entry); }
     }
   }
 
@@ -57,7 +66,7 @@
       Object.keys(problems).forEach(function (id) {
         if (registry.get(id)) { canvas.addMarker(id, "rf-flag-" + problems[id]); }
       });
-      if (!entry.box.hidden) { canvas.zoom("fit-viewport", "auto"); entry.fitted = true; }
+      if (!entry.box.hidden) { fit(entry); }
       canvasEl.setAttribute("data-ready", "true");
     }).catch(function (err) {
       entry.failed = true;

@@ -40,10 +40,8 @@
     }
   }
 
-  function fit(entry) {
-    var canvas = entry.viewer.get("canvas");
-    canvas.resized();
-    canvas.zoom("fit-viewport", "auto");
+  function fit(entry, whole) {
+    window.RfFitDiagram(entry.viewer.get("canvas"), entry.canvasEl, { whole: whole, grow: true });
   }
 
   function tab(d) {

@@ -72,7 +72,7 @@
     return null;
   }
 
-  var MIN_SCALE = 0.5;  // below this the labels get hard to read: show the part where the request is
+  var MIN_SCALE = 0.85;  // below this the labels (12 px at full size) get hard to read: show where the request is
 
   function focusBox(entry, registry) {
     var d = entry.diagram;
@@ -89,37 +89,11 @@
     return box;
   }
 
-  function clamp(value, low, high) { return Math.max(low, Math.min(high, value)); }
-
   function fit(entry, whole) {
-    var canvas = entry.viewer.get("canvas");
-    canvas.resized();
-    var inner = canvas.viewbox().inner;
-    var width = entry.canvasEl.clientWidth;
-    if (!inner || !(inner.width > 0) || !(width > 0)) { canvas.zoom("fit-viewport", "auto"); return; }
-    var margin = 30;
-    var fitScale = width / (inner.width + 2 * margin);
-    var scale = whole ? fitScale : clamp(fitScale, MIN_SCALE, 1);
-    // the canvas takes the diagram's proportions at that scale, within limits
-    var height = Math.round(clamp((inner.height + 2 * margin) * scale, 260,
-                                  Math.max(260, Math.min(window.innerHeight * 0.7, 620))));
-    if (Math.abs(entry.canvasEl.clientHeight - height) > 2) {
-      entry.canvasEl.style.height = height + "px";
-      canvas.resized();
-    }
-    var box = { x: inner.x, y: inner.y, x2: inner.x + inner.width, y2: inner.y + inner.height };
-    if (scale <= fitScale + 0.001) {  // the whole diagram, centred, with a margin
-      scale = Math.min(width / (inner.width + 2 * margin), height / (inner.height + 2 * margin));
-    } else {  // too wide to read at full size: a readable scale around the elements the request is at
-      box = focusBox(entry, entry.viewer.get("elementRegistry")) || box;
-    }
-    var viewWidth = width / scale, viewHeight = height / scale;
-    var cx = (box.x + box.x2) / 2, cy = (box.y + box.y2) / 2;
-    var x = viewWidth >= inner.width + 2 * margin ? inner.x + inner.width / 2 - viewWidth / 2
-      : clamp(cx - viewWidth / 2, inner.x - margin, inner.x + inner.width + margin - viewWidth);
-    var y = viewHeight >= inner.height + 2 * margin ? inner.y + inner.height / 2 - viewHeight / 2
-      : clamp(cy - viewHeight / 2, inner.y - margin, inner.y + inner.height + margin - viewHeight);
-    canvas.viewbox({ x: x, y: y, width: viewWidth, height: viewHeight });
+    window.RfFitDiagram(entry.viewer.get("canvas"), entry.canvasEl, {
+      whole: whole, grow: true, minScale: MIN_SCALE,
+      focus: focusBox(entry, entry.viewer.get("elementRegistry"))
+    });
   }
 
   function tab(d) {

@@ -32,7 +32,12 @@ def _nice_max(value: float) -> float:
 
 
 def _number(value: float) -> str:
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}".rstrip("0")
+    """A label as people write it: 3, 0.5, 1.25; a small value that rounds to nothing is "<0.01", never "0."."""
+    if float(value).is_integer():
+        return f"{value:.0f}"
+    if 0 < abs(value) < 0.005:
+        return "<0.01" if value > 0 else ">-0.01"
+    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def _slug(text: str) -> str:
@@ -51,7 +56,8 @@ def grouped_bars(title: str, description: str, categories: Sequence[str],
     """A vertical bar chart: one group of bars per category, one bar (and colour) per series."""
     ident = _slug(title)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    top = _nice_max(max((v for _, values in series for v in values), default=0))
+    # the axis goes up to at least 0.05 so its steps (0.01 at least) read in the two decimals labels show
+    top = max(_nice_max(max((v for _, values in series for v in values), default=0)), 0.05)
 
     def y(v: float) -> float:  # the value axis: value -> SVG y
         return TOP + plot_h - plot_h * v / top

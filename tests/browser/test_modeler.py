@@ -15,6 +15,15 @@ from tests.driver import Driver
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 HOSTILE = Path(__file__).resolve().parent.parent / "data" / "hostile"
+# the scale bpmn-js draws a panel's diagram at (its labels are 12 px at 1)
+SCALE = "(panel) => panel.querySelector('.djs-container svg .viewport').getCTM().a"
+PALETTE_OVER_LABELS = """(box) => {
+  const palette = box.querySelector('.djs-palette').getBoundingClientRect();
+  const labels = '.djs-element[data-element-id*="lane"] text, .djs-element[data-element-id$="participant"] text';
+  return [...box.querySelectorAll(labels)]
+    .map(t => t.getBoundingClientRect())
+    .filter(r => r.width > 0 && r.left < palette.right && r.right > palette.left
+                 && r.top < palette.bottom && r.bottom > palette.top).length }"""
 
 
 @pytest.fixture
@@ -31,6 +40,11 @@ def test_the_version_diagram_shows_where_running_instances_wait_and_stays_live(o
     expect(badge.first).to_have_text("1")
     expect(olive.locator("table.waiting")).to_contain_text("1")
     screenshot(olive, "process_version.png")
+    for name in ("enhancement_request.bpmn", "request_fulfillment.bpmn"):  # the widest and a narrow one
+        olive.get_by_role("tab", name=re.compile(name)).click()
+        panel = olive.locator(".rf-diagrams [role=tabpanel]:not([hidden])")
+        expect(panel.locator(".djs-container")).to_be_visible()
+        assert panel.evaluate(SCALE) >= 0.79, f"{name}: labels too small to read"
 
     # The counts stay live: a second request shows up on the open page without a reload.
     expect(olive.locator("#running-count")).to_have_text("1")
@@ -81,8 +95,12 @@ def test_the_modeler_opens_a_version_and_deploys_what_it_saves_as_a_new_version(
     expect(olive.locator(".modeler-canvas[data-ready=true]").first).to_be_visible()
     expect(olive.locator(".djs-palette").first).to_be_visible()  # the modeler, not the viewer
     expect(olive.get_by_role("tab")).to_have_count(4)
-    olive.get_by_role("tab", name="assistance_request.bpmn").click()
-    expect(olive.locator('.modeler-file[data-file="assistance_request.bpmn"] .djs-container')).to_be_visible()
+    for name in ("enhancement_request.bpmn", "assistance_request.bpmn"):
+        olive.get_by_role("tab", name=name).click()
+        box = olive.locator(f'.modeler-file[data-file="{name}"]')
+        expect(box.locator(".djs-container")).to_be_visible()
+        assert box.evaluate(PALETTE_OVER_LABELS) == 0, f"{name}: the palette covers a lane label"
+        assert box.evaluate(SCALE) >= 0.69, f"{name}: labels too small to read"
     screenshot(olive, "modeler.png")
 
     olive.get_by_role("button", name="Check").click()

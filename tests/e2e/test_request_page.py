@@ -307,6 +307,10 @@ def check_markers_in_chromium(base_url: str, number: str) -> None:
             expect(page.locator(f'.djs-element.rf-done[data-element-id="{done}"]')).to_have_count(1)
         expect(page.locator('.djs-element.rf-done[data-element-id="determine_chargeability"]')).to_have_count(0)
         expect(page.locator(".djs-overlay .rf-count")).to_have_text(["×2", "×2"])
+        # too wide to read whole in 1280 px: drawn at a readable scale (labels ~10 px or more) around the active task
+        panel = page.locator("[role=tabpanel]:not([hidden])")
+        assert panel.evaluate("(p) => p.querySelector('.djs-container svg .viewport').getCTM().a") >= 0.84
+        expect(page.locator('.djs-element[data-element-id="test_solution"]')).to_be_in_viewport()
         # the top-level diagram: its call activity is active; clicking it opens the called diagram again
         tabs.nth(1).click()
         call = page.locator('.djs-element.rf-active[data-element-id="fulfil_enhancement"]')

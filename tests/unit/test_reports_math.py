@@ -138,3 +138,13 @@ def test_cells_on_a_page_show_units_and_a_dash_for_nothing_to_measure():
     assert [display(v, k) for v, k in ((66.666, "percent"), (1062.5, "money"), (0.75, "days"), (None, "days"),
                                        (date(2026, 12, 1), "date"), (3, "int"), (None, "text"))] == [
         "66.7%", "$1,062.50", "0.8", "—", "1 Dec 2026", "3", ""]
+
+
+@pytest.mark.parametrize(("value", "label"), [(3.0, "3"), (0.5, "0.5"), (1.25, "1.25"), (1.999, "2"), (1.10, "1.1"),
+                                              (0.004, "<0.01"), (0.01, "0.01")])
+def test_chart_labels_read_as_people_write_numbers_never_a_bare_point(value, label):
+    svg = str(grouped_bars("Hours", "Hours a week", ["Dec 01"], [("network", [value])], "hours"))
+    assert f">{label}</text>" in svg.replace("&lt;", "<")
+    assert "0.<" not in svg
+    axis = [t for t in svg.split("</text>") if 'text-anchor="end"' in t]
+    assert len({t.rsplit(">", 1)[1] for t in axis}) == len(axis)  # every gridline has its own label
