@@ -66,7 +66,8 @@ def _unsupported(match: re.Match[str], ctx: Context) -> str:
     what = words(ctx.tag) if ctx.tag else "element"
     instead = _INSTEAD.get(ctx.tag, "replace it with a task, gateway or event the engine runs (see the list of "
                                     "supported elements)")
-    return f"a {what} cannot be run by this engine: {instead}"
+    article = "an" if what[:1] in "aeiou" else "a"
+    return f"{article} {what} cannot be run by this engine: {instead}"
 
 
 def _missing_reference(match: re.Match[str], ctx: Context) -> str:
