@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import ast
 import json
-from datetime import UTC, datetime
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from jsonschema import Draft202012Validator

@@ -77,7 +77,7 @@ def _missing_reference(match: re.Match[str], ctx: Context) -> str:
             tag = child.tag if isinstance(child.tag, str) else ""
             if tag.endswith("EventDefinition"):
                 kind = words(tag).removesuffix(" event definition")
-                ref = next((v for k, v in child.attrib.items() if str(k).endswith("Ref")), "")
+                ref = next((str(v) for k, v in child.attrib.items() if str(k).endswith("Ref")), "")
                 if ref:
                     return (f"the {kind} event refers to {kind} '{ref}', which the file does not define: pick or "
                             f"create the {kind} in the modeler's properties panel")
@@ -185,6 +185,7 @@ def xsd_element(root: etree._Element, message: str, line: int | None) -> etree._
         return None
     tag = f"{{{found['ns']}}}{found['tag']}" if found["ns"] else found["tag"]
     for element in root.iter(tag):
-        if element.sourceline == line:
+        source_line: int | None = element.sourceline  # type: ignore[assignment]  # lxml-stubs 0.5 type it as `...`
+        if source_line == line:
             return element
     return None

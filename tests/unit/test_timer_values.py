@@ -67,7 +67,8 @@ def test_a_bare_date_fires_at_the_start_of_that_business_day_in_the_installation
     assert waiting.next_timer_at == business_start(date(2026, 12, 24), timer_zone())
 
 
-@pytest.mark.parametrize("value", ["R3/PT10M", "R/PT1H", "R3/2026-12-01T08:00:00Z/PT1H", "R2/PT1H/2027-01-01T00:00:00Z"])
+@pytest.mark.parametrize("value", ["R3/PT10M", "R/PT1H", "R3/2026-12-01T08:00:00Z/PT1H",
+                                   "R2/PT1H/2027-01-01T00:00:00Z"])
 def test_bare_iso_repeating_intervals_deploy_as_cycle_timers(value):
     assert '\\"' + value + '\\"' in compiled("cycle", value)
 
@@ -85,7 +86,8 @@ def test_python_timer_expressions_keep_working(value, data, due):
     ("duration", "${coolingOff}", ["`${coolingOff}` is a Camunda (JUEL) expression", "PT1H", "Python expression"]),
     ("date", "#{dueDate}", ["Camunda (JUEL) expression", "2026-12-24T08:00:00Z"]),
     ("cycle", "0 0 9 * * ?", ["looks like a cron expression", "R3/PT10M"]),
-    ("duration", "R3/PT10M", ["is an ISO 8601 cycle, but this is a duration timer", "change the timer's type to Cycle"]),
+    ("duration", "R3/PT10M", ["is an ISO 8601 cycle, but this is a duration timer",
+                              "change the timer's type to Cycle"]),
     ("date", "PT1H", ["is an ISO 8601 duration, but this is a date timer", "to Duration"]),
     ("duration", "2026-12-24", ["is an ISO 8601 date, but this is a duration timer"]),
     ("duration", "", ["timer has no duration", "PT1H"]),
