@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import DATA
-from tests.e2e.test_processes import findings_of, upload
+from tests.e2e.test_processes import diagrams_of, findings_of, upload
 from tests.web import WebUser
 
 NOT_TOOLS = {"hostile", "xes"}
@@ -86,3 +86,24 @@ def test_a_yaoqiang_export_of_plain_tasks_deploys(rf):
 def test_an_activiti_export_without_a_process_says_so(rf):
     [problem] = rf.fails("check", str(DATA / "activiti" / "A.4.0-export.bpmn"), "--json").json()["details"]
     assert problem["message"].startswith(NO_PROCESS)
+
+
+def test_an_upload_without_diagram_interchange_is_marked_for_layout_in_the_browser(olive):
+    drawn = DATA / "yaoqiang" / "A.1.0-export.bpmn"
+    undrawn = DATA / "hostile" / "valid_baseline.bpmn"
+    page = upload(olive, [(p.name, p.read_bytes()) for p in (drawn, undrawn)], "check").get_data(as_text=True)
+    assert {d["file"]: d["layout"] for d in diagrams_of(page)} == \
+        {"A.1.0-export.bpmn": False, "valid_baseline.bpmn": True}
+    assert 'data-auto-layout="/vendor/esm/bpmn-auto-layout/index.js"' in page
+
+
+def test_the_layout_modules_are_served_with_their_imports_pointing_at_each_other(olive):
+    layout = olive.client.get("/vendor/esm/bpmn-auto-layout/index.js")
+    assert layout.status_code == 200 and layout.mimetype == "text/javascript"
+    text = layout.get_data(as_text=True)
+    assert "from '../bpmn-moddle/index.js'" in text and "from '../min-dash/index.js'" in text
+    assert "export { layoutProcess }" in text
+    moddle = olive.client.get("/vendor/esm/moddle-xml/index.js").get_data(as_text=True)
+    assert "from '../saxen/index.js'" in moddle and "from 'saxen'" not in moddle
+    assert olive.client.get("/vendor/esm/left-pad/index.js").status_code == 404
+    assert olive.client.get("/vendor/esm/..%2Fbpmn-js/index.js").status_code == 404
