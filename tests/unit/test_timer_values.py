@@ -73,6 +73,14 @@ def test_bare_iso_repeating_intervals_deploy_as_cycle_timers(value):
     assert '\\"' + value + '\\"' in compiled("cycle", value)
 
 
+@pytest.mark.parametrize(("value", "due"), [
+    ("R2/PT1H", NOW + timedelta(hours=1)),
+    ("R2/2026-12-01T17:00:00Z/PT1H", datetime(2026, 12, 1, 17, 0, tzinfo=UTC)),  # from a start: its first firing
+])
+def test_a_bare_cycle_waits_for_its_first_firing(value, due):
+    assert engine.start(compiled("cycle", value), {}, NOW).next_timer_at == due
+
+
 @pytest.mark.parametrize(("value", "data", "due"), [
     ('"PT2H"', {}, NOW + timedelta(hours=2)),
     ('"PT%dH" % hours', {"hours": 5}, NOW + timedelta(hours=5)),
