@@ -2,7 +2,8 @@
 
 A built package (wheel, or `pip install .`) carries, under `app/bundled/`, what a checkout keeps beside the source:
 the default process models (`bpmn/`) and forms (`forms/`), and the front-end files the app serves from npm
-(`node_modules/`: bpmn-js for the diagrams and the modeler, swagger-ui-dist for the API reference). They are copied
+(`node_modules/`: bpmn-js for the diagrams and the modeler, bpmn-auto-layout and the modules it imports for diagrams
+without positions, swagger-ui-dist for the API reference). They are copied
 from the checkout at build time, so the checkout stays the one source of truth; `app.config` finds them in the
 installed package first, then in the checkout. An editable install (`make install`) copies nothing; an sdist
 carries the sources of the copy (the few node_modules files included).
@@ -36,6 +37,10 @@ BUNDLE: list[tuple[str, str, list[str]]] = [
         "dist/assets/bpmn-font/css/bpmn.css",
         "dist/assets/bpmn-font/font/bpmn.*",
     ]),
+    # bpmn-auto-layout ships no LICENSE file: its package.json names its licence (MIT)
+    ("vendor/esm/bpmn-auto-layout", "node_modules/bpmn-auto-layout", ["package.json", "dist/index.js"]),
+    *[(f"vendor/esm/{package}", f"node_modules/{package}", ["LICENSE", "dist/index.js"])
+      for package in ("bpmn-moddle", "moddle", "moddle-xml", "min-dash", "saxen")],
     ("vendor/swagger-ui", "node_modules/swagger-ui-dist", [
         "LICENSE", "NOTICE", "swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-bundle.js.LICENSE.txt",
     ]),

@@ -43,6 +43,16 @@ def vendor_dir(name: str) -> Path:
     return bundled("vendor", name) or in_checkout
 
 
+# ES modules the upload page imports to lay out a diagram that has no diagram interchange: bpmn-auto-layout and what
+# it imports (bpmn-js's own bundle does not expose them)
+ESM_PACKAGES = ("bpmn-auto-layout", "bpmn-moddle", "moddle", "moddle-xml", "min-dash", "saxen")
+
+
+def esm_dir(package: str) -> Path:
+    """The folder holding `index.js` (the ES module build) of one of ESM_PACKAGES."""
+    return bundled("vendor", "esm", package) or PROJECT_ROOT / "node_modules" / package / "dist"
+
+
 def instance_dir(env: Mapping[str, str]) -> Path:
     """Where the app keeps its data (the SQLite file, the secret key, the mail sink's messages): RF_INSTANCE_DIR,
     else the checkout's instance/ when running from a checkout, else instance/ in the working directory (never

@@ -11,6 +11,9 @@ id, name and line:
   flow where some flow has neither a condition nor is the gateway's default flow (the engine could not choose it).
 * **gateway without a default** (warning): every outgoing flow has a condition but none is the default, so an
   instance stops with an error when no condition holds.
+* **condition the engine ignores** (error): a condition on a sequence flow that leaves a task or an event rather
+  than a gateway.
+* **message without a name** (error): a message an event or task uses but that has no name to match it by.
 * **unbounded loop** (error): a cycle of sequence flows with no exclusive, inclusive, event-based or complex gateway
   that can leave it and no boundary event on its activities: an instance that enters it never finishes.
 
@@ -213,17 +216,41 @@ def _loops(scope: _Scope, edges: dict[str, list[str]]) -> list[Problem]:
     return problems
 
 
+def _ignored_conditions(scope: _Scope) -> list[Problem]:
+    """A condition on a flow that leaves a task or event (BPMN's conditional flow, drawn with a small diamond): the
+    engine would take the flow whether or not the condition holds."""
+    return [scope.problem(flow, f"this sequence flow leaves the {_local(scope.nodes[source])} "
+                                f"{scope.label(source)} with a condition, which the engine ignores (it would always "
+                                "take the flow): put an exclusive gateway after it and move the condition to the "
+                                "gateway's outgoing flow")
+            for flow in scope.flows if _condition(flow)
+            for source in [flow.get("sourceRef") or ""]
+            if source in scope.nodes and _local(scope.nodes[source]) not in _DECISIONS]
+
+
+def _unnamed_messages(file: str, root: etree._Element) -> list[Problem]:
+    """The engine matches a message by its name; a message without one would match every other unnamed message."""
+    used = {d.get("messageRef") for d in root.iter(f"{{{BPMN}}}messageEventDefinition")} | \
+        {t.get("messageRef") for t in root.iter(f"{{{BPMN}}}receiveTask", f"{{{BPMN}}}sendTask")}
+    return [_Scope(file).problem(message, f"message '{message.get('id')}' has no name, and the engine tells "
+                                          "messages apart by name: give the message a name in the modeler")
+            for message in root.iter(f"{{{BPMN}}}message")
+            if message.get("id") in used and not (message.get("name") or "").strip()]
+
+
 def lint(roots: dict[str, etree._Element]) -> list[Problem]:
     """Every graph finding of the bundle's BPMN documents (file name -> parsed root)."""
     problems: list[Problem] = []
     for file, root in sorted(roots.items()):
         if _local(root) != "definitions":
             continue
+        problems += _unnamed_messages(file, root)
         for scope in _scopes(file, root):
             if not scope.nodes:
                 continue
             edges = _edges(scope)
             problems += _unreachable(scope, edges) + _gateways(scope) + _loops(scope, edges)
+            problems += _ignored_conditions(scope)
     return problems
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -30,9 +31,13 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from app.domain.form_rules import rule_problems
 from app.engine.bpmn_lint import endless_script_loops, lint
+from app.engine.findings_text import Context, translate, xsd_element
+from app.engine.main_process import main_process
 from app.engine.script_host import NOT_EXCEPTIONS
 from app.engine.scripts import ScriptRejected, compile_expression, compile_script
 from app.engine.serialization import spec_json_of
+from app.engine.spiff_patches import engine_time
+from app.engine.timer_values import EXAMPLES, normalise_timers
 from app.engine.xml_safety import UnsafeXml, parse_xml
 from app.errors import DefinitionRejected, Problem
 
@@ -96,6 +101,7 @@ class _Checker:
         self.forms = forms
         self.problems: list[Problem] = []
         self.used_forms: set[str] = set()
+        self.timers_reported: set[str] = set()
 
     def add(self, element_id: str, message: str, severity: str = "error") -> None:
         file, line, name = self.locator.find(element_id)
@@ -160,27 +166,35 @@ class _Checker:
         self.used_forms.add(filename)
 
     def timer(self, element_id: str, definition: TimerEventDefinition) -> None:
+        if element_id in self.timers_reported:
+            return
         source = definition.expression
-        self.expression(element_id, "timer expression", source)
+        kind = "cycle" if isinstance(definition, CycleTimerEventDefinition) else \
+            "duration" if isinstance(definition, DurationTimerEventDefinition) else "date"
+        what = f"write {EXAMPLES[kind]}, or a Python expression that reads the request's data"
         try:
             node = ast.parse(str(source).strip(), mode="eval").body
         except SyntaxError:
+            self.add(element_id, f"timer {kind} `{source}` is neither an ISO 8601 value nor a Python expression: "
+                                 f"{what}")
             return
+        self.expression(element_id, f"timer {kind}", source)
         if isinstance(node, ast.Name) and node.id[:1] in ("P", "R") and (node.id[1:2].isdigit() or node.id[1:2] == "T"):
-            self.add(element_id, f"timer expression {source} is read as a variable name; write \"{source}\" "
-                                 "(timer expressions are Python, so a literal must be quoted)")
+            self.add(element_id, f"timer {kind} {source} is not a valid ISO 8601 value (it would be read as a variable "
+                                 f"name): {what}")
             return
         if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
             return  # evaluated from instance data at run time
         try:
-            if isinstance(definition, CycleTimerEventDefinition):
-                TimerEventDefinition.parse_iso_recurring_interval(node.value)
-            elif isinstance(definition, DurationTimerEventDefinition):
+            if kind == "cycle":
+                with engine_time(datetime(2000, 1, 1, tzinfo=UTC)):  # an interval without a start begins "now"
+                    TimerEventDefinition.parse_iso_recurring_interval(node.value)
+            elif kind == "duration":
                 TimerEventDefinition.parse_iso_duration(node.value)
             else:
                 TimerEventDefinition.get_datetime(node.value)
-        except Exception as err:  # noqa: BLE001 - any parse failure is the user's finding
-            self.add(element_id, f"timer expression {source} does not evaluate: {err}")
+        except Exception:  # noqa: BLE001 - any parse failure is the user's finding
+            self.add(element_id, f"timer {kind} {source} is not a valid value: {what}")
 
     def task_spec(self, spec: Any) -> None:
         element_id = spec.bpmn_id
@@ -215,59 +229,39 @@ class _Checker:
             self.timer(element_id, definition)
 
 
-def _processes(roots: dict[str, etree._Element]) -> list[tuple[str, etree._Element]]:
-    return [(file, el) for file, root in roots.items() for el in root.iter(f"{{{BPMN_NS}}}process")]
+def _element_problem(file: str, element: etree._Element, message: str) -> Problem:
+    """A finding about an element: its own id and name, or those of the nearest enclosing element that has an id."""
+    holder: etree._Element | None = element
+    while holder is not None and not holder.get("id"):
+        holder = holder.getparent()
+    target = holder if holder is not None else element
+    line: int | None = element.sourceline  # type: ignore[assignment]  # lxml-stubs 0.5 type it as `...`
+    return Problem(file=file, line=line, element_id=target.get("id") or "", message=message,
+                   name=" ".join((target.get("name") or "").split()))
 
 
-def _is_empty(process: etree._Element) -> bool:
-    """A pool drawn only to name a participant (the customer, another agency): no flow node inside."""
-    return not any(isinstance(child.tag, str) and child.tag.startswith(f"{{{BPMN_NS}}}")
-                   and etree.QName(child).localname not in ("laneSet", "documentation", "extensionElements",
-                                                            "property", "ioSpecification", "dataObject")
-                   for child in process)
-
-
-def _label(process: etree._Element) -> str:
-    name = " ".join((process.get("name") or "").split())
-    return f"'{name}' ({process.get('id')})" if name else f"'{process.get('id')}'"
-
-
-def _main_process(roots: dict[str, etree._Element], process_ids: list[str]) -> tuple[str | None, list[Problem]]:
-    """The one top-level process to deploy, or findings that say what to change in the modeler. Pools with nothing
-    inside are participants, not processes to run; a process marked not executable is what most modelling tools
-    export for a process someone only drew."""
-    called = {el.get("calledElement") for root in roots.values()
-              for el in root.iter(f"{{{BPMN_NS}}}callActivity")}
-    drawn = _processes(roots)
-    by_id = {el.get("id"): (file, el) for file, el in drawn}
-    top = [pid for pid in process_ids if pid not in called and not (pid in by_id and _is_empty(by_id[pid][1]))]
-    if len(top) == 1:
-        return top[0], []
-    if not top:
-        not_executable = [(file, el) for file, el in drawn
-                          if el.get("isExecutable") == "false" and not _is_empty(el) and el.get("id") not in called]
-        if not_executable:
-            return None, [Problem(file=file, line=el.sourceline, element_id=el.get("id") or "",  # type: ignore[arg-type]
-                                  name=" ".join((el.get("name") or "").split()),
-                                  message=f"process {_label(el)} is marked not executable (isExecutable=\"false\"): "
-                                          "tick Executable on the process (or its pool) in the modeler and save "
-                                          "again; a process drawn only to be read needs no deployment")
-                          for file, el in not_executable]
-        if not drawn or all(_is_empty(el) for _, el in drawn):
-            return None, [Problem(file=", ".join(sorted(roots)), message="no process with anything in it: draw a "
-                                  "start event, the tasks and an end event inside a pool or process")]
-        return None, [Problem(file=", ".join(sorted(roots)), message="every process is called by another (a call "
-                              "activity names it); there is no top-level process to start requests with")]
-    listed = ", ".join(_label(by_id[pid][1]) if pid in by_id else f"'{pid}'" for pid in sorted(top))
-    return None, [Problem(file=", ".join(sorted(roots)), message=f"more than one top-level process ({listed}): keep "
-                          "one whose requests start here and call the others from it, or deploy them as separate "
-                          "bundles")]
+def _engine_problem(file: str, root: etree._Element | None, err: ValidationException) -> Problem:
+    """A schema or engine parse error as a finding that names the element and says what to change."""
+    raw = str(err).split("\n")[0]
+    line = err.line_number or None
+    element = None
+    if root is not None and err.id:
+        found = root.xpath("//*[@id=$i]", i=err.id)
+        element = found[0] if isinstance(found, list) and found and isinstance(found[0], etree._Element) else None
+    elif root is not None:
+        element = xsd_element(root, raw, line)
+    tag = etree.QName(element).localname if element is not None else str(err.tag or "").removeprefix("bpmn:")
+    message = translate(raw, Context(tag=tag, element=element))
+    if element is not None:
+        return _element_problem(file, element, message)
+    return Problem(file=file, line=line, element_id=err.id or "", message=message, name=err.name or "")
 
 
 def compile_bundle(files: dict[str, bytes], *, operators: set[str], lanes: set[str] | None,
                    forms: dict[str, bytes]) -> CompiledBundle:
     """Check and compile a bundle; raises DefinitionRejected (listing every problem) when any error is found."""
     problems: list[Problem] = []
+    timer_findings: list[Problem] = []
     locator = _Locator()
     parser = SpiffBpmnParser(validator=VALIDATOR)
     if not any(name.endswith(".bpmn") for name in files):
@@ -283,32 +277,33 @@ def compile_bundle(files: dict[str, bytes], *, operators: set[str], lanes: set[s
             if name.endswith(DMN_SUFFIX):
                 parser.add_dmn_xml(root, filename=name)
             else:
+                timer_findings += [_element_problem(name, f.element, f.message) for f in normalise_timers(root)]
                 parser.add_bpmn_xml(root, filename=name)
         except ValidationException as err:
-            problems.append(Problem(file=name, line=err.line_number or None, element_id=err.id or "",
-                                    message=str(err).split("\n")[0]))
+            problems.append(_engine_problem(name, root, err))
         except Exception as err:  # noqa: BLE001 - hostile or odd files must give a finding, not a crash
             problems.append(Problem(file=name, message=f"could not be read as BPMN/DMN: {err}"))
     if problems:
-        raise DefinitionRejected(problems)
+        raise DefinitionRejected(problems + timer_findings)
 
     process_ids = parser.get_process_ids()
-    main, why = _main_process(locator.roots, process_ids)
+    main, why = main_process(locator.roots, process_ids)
     if main is None:
         raise DefinitionRejected(why)
     try:
         spec = parser.get_spec(main)
         subprocess_specs = parser.get_subprocess_specs(main)
     except ValidationException as err:
-        file, line, name = locator.find(err.id) if err.id else (err.file_name, None, "")
-        raise DefinitionRejected([Problem(file=file or err.file_name or "", line=line or (err.line_number or None),
-                                          element_id=err.id or "", message=str(err).split("\n")[0],
-                                          name=name)]) from None
+        file = locator.find(err.id)[0] if err.id else err.file_name
+        raise DefinitionRejected([_engine_problem(file or err.file_name or "", locator.roots.get(file or ""), err)]
+                                 + timer_findings) from None
     except Exception as err:  # noqa: BLE001
         message = f"the engine could not build process {main}: {err}"
         raise DefinitionRejected([Problem(file="", message=message)]) from None
 
     checker = _Checker(locator, operators, lanes, forms)
+    checker.problems.extend(timer_findings)
+    checker.timers_reported.update(p.element_id for p in timer_findings)
     checker.problems.extend(lint({n: r for n, r in locator.roots.items() if not n.endswith(DMN_SUFFIX)}))
     for process in [spec, *subprocess_specs.values()]:
         for task_spec in process.task_specs.values():

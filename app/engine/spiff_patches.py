@@ -28,7 +28,15 @@ PATCHED_VERSION = "3.2.0"  # the SpiffWorkflow these patches were written for an
 _NOW: ContextVar[datetime | None] = ContextVar("rf_engine_now", default=None)
 
 
-class _ClockedDatetime(datetime):
+class _AnyDatetime(type):
+    """Keeps SpiffWorkflow's `isinstance(value, datetime)` checks true for every datetime, not only ours (a repeating
+    interval with a start or end date, `R3/2026-12-01T08:00:00Z/PT1H`, is told apart from one without by them)."""
+
+    def __instancecheck__(cls, instance: object) -> bool:
+        return isinstance(instance, datetime)
+
+
+class _ClockedDatetime(datetime, metaclass=_AnyDatetime):
     @classmethod
     def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]
         fixed = _NOW.get()

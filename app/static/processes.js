@@ -169,11 +169,24 @@
       .catch(function (err) { live.textContent = "The counts could not be refreshed (" + err.message + ")."; });
   }
 
+  /* A file without diagram interchange (no shapes, only the process) is laid out here with bpmn-auto-layout, an ES
+   * module loaded only when needed; when that fails the viewer says the diagram could not be drawn. */
+  function laidOut(list) {
+    var bare = list.filter(function (d) { return d.layout; });
+    if (!bare.length) { return Promise.resolve(); }
+    return import(root.getAttribute("data-auto-layout")).then(function (module) {
+      return Promise.all(bare.map(function (d) {
+        return module.layoutProcess(d.xml).then(function (xml) { d.xml = xml; d.laidOut = true; })
+          .catch(function () { return null; });
+      }));
+    }).catch(function () { return null; });
+  }
+
   var diagrams = [];
   try { diagrams = JSON.parse(dataEl.textContent || "[]"); } catch (err) { diagrams = []; }
   if (!diagrams.length) { return; }
   if (!tabs.open("The diagram viewer did not load.")) { return; }
-  tabs.build(diagrams);
+  laidOut(diagrams).then(function () { tabs.build(diagrams); });
   if (mode === "counts" && live && live.getAttribute("data-poll")) {
     live.textContent = "Live: refreshed every " + POLL_MS / 1000 + " s.";
     window.setInterval(poll, POLL_MS);

@@ -59,8 +59,8 @@ HOSTILE_MODELS = [
             element_id="prepare_data"),
     Hostile("script_dunder.bpmn", ("restricted engine", "__class__", "__subclasses__"),
             line_marker='id="prepare_data"', element_id="prepare_data"),
-    Hostile("unquoted_timer.bpmn", ("P3D", "variable name", '"P3D"'), line_marker='id="cool_off"',
-            element_id="cool_off"),
+    Hostile("camunda_expression_timer.bpmn", ("${coolingOffPeriod}", "Camunda (JUEL) expression", "PT1H"),
+            line_marker='id="cool_off"', element_id="cool_off"),
     Hostile("not_a_model.xml", ("not a .bpmn",)),
     Hostile("xxe_utf16.bpmn", ("DOCTYPE", "not allowed")),  # a byte search for "<!DOCTYPE" misses UTF-16
 ]

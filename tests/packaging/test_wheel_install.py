@@ -143,6 +143,9 @@ def test_the_installed_package_reads_its_own_files_and_keeps_its_data_in_the_wor
         p.name: p.read_bytes() for p in (PROJECT_ROOT / "forms").glob("*.json")}
     assert (bundled / "vendor" / "bpmn-js" / "bpmn-modeler.production.min.js").read_bytes() == (
         PROJECT_ROOT / "node_modules" / "bpmn-js" / "dist" / "bpmn-modeler.production.min.js").read_bytes()
+    for package in ("bpmn-auto-layout", "bpmn-moddle", "moddle", "moddle-xml", "min-dash", "saxen"):
+        assert (bundled / "vendor" / "esm" / package / "index.js").read_bytes() == (
+            PROJECT_ROOT / "node_modules" / package / "dist" / "index.js").read_bytes(), package
     assert not list((bundled / "vendor").rglob("*.map")), "no source maps in the package"
     # RF_INSTANCE_DIR moves the instance folder (and with it the default SQLite file)
     moved = _where(installed, work, _clean_env(RF_INSTANCE_DIR=str(work / "elsewhere")))

@@ -238,6 +238,12 @@ def clean_name(raw: str) -> str:
     return name
 
 
+def _drawn(root: Any) -> bool:
+    """Whether the file carries diagram interchange (shapes with positions); without it the browser lays the
+    process out itself (bpmn-auto-layout), as files written by hand or by generators often have none."""
+    return bool(root.xpath("//*[local-name()='BPMNShape']"))
+
+
 def _flagged_diagrams(files: dict[str, bytes], problems: list[Problem]) -> list[dict[str, Any]]:
     flagged: dict[str, dict[str, str]] = {}
     for p in problems:
@@ -250,11 +256,11 @@ def _flagged_diagrams(files: dict[str, bytes], problems: list[Problem]) -> list[
         if not name.endswith(".bpmn"):
             continue
         try:
-            parse_xml(data)  # never hand an unsafe document to the browser either
+            root = parse_xml(data)  # never hand an unsafe document to the browser either
             text = data.decode("utf-8")
         except (UnsafeXml, UnicodeDecodeError):
             continue
-        diagrams.append({"file": name, "xml": text, "flagged": flagged.get(name, {})})
+        diagrams.append({"file": name, "xml": text, "flagged": flagged.get(name, {}), "layout": not _drawn(root)})
     return diagrams
 
 
