@@ -11,7 +11,54 @@
   if (!root || !dataEl || !window.RfDiagramTabs) { return; }
   var mode = root.getAttribute("data-mode");
 
-  function marks(d) { return (mode === "counts" ? d.counts : d.flagged) || {}; }
+  function marks(d) { return (mode === "flagged" ? d.flagged : d.counts) || {}; }
+
+  function hours(value) {
+    if (value === null || value === undefined) { return "—"; }
+    return value < 48 ? value.toFixed(1) + " h" : (value / 24).toFixed(1) + " d";
+  }
+
+  // How the version has run: times passed per element, loops, flows taken and waiting times (insights page).
+  function decorateInsights(d, canvas, registry, overlays) {
+    Object.keys(d.counts || {}).forEach(function (id) {
+      if (!registry.get(id)) { return; }
+      var wait = (d.waits || {})[id];
+      var title = d.counts[id] + " passed" + (wait ? "; waited " + hours(wait.mean_hours) + " on average, " +
+                                              hours(wait.p90_hours) + " at p90" : "");
+      canvas.addMarker(id, "rf-passed");
+      var badge = document.createElement("span");
+      badge.className = "rf-wait";
+      badge.title = title;
+      badge.textContent = String(d.counts[id]);
+      overlays.add(id, "rf-wait", { position: { top: -12, right: 12 }, html: badge });
+      if (wait) {
+        var gfx = registry.getGraphics(id);
+        var tip = document.createElementNS("http://www.w3.org/2000/svg", "title");
+        tip.textContent = (d.names[id] || id) + ": " + title;
+        if (gfx) { gfx.appendChild(tip); }
+      }
+    });
+    Object.keys(d.loops || {}).forEach(function (id) {
+      if (!registry.get(id)) { return; }
+      var loop = document.createElement("span");
+      loop.className = "rf-loop";
+      loop.title = d.loops[id] + " time(s) work came back here";
+      loop.textContent = "↻ " + d.loops[id];
+      overlays.add(id, "rf-loop", { position: { bottom: 6, left: -10 }, html: loop });
+    });
+    Object.keys(d.flows || {}).forEach(function (id) {
+      var flow = registry.get(id);
+      if (!flow || !flow.waypoints) { return; }
+      canvas.addMarker(id, "rf-taken");
+      var count = document.createElement("span");
+      count.className = "rf-flow-count";
+      count.title = d.flows[id] + " time(s) taken";
+      count.textContent = String(d.flows[id]);
+      var a = flow.waypoints[0], b = flow.waypoints[1];
+      var mid = { x: (a.x + b.x) / 2 - flow.x, y: (a.y + b.y) / 2 - flow.y };
+      overlays.add(id, "rf-flow-count", { position: { left: mid.x - 8, top: mid.y - 18 }, html: count });
+    });
+  }
 
   function decorate(entry) {
     var d = entry.diagram;
@@ -19,7 +66,9 @@
     var canvas = viewer.get("canvas");
     var registry = viewer.get("elementRegistry");
     var overlays = viewer.get("overlays");
-    if (mode === "counts") {
+    if (mode === "insights") {
+      decorateInsights(d, canvas, registry, overlays);
+    } else if (mode === "counts") {
       Object.keys(d.counts || {}).forEach(function (id) {
         if (!registry.get(id)) { return; }
         var n = d.counts[id];

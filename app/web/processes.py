@@ -11,10 +11,11 @@ from werkzeug.wrappers import Response
 
 from app.domain.permissions import PROCESS_OWNERS
 from app.errors import DefinitionRejected, Problem
-from app.services.definitions import current
+from app.services.definitions import current, insights
 from app.services.definitions import versions as processes
 from app.web.auth import require_role
 from app.web.context import identity, services
+from app.web.downloads import attachment
 
 bp = Blueprint("processes", __name__, url_prefix="/processes")
 owner_only = require_role(*PROCESS_OWNERS)
@@ -100,6 +101,24 @@ def make_current(process_id: str, version: int) -> Response:
 def version(process_id: str, version: int) -> str:
     detail = processes.version_detail(services(), identity(), process_id, version)
     return render_template("processes_version.html", v=detail)
+
+
+@bp.get("/<process_id>/versions/<int:version>/insights")
+def version_insights(process_id: str, version: int) -> Any:
+    """How the version's instances have run (counts, waits, loops, variants) on its diagram, for a period; also as
+    CSV (`?format=csv`) and JSON (`?format=json`). Process owners, auditors and administrators (the service checks)."""
+    fmt = request.args.get("format", "html")
+    if fmt not in ("html", "csv", "json"):
+        return {"error": f"unknown format {fmt!r}: use html, csv or json"}, 400
+    found = insights.version_insights(services(), identity(), process_id, version,
+                                      request.args.get("since"), request.args.get("until"))
+    if fmt == "json":
+        return {**found, "since": found["since"].isoformat(), "until": found["until"].isoformat(),
+                "diagrams": [{k: v for k, v in d.items() if k != "xml"} for d in found["diagrams"]]}
+    if fmt == "csv":
+        name = f"{process_id}-v{version}-insights-{found['since']}-{found['until']}.csv"
+        return attachment(insights.to_csv(found).encode(), name, "text/csv; charset=utf-8")
+    return render_template("processes_insights.html", v=found)
 
 
 @bp.get("/<process_id>/versions/<int:version>/waiting.json")
