@@ -119,7 +119,8 @@ def test_the_planned_week_accepts_an_iso_week_and_refuses_bad_past_and_far_weeks
     number = scheduled(services)
     pete = who(services, "pete")
     next_week = (MONDAY + timedelta(weeks=1)).isocalendar()
-    assert queue.replan(services, pete, number, f"{next_week.year}-W{next_week.week:02d}") == MONDAY + timedelta(weeks=1)
+    planned = queue.replan(services, pete, number, f"{next_week.year}-W{next_week.week:02d}")
+    assert planned == MONDAY + timedelta(weeks=1)
     for bad in ("", "next week", "2026-W60", "2026-13-01", "x" * 500,
                 (MONDAY - timedelta(weeks=1)).isoformat(), (MONDAY + timedelta(weeks=60)).isoformat()):
         with pytest.raises(InvalidData) as refused:
