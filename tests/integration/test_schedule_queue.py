@@ -7,15 +7,21 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from sqlalchemy import func, inspect, select
 
 from app.domain.permissions import OPERATOR
 from app.errors import Conflict, Forbidden, InvalidData, NotFound
 from app.services.admin import auth
+from app.services.admin.setup import MIGRATIONS
 from app.services.reports import schedule as schedules
 from app.services.requests import intake, listing, queries
 from app.services.requests import schedule_queue as queue
 from app.services.requests.listing import RequestFilters
+from app.store.db import Base
 from app.store.models import AuditEvent, ProcessInstance, ServiceRequest, TaskRow, User
 from tests.conftest import START
 from tests.driver import REQUEST, Driver
@@ -144,3 +150,27 @@ def test_the_schedule_shows_the_queue_by_week_with_this_week_and_overdue_weeks_m
     clock.advance(timedelta(weeks=1))
     plan = schedules.schedule(services, who(services, "maria"), clock.now())
     assert [(w.this_week, w.overdue) for w in plan.queue] == [(False, True), (True, False)]
+
+
+def test_the_migration_adds_the_planned_week_and_downgrades_keeping_every_request(services):
+    number = scheduled(services)
+    with services.uow() as uow:
+        before = uow.session.scalar(select(func.count()).select_from(ServiceRequest))
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with services.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0016")
+    with services.engine.connect() as conn:
+        assert "planned_week" not in {c["name"] for c in inspect(conn).get_columns("service_request")}
+        assert conn.exec_driver_sql("SELECT count(*) FROM service_request").scalar() == before
+        assert conn.exec_driver_sql("SELECT count(*) FROM task").scalar() == 0  # no rows lost, none made
+    with services.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "heads")
+    with services.engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert [d for d in diffs if "service_request" in repr(d)] == []
+    assert state(services, number)[:2] == ("scheduled", None)  # the week is gone with the column: this week again
+    plan = schedules.schedule(services, who(services, "maria"), services.clock.now())
+    assert [(w.start, [q.number for q in w.requests]) for w in plan.queue] == [(MONDAY, [number])]
