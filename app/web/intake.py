@@ -96,6 +96,6 @@ def pull_scheduled(ref: str) -> Any:
 
 @bp.post("/schedule/<ref>/plan")
 def replan(ref: str) -> Any:
-    week = queue.replan(services(), identity(), ref, request.form.get("week", ""))
-    flash(f"{ref} planned for the week of {week:%d %b %Y}.", "ok")
+    planned = queue.replan(services(), identity(), ref, request.form.get("week", ""))
+    flash(f"{planned.number} planned for the week of {planned.week:%d %b %Y}.", "ok")
     return redirect(url_for("intake.schedule", group=request.form.get("group") or None))

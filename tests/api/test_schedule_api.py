@@ -35,7 +35,10 @@ def test_a_scheduled_enhancement_is_re_planned_and_pulled_once_through_the_api(s
 
     next_week = MONDAY + timedelta(weeks=1)
     planned = pete.post(f"/api/v1/requests/{number}/plan", {"week": next_week.isoformat()})
-    assert planned.status_code == 200 and planned.get_json()["planned_week"] == next_week.isoformat()
+    assert planned.status_code == 200
+    assert (planned.get_json()["number"], planned.get_json()["planned_week"]) == (number, next_week.isoformat())
+    by_id = pete.get(f"/api/v1/requests/{number}").get_json()["id"]
+    assert pete.post(f"/api/v1/requests/{by_id}/plan", {"week": next_week.isoformat()}).get_json()["number"] == number
     assert pete.post(f"/api/v1/requests/{number}/plan", {"week": MONDAY.isoformat()}).status_code == 200
 
     pulled = pete.post(f"/api/v1/requests/{number}/pull")

@@ -109,8 +109,9 @@ def test_only_service_providers_and_managers_of_the_group_pull_or_replan(service
 
 def test_a_request_planned_for_a_later_week_waits_for_a_service_provider_but_a_manager_may_pull_it_early(services):
     number = scheduled(services)
-    later = queue.replan(services, who(services, "pete"), number, (MONDAY + timedelta(days=16)).isoformat())
-    assert later == MONDAY + timedelta(weeks=2)
+    planned = queue.replan(services, who(services, "pete"), number, (MONDAY + timedelta(days=16)).isoformat())
+    later = planned.week
+    assert planned == queue.Planned(number, MONDAY + timedelta(weeks=2))
     assert state(services, number)[:2] == ("scheduled", later)
     with pytest.raises(Forbidden, match="a service provider pulls it from that week on"):
         queue.pull(services, who(services, "pete"), number)
@@ -126,7 +127,7 @@ def test_the_planned_week_accepts_an_iso_week_and_refuses_bad_past_and_far_weeks
     pete = who(services, "pete")
     next_week = (MONDAY + timedelta(weeks=1)).isocalendar()
     planned = queue.replan(services, pete, number, f"{next_week.year}-W{next_week.week:02d}")
-    assert planned == MONDAY + timedelta(weeks=1)
+    assert planned.week == MONDAY + timedelta(weeks=1)
     for bad in ("", "next week", "2026-W60", "2026-13-01", "x" * 500,
                 (MONDAY - timedelta(weeks=1)).isoformat(), (MONDAY + timedelta(weeks=60)).isoformat()):
         with pytest.raises(InvalidData) as refused:

@@ -64,8 +64,14 @@ def _scheduled(request: ServiceRequest) -> None:
                        "someone may have pulled it already")
 
 
-def replan(services: Context, identity: Identity, ref: str, week_text: str) -> date:
-    """Move the scheduled request `ref` to the week of `week_text`; returns the new planned week (a Monday)."""
+@dataclass(frozen=True)
+class Planned:
+    number: str
+    week: date  # the Monday of the planned week
+
+
+def replan(services: Context, identity: Identity, ref: str, week_text: str) -> Planned:
+    """Move the scheduled request `ref` to the week of `week_text`."""
     week = parse_week(week_text)
     current = this_week(services)
     if week < current:
@@ -90,8 +96,9 @@ def replan(services: Context, identity: Identity, ref: str, week_text: str) -> d
         audit.append(s, actor=identity.username, event_type="request_replanned", request_id=request.id, now=now,
                      payload={"request_number": request.number, "from_week": before.isoformat() if before else None,
                               "planned_week": week.isoformat()})
+        number = request.number or ""
         uow.commit()
-    return week
+    return Planned(number, week)
 
 
 def pull(services: Context, identity: Identity, ref: str) -> Pulled:

@@ -63,6 +63,6 @@ def pull(path: ScheduledRef) -> tuple[dict[str, Any], int]:
                      "and managers of the request's group. A week that has passed or is more than a year ahead is "
                      "422; a request no longer on the schedule is 409.")
 def plan(path: ScheduledRef, body: Week) -> tuple[dict[str, Any], int]:
-    week = schedule_queue.replan(services(), caller(), path.ref, body.week)
-    number = path.ref.strip()
-    return respond(Planned(number=number, status="scheduled", planned_week=week, url=f"/api/v1/requests/{number}"))
+    planned = schedule_queue.replan(services(), caller(), path.ref, body.week)
+    return respond(Planned(number=planned.number, status="scheduled", planned_week=planned.week,
+                           url=f"/api/v1/requests/{planned.number}"))
