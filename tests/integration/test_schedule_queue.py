@@ -171,7 +171,7 @@ def test_the_migration_adds_the_planned_week_and_downgrades_keeping_every_reques
         command.upgrade(config, "heads")
     with services.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-    assert [d for d in diffs if "service_request" in repr(d)] == []
+    assert [d for d in diffs if "planned_week" in repr(d)] == []
     assert state(services, number)[:2] == ("scheduled", None)  # the week is gone with the column: this week again
     plan = schedules.schedule(services, who(services, "maria"), services.clock.now())
     assert [(w.start, [q.number for q in w.requests]) for w in plan.queue] == [(MONDAY, [number])]
