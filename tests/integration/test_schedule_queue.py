@@ -16,6 +16,7 @@ from sqlalchemy import func, inspect, select
 from app.domain.permissions import OPERATOR
 from app.errors import Conflict, Forbidden, InvalidData, NotFound
 from app.services.admin import auth
+from app.services.audit import replay
 from app.services.admin.setup import MIGRATIONS
 from app.services.reports import schedule as schedules
 from app.services.requests import intake, listing, queries
@@ -23,7 +24,7 @@ from app.services.requests import schedule_queue as queue
 from app.services.requests.listing import RequestFilters
 from app.store.db import Base
 from app.store.models import AuditEvent, ProcessInstance, ServiceRequest, TaskRow, User
-from tests.conftest import START
+from tests.conftest import START, day
 from tests.driver import REQUEST, Driver
 
 APPS = {**REQUEST, "provider_group": "apps", "title": "Visitor report for the portal"}
@@ -83,6 +84,19 @@ def test_a_service_provider_pulls_a_request_in_its_week_and_its_work_plan_is_rea
     with services.uow() as uow:
         task = uow.session.scalars(select(TaskRow).where(TaskRow.task_uuid == pulled.first_task)).one()
         assert task.bpmn_id == "draw_up_work_plan"
+
+
+def test_a_pulled_request_replays_identical_and_a_waiting_one_has_nothing_to_replay(services, clock):
+    waiting, pulled = scheduled(services), scheduled(services, title="Pulled report")
+    queue.pull(services, who(services, "pete"), pulled)
+    drive = Driver(services, clock)
+    drive.complete(pulled, "draw_up_work_plan", "pete", {"work_plan": "Build it", "estimated_hours": 8,
+                                                        "planned_start": day(1), "planned_finish": day(5)})
+    drive.work()
+    report = replay.replay_request(services, pulled, reader=OPERATOR)
+    assert report.identical, report.differences
+    with pytest.raises(NotFound, match="has no process instance"):
+        replay.replay_request(services, waiting, reader=OPERATOR)
 
 
 def test_pulling_twice_starts_one_process_and_the_second_pull_is_a_conflict(services):
