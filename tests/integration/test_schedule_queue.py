@@ -16,8 +16,8 @@ from sqlalchemy import func, inspect, select
 from app.domain.permissions import OPERATOR
 from app.errors import Conflict, Forbidden, InvalidData, NotFound
 from app.services.admin import auth
-from app.services.audit import replay
 from app.services.admin.setup import MIGRATIONS
+from app.services.audit import replay
 from app.services.reports import schedule as schedules
 from app.services.requests import intake, listing, queries
 from app.services.requests import schedule_queue as queue
