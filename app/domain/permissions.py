@@ -15,12 +15,14 @@ the server operator's tool, run without a signed-in user: it reads as `OPERATOR`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 MANAGER, SPECIALIST, SERVICE_PROVIDER, CAR = "manager", "specialist", "service_provider", "car"
 PROCESS_OWNER, AUDITOR, ADMIN = "process_owner", "auditor", "admin"
 
 REQUEST_LOGGERS = (MANAGER, CAR)  # log new requests for their groups
 CRM_PULLERS = (MANAGER,)  # pull CRM cases of their groups into requests
+SCHEDULE_PLANNERS = (MANAGER, SERVICE_PROVIDER)  # re-plan and pull the enhancement requests on their groups' schedule
 REPORT_READERS = (MANAGER, CAR, AUDITOR, ADMIN, PROCESS_OWNER)
 ALL_GROUP_READERS = (AUDITOR, ADMIN, PROCESS_OWNER)  # read every provider group's requests and reports
 AUDIT_READERS = (AUDITOR, ADMIN, PROCESS_OWNER)
@@ -73,6 +75,19 @@ def may_log_requests(identity: Identity, group: str) -> bool:
 def may_pull_crm(identity: Identity, group: str | None = None) -> bool:
     """Pull CRM cases of `group` (None: of any group)."""
     return any(identity.has_role(role, group) for role in CRM_PULLERS)
+
+
+def may_plan_schedule(identity: Identity, group: str) -> bool:
+    """Move a scheduled enhancement request of `group` to another week: the group's managers and service providers."""
+    return any(identity.has_role(role, group) for role in SCHEDULE_PLANNERS)
+
+
+def may_pull_scheduled(identity: Identity, group: str, planned_week: date | None, this_week: date) -> bool:
+    """Pull a scheduled enhancement request of `group` (start its work): the group's service providers from its
+    planned week on, the group's managers at any time (they may bring work forward)."""
+    if identity.has_role(MANAGER, group):
+        return True
+    return identity.has_role(SERVICE_PROVIDER, group) and (planned_week is None or planned_week <= this_week)
 
 
 def sees_every_group(identity: Identity) -> bool:

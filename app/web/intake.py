@@ -13,6 +13,7 @@ from app.domain.vocabulary import PRIORITIES, new_request_form
 from app.errors import InvalidData
 from app.services.reports import schedule as schedules
 from app.services.requests import crm_queue as intake
+from app.services.requests import schedule_queue as queue
 from app.web.context import identity, services
 from app.web.forms import read_submission, render_form
 
@@ -46,11 +47,13 @@ def new_request() -> Any:
         if not errors:
             request_type = data.pop("request_type")
             try:
-                created = intake.new_request_as(services(), identity(), request_type, data)
+                created = intake.new_request_as(services(), identity(), request_type, data, schedule=True)
             except InvalidData as err:
                 errors = {e.field: e.message for e in err.errors} or {"": str(err)}
             else:
-                flash(f"{created.number} logged (CRM case {created.crm_case_id}).", "ok")
+                waits = (f"; it waits on the 60 day schedule for the week of {created.planned_week:%d %b %Y}"
+                         if created.status == "scheduled" and created.planned_week else "")
+                flash(f"{created.number} logged (CRM case {created.crm_case_id}){waits}.", "ok")
                 return redirect(url_for("pages.request_page", ref=created.number))
     form = Markup(render_form(schema, NEW_REQUEST_UI, values, errors))
     return render_template("new_request.html", form=form), 422 if errors else 200
@@ -79,3 +82,20 @@ def schedule() -> str:
     plan = schedules.schedule(services(), identity(), services().clock.now(),
                                  group=request.args.get("group", "").strip() or None)
     return render_template("schedule.html", plan=plan, no_plan_days=NO_PLAN_LIMIT_DAYS)
+
+
+@bp.post("/schedule/<ref>/pull")
+def pull_scheduled(ref: str) -> Any:
+    """Start a scheduled enhancement request; the puller lands on its first task (drawing up the work plan)."""
+    pulled = queue.pull(services(), identity(), ref)
+    flash(f"{pulled.number} pulled from the schedule; draw up its work plan and estimates.", "ok")
+    if pulled.first_task:
+        return redirect(url_for("inbox.task", task_id=pulled.first_task))
+    return redirect(url_for("pages.request_page", ref=pulled.number))
+
+
+@bp.post("/schedule/<ref>/plan")
+def replan(ref: str) -> Any:
+    planned = queue.replan(services(), identity(), ref, request.form.get("week", ""))
+    flash(f"{planned.number} planned for the week of {planned.week:%d %b %Y}.", "ok")
+    return redirect(url_for("intake.schedule", group=request.form.get("group") or None))

@@ -54,11 +54,11 @@ from app.services.admin import users as user_admin
 from app.services.admin.setup import DEMO_USERS
 from app.services.definitions import current as current_version
 from app.services.definitions import deploy as definitions
-from app.services.requests import crm_feed
+from app.services.requests import crm_feed, intake
 from app.services.tasks import actions as tasks
 from app.store.models import AuditEvent, DefinitionVersion, Holiday, ProcessInstance, ServiceJob, ServiceRequest
 from tests.conftest import BACKENDS, POSTGRES_URL, START, Inbox, _postgres_schema_url, day, env_for, free_port
-from tests.driver import Driver
+from tests.driver import REQUEST, Driver
 from tests.e2e.test_incidents import WORK_PLAN
 from tests.integration.test_migration import changed_bundle
 
@@ -161,6 +161,12 @@ class ApiServer:
             stopped = uow.session.get(ServiceJob, job_id)
             assert stopped is not None and stopped.status == "incident", stopped and stopped.status
         return job_id
+
+    def target_scheduled_request(self) -> str:
+        """A new routine network enhancement waiting on the 60 day schedule (planned for this week)."""
+        request = intake.new_request(self.services, "enhancement", {**REQUEST, "title": "Scheduled report"}, "carla",
+                                     schedule=True)
+        return str(request.number)
 
     def target_pending_case(self, group: str = "network") -> str:
         """A new case in the CRM Pending Queue of `group`, received through the signed feed (in this process)."""

@@ -58,6 +58,7 @@ REPORT_READERS = frozenset({"maria", "carla", "audrey", "adam", "olive"})  # REP
 APPS_MANAGERS_AND_ADMINS = frozenset({"maria", "adam"})  # may_repair_incidents of an apps request
 INCIDENT_READERS = APPS_MANAGERS_AND_ADMINS | {"olive"}  # may_see_incidents / may_list_incidents
 MANAGERS = frozenset({"maria"})  # CRM_PULLERS (maria manages network and apps)
+NETWORK_PLANNERS = frozenset({"maria", "pete"})  # SCHEDULE_PLANNERS of network: its manager and service provider
 NEW_REQUEST = {"request_type": "assistance", "data": {
     "title": "Printer queue for the front desk", "agency": "Oklahoma Tax Commission", "requester_name": "Tia Taxes",
     "requester_email": "tia@tax.example", "provider_group": "network", "priority": "medium"}}
@@ -102,6 +103,12 @@ OPERATIONS: dict[str, Rule] = {
                                   why="REQUEST_LOGGERS (manager, CAR) of the request's group (network)"),
     "GET /api/v1/requests/{ref}": Rule(NETWORK_READERS,
                                        why="need-to-know: network's members and the all-group readers"),
+    # the 60 day schedule (app/services/requests/schedule_queue.py: may_plan_schedule, may_pull_scheduled)
+    "POST /api/v1/requests/{ref}/pull": Rule(NETWORK_PLANNERS, targets={"ref": "scheduled_request"},
+                                             why="network's service providers in the planned week, its managers"),
+    "POST /api/v1/requests/{ref}/plan": Rule(NETWORK_PLANNERS, targets={"ref": "scheduled_request"},
+                                             body=lambda server: {"week": day(7)},
+                                             why="SCHEDULE_PLANNERS of network (manager, service provider)"),
     "GET /api/v1/tasks": Rule(EVERYONE, query={"queue": "groups"},
                               why="anyone signed in has an inbox (empty without group roles)"),
     "GET /api/v1/tasks/{task_id}": Rule(frozenset({"maria", "sam", "sara"}),
@@ -171,6 +178,7 @@ OPERATIONS: dict[str, Rule] = {
 # Rows the path parameters name. Each maker returns a real id; a write that succeeds gets a fresh one next time.
 TARGETS: dict[str, Callable[[ApiServer], str]] = {
     "network_request": lambda server: server.numbers["network"],
+    "scheduled_request": lambda server: server.target_scheduled_request(),  # waits on network's schedule
     "specialist_task": lambda server: server.target_specialist_task(claimed=True),  # Fulfil, assigned to sam
     "free_specialist_task": lambda server: server.target_specialist_task(claimed=False),  # Fulfil, unassigned
     "holiday": lambda server: str(server.target_holiday()),  # a manual holiday in 2060

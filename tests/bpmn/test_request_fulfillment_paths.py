@@ -94,10 +94,32 @@ def test_enhancement_that_is_not_chargeable_goes_straight_to_the_car(drive, serv
     drive.complete(number, "notify_customer_of_fulfilment", "carla", {"customer_message": "Your report is live."})
     drive.work()
 
-    assert drive.show(number)["status"] == "closed"
+    shown = drive.show(number)
+    assert shown["status"] == "closed"
+    assert shown["path"][-6:] == ["send_fulfilment_notice", "crm_case_gateway", "close_enhancement_crm_case",
+                                  "enhancement_closed", "fulfil_enhancement", "enhancement_request_closed"]
     assert records(services, BillingCase) == [] and records(services, AsdService) == []
     [mail] = mailbox.to("ann@tourism.example")
     assert "Request for Change" in mail["Subject"] and "Your report is live." in mail.get_payload()
+    assert_chain_intact(services)
+
+
+def test_a_closed_enhancement_has_updated_and_closed_its_crm_case(drive, services, mailbox):
+    number = drive.new("enhancement", provider_group="apps")
+    case_id = drive.show(number)["crm_case"]["case"]
+    assert records(services, CrmCase, case_number=case_id)[0].status == "in_progress"  # worked on the work list
+    drive.complete(number, "draw_up_work_plan", "pete", WORK_PLAN)
+    drive.work()
+    drive.complete(number, "fulfil_enhancement_request", "pete", FULFILMENT)
+    drive.complete(number, "test_solution", "pete", {"test_result": "pass", "test_notes": "All checks green"})
+    drive.complete(number, "determine_chargeability", "pete", {"chargeable": False})
+    drive.complete(number, "notify_customer_of_fulfilment", "carla", {"customer_message": "Your report is live."})
+    assert records(services, CrmCase, case_number=case_id)[0].status == "in_progress"  # not before the notice
+    drive.work()
+
+    case = records(services, CrmCase, case_number=case_id)[0]
+    assert (case.status, case.resolution, case.resolution_code) == ("closed", "Your report is live.", "resolved")
+    assert drive.show(number)["status"] == "closed"
     assert_chain_intact(services)
 
 

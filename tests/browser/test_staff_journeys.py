@@ -225,11 +225,21 @@ def test_chargeable_enhancement_with_a_failed_test_is_reworked_billed_and_closed
     number = log_request(carla, kind="Enhancement Request", title=title, agency="Oklahoma Department of Wildlife",
                          requester="Walt Warden", email="walt@wildlife.example", group="network", priority="medium",
                          description="Let hunters renew their licence online instead of at the county office.")
+    expect(carla.get_by_test_id("scheduled")).to_contain_text("Waiting on the 60 day schedule")
     sam = staff("sam")
     assert_not_in_inbox(sam, number)
 
-    # pete claims the work plan from his group's queue; it moves to his own tasks.
+    # The enhancement waits on the 60 day schedule (this week); pete pulls it, which starts its work plan.
     pete = staff("pete")
+    pete.get_by_role("navigation", name="Main").get_by_role("link", name="60 day schedule").click()
+    queued = pete.locator(f'tr[data-queued="{number}"]')
+    expect(queued).to_contain_text("this week")
+    screenshot(pete, "schedule_queue.png")
+    queued.get_by_role("button", name=f"Pull {number}").click()
+    expect(pete.get_by_role("status")).to_contain_text(f"{number} pulled from the schedule")
+    expect(pete.get_by_role("heading", level=1, name="Draw up work plan and estimates")).to_be_visible()
+
+    # pete claims the work plan from his group's queue; it moves to his own tasks.
     row = wait_for_task(pete, number, "Draw up work plan and estimates")
     row.get_by_role("button", name="Claim").click()  # straight to the task's form: the claimer's next work
     expect(pete.get_by_role("status")).to_contain_text("You took “Draw up work plan and estimates”")

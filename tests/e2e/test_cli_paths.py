@@ -31,8 +31,9 @@ ASSISTANCE_PATH = ["request_received", "request_type_gateway", "assistance_start
                    "assistance_closed", "fulfil_assistance", "assistance_request_closed"]
 ENHANCEMENT_HEAD = ["request_received", "request_type_gateway", "routine_gateway", "scheduling_merge",
                     "enhancement_started", "draw_up_work_plan", "update_work_list"]
-ENHANCEMENT_TAIL = ["notification_merge", "notify_customer_of_fulfilment", "send_fulfilment_notice",
-                    "enhancement_closed", "fulfil_enhancement", "enhancement_request_closed"]
+ENHANCEMENT_TAIL = ["notification_merge", "notify_customer_of_fulfilment", "send_fulfilment_notice", "crm_case_gateway",
+                    "close_enhancement_crm_case", "enhancement_closed", "fulfil_enhancement",
+                    "enhancement_request_closed"]
 FULFIL_AND_TEST = ["fulfilment_merge", "fulfil_enhancement_request", "test_solution", "testing_outcome_gateway"]
 
 

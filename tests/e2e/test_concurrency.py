@@ -19,11 +19,12 @@ from sqlalchemy import select
 
 from app.errors import AppError, Conflict
 from app.services import worker
-from app.services.requests import queries
+from app.services.admin import auth
+from app.services.requests import intake, queries, schedule_queue
 from app.services.tasks import actions as tasks
 from app.store import audit
-from app.store.models import AuditEvent, BillingCase, ProcessInstance, ServiceJob, TaskRow
-from tests.driver import Driver
+from app.store.models import AuditEvent, BillingCase, ProcessInstance, ServiceJob, ServiceRequest, TaskRow
+from tests.driver import REQUEST, Driver
 
 ROUNDS = 8
 WORK_PLAN = {"work_plan": "Add the new report", "estimated_hours": 16, "planned_start": "2026-12-02",
@@ -221,3 +222,26 @@ def _records(services, model) -> list[Any]:
         found = list(uow.session.scalars(select(model)))
         uow.session.expunge_all()
         return found
+
+
+@pytest.mark.parametrize("racers", [2, 4])
+def test_racing_pulls_from_the_schedule_start_one_process(drive, services, racers):
+    """Several people press Pull on the same scheduled request at once: one process, every other puller a 409."""
+    pullers = [auth.load_identity(services, name) for name in ("pete", "maria")]
+    for _ in range(ROUNDS // 2):
+        number = intake.new_request(services, "enhancement", {**REQUEST, "provider_group": "apps"}, "carla",
+                                    schedule=True).number or ""
+        outcomes = run_together(*[lambda who=pullers[i % 2], ref=number: schedule_queue.pull(services, who, ref)
+                                  for i in range(racers)])
+        won = [o for o in outcomes if isinstance(o, schedule_queue.Pulled)]
+        lost = [o for o in outcomes if isinstance(o, Conflict)]
+        assert (len(won), len(lost)) == (1, racers - 1), outcomes
+        with services.uow() as uow:
+            request_id = uow.session.scalar(select(ServiceRequest.id).where(ServiceRequest.number == number))
+            instances = list(uow.session.scalars(select(ProcessInstance).where(
+                ProcessInstance.request_id == request_id)))
+            pulls = list(uow.session.scalars(select(AuditEvent).where(
+                AuditEvent.request_id == request_id, AuditEvent.event_type == "request_pulled")))
+        assert (len(instances), len(pulls)) == (1, 1)
+        assert drive.open_bpmn_ids(number) == ["draw_up_work_plan"]
+    assert_chain_intact(services)

@@ -115,7 +115,7 @@ def test_manager_assigns_a_task_to_a_colleague_and_the_pending_queue_can_be_pull
     assert WebUser(services, "sam").post(f"/tasks/{task.task_uuid}/assign", {"assignee": "sam"}).status_code == 403
 
 
-def test_logging_a_request_in_the_browser_starts_its_process(services, clock):
+def test_logging_an_enhancement_in_the_browser_puts_it_on_the_schedule_until_it_is_pulled(services, clock):
     carla = WebUser(services, "carla")
     page = carla.post("/requests/new", {"request_type": "enhancement", "routine": "true", "title": "Visitor report",
                                         "agency": "Tourism", "requester_name": "Ann Agency",
@@ -123,6 +123,10 @@ def test_logging_a_request_in_the_browser_starts_its_process(services, clock):
                                         "priority": "high"})
     assert page.status_code == 302
     number = page.headers["Location"].rsplit("/", 1)[1]
+    shown = carla.get(f"/requests/{number}").get_data(as_text=True)
+    assert "waits on the 60 day schedule for the week of" in shown
+    assert Driver(services, clock).open_bpmn_ids(number) == []
+    assert WebUser(services, "pete").post(f"/schedule/{number}/pull").status_code == 302
     assert Driver(services, clock).open_bpmn_ids(number) == ["draw_up_work_plan"]
     assert WebUser(services, "sam").get("/requests/new").status_code == 403
 

@@ -101,6 +101,41 @@ def test_rework_loop_survives_hundreds_of_failed_tests_without_stalling(spec_jso
     assert state.path.count("test_solution") == rounds + 1
 
 
+def finish_not_chargeable_enhancement(spec_json: str, start_data: dict) -> tuple[engine.InstanceState, list[str]]:
+    """Drive an enhancement to its end without a charge; the service operators called, in order."""
+    called: list[str] = []
+
+    def service(operator: str, params: dict, key: str) -> dict:
+        called.append(operator)
+        return {"ok": True}
+
+    state = engine.start(spec_json, start_data, NOW)
+    for bpmn_id, data in (
+            ("draw_up_work_plan", {"work_plan": "x", "estimated_hours": 1, "planned_start": "2026-12-02",
+                                   "planned_finish": "2026-12-03"}),
+            ("fulfil_enhancement_request", {"fulfilment_notes": "n", "hours_spent": 1}),
+            ("test_solution", {"test_result": "pass", "test_notes": "ok"}),
+            ("determine_chargeability", {"chargeable": False}),
+            ("notify_customer_of_fulfilment", {"customer_message": "Done."})):
+        state = step(spec_json, state, bpmn_id, data)
+        while state.service_calls:
+            state = engine.run_service_task(spec_json, state.state_json, state.service_calls[0].task_id, service, NOW)
+    assert state.completed
+    return state, called
+
+
+def test_an_enhancement_closes_its_crm_case_after_the_customer_is_notified(spec_json):
+    state, called = finish_not_chargeable_enhancement(spec_json, START_DATA)
+    assert called == ["worklist.update_entry", "notify.customer", "crm.close_case"]
+    assert "close_enhancement_crm_case" in state.path
+
+
+def test_an_enhancement_without_a_crm_case_ends_without_calling_the_crm(spec_json):
+    state, called = finish_not_chargeable_enhancement(spec_json, {**START_DATA, "crm_case_id": None})
+    assert called == ["worklist.update_entry", "notify.customer"]
+    assert "crm_case_gateway" in state.path and "close_enhancement_crm_case" not in state.path
+
+
 def test_completing_a_task_that_is_not_ready_is_a_conflict(spec_json):
     state = engine.start(spec_json, START_DATA, NOW)
     task_id = state.human_tasks[0].task_id

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app.domain.business_calendar import BusinessCalendar
 from app.domain.measures import LATE, local_date, miss_reason, plan_status, spread_hours
-from app.domain.permissions import Identity, sees_every_group
+from app.domain.permissions import Identity, may_plan_schedule, may_pull_scheduled, sees_every_group
 from app.errors import FieldError, Forbidden
 from app.services.context import Context
 from app.services.reports.filters import BadFilter
@@ -58,6 +58,32 @@ class WeekLoad:
 
 
 @dataclass
+class QueuedRequest:
+    """A scheduled enhancement request waiting to be pulled, with what the viewer may do with it."""
+
+    number: str
+    title: str
+    agency: str
+    group: str
+    priority: str
+    planned_week: date
+    may_pull: bool
+    may_replan: bool
+
+
+@dataclass
+class QueueWeek:
+    start: date  # the Monday
+    this_week: bool
+    overdue: bool  # a week that has passed with requests still waiting
+    requests: list[QueuedRequest]
+
+    @property
+    def sunday(self) -> date:
+        return self.start + timedelta(days=6)
+
+
+@dataclass
 class Schedule:
     start: date
     days: int
@@ -67,6 +93,8 @@ class Schedule:
     rows: list[ScheduleRow]
     weeks: list[WeekLoad]
     chart: Chart
+    queue: list[QueueWeek] = field(default_factory=list)  # scheduled requests by planned week, earliest first
+    this_week: date | None = None
 
     @property
     def flagged(self) -> list[ScheduleRow]:
@@ -97,7 +125,10 @@ def schedule(services: Context, identity: Identity, now: datetime, group: str | 
         end = start + timedelta(days=days - 1)
         query = (select(ServiceRequest).join(ServiceRequest.provider_group)
                  .where(ServiceRequest.request_type == "enhancement", ProviderGroup.code.in_(groups)))
-        requests = list(s.scalars(query))
+        found = list(s.scalars(query))
+        requests = [r for r in found if r.status != "scheduled"]
+        this_week = start - timedelta(days=start.weekday())
+        queue = _queue(identity, [r for r in found if r.status == "scheduled"], this_week)
         numbers = [r.number for r in requests if r.number]
         entries = {e.request_number: e for e in s.scalars(
             select(WorkListEntry).where(WorkListEntry.request_number.in_(numbers)))}
@@ -130,7 +161,20 @@ def schedule(services: Context, identity: Identity, now: datetime, group: str | 
                 incident=incidents[r.id].id if r.id in incidents else None))
         rows.sort(key=lambda row: (row.planned_start or end + timedelta(days=1), row.number))
         weeks = _weeks(rows, start, end, groups, calendar)
-    return Schedule(start, days, groups, group, visible, rows, weeks, _chart(weeks, groups, calendar.day_length))
+    return Schedule(start, days, groups, group, visible, rows, weeks, _chart(weeks, groups, calendar.day_length),
+                    queue, this_week)
+
+
+def _queue(identity: Identity, scheduled: list[ServiceRequest], this_week: date) -> list[QueueWeek]:
+    by_week: dict[date, list[QueuedRequest]] = {}
+    for r in sorted(scheduled, key=lambda r: (r.planned_week or this_week, r.number or "")):
+        week = r.planned_week or this_week
+        group = r.provider_group.code
+        by_week.setdefault(week, []).append(QueuedRequest(
+            r.number or "", r.title, r.agency, group, r.priority, week,
+            may_pull=may_plan_schedule(identity, group) and may_pull_scheduled(identity, group, week, this_week),
+            may_replan=may_plan_schedule(identity, group)))
+    return [QueueWeek(week, week == this_week, week < this_week, rows) for week, rows in by_week.items()]
 
 
 def _weeks(rows: list[ScheduleRow], start: date, end: date, groups: list[str],

@@ -14,11 +14,13 @@ from app.store.models import CrmCase, ServiceRequest
 from handlers.base import one_line
 
 
-def new_request_as(services: Context, identity: Identity, request_type: str, data: dict[str, Any]) -> ServiceRequest:
+def new_request_as(services: Context, identity: Identity, request_type: str, data: dict[str, Any], *,
+                   schedule: bool = False) -> ServiceRequest:
+    """`schedule`: a routine enhancement request waits on the 60 day schedule (see intake.new_request)."""
     group = str(data.get("provider_group", ""))
     if group and not may_log_requests(identity, group):
         raise Forbidden(f"only a manager or CAR of {group} can log requests for it")
-    return intake.new_request(services, request_type, data, identity.username)
+    return intake.new_request(services, request_type, data, identity.username, schedule=schedule)
 
 
 def pending_cases(services: Context, identity: Identity) -> list[dict[str, Any]]:

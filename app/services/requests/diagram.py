@@ -22,7 +22,7 @@ from app.services.audit import timeline
 from app.services.audit.timeline import when
 from app.services.context import Context
 from app.services.requests import queries
-from app.store.models import AuditEvent, DefinitionVersion, ProcessInstance, ServiceJob
+from app.store.models import AuditEvent, ServiceJob
 
 BPMN_MODEL = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 # flow nodes that are drawn as shapes and can be completed or active (sequence flows, lanes, pools are not)
@@ -134,9 +134,7 @@ def _load(services: Context, ref: str, reader: Reader, *, show: bool = True) -> 
     with services.uow() as uow:
         s = uow.session
         request = queries.find_readable(s, ref, reader)
-        instance = s.scalars(select(ProcessInstance).where(ProcessInstance.request_id == request.id)).one()
-        definition = s.get(DefinitionVersion, instance.definition_version_id)
-        assert definition is not None
+        _, definition = queries.instance_of(s, request)
         events = list(s.scalars(select(AuditEvent).where(AuditEvent.request_id == request.id)
                                 .order_by(AuditEvent.seq)))
         jobs = {j.task_uuid: j.bpmn_id for j in s.scalars(select(ServiceJob).where(

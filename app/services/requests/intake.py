@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from jsonschema.exceptions import ValidationError
@@ -13,6 +13,7 @@ from app import engine
 from app.adapters.crm import case_number
 from app.domain.form_rules import form_validator
 from app.domain.input_limits import MAX_JSON_DEPTH, json_depth
+from app.domain.measures import local_date
 from app.domain.vocabulary import REQUEST_SCHEMA, REQUEST_TYPES
 from app.errors import FieldError, InvalidData
 from app.services.context import Context
@@ -99,7 +100,11 @@ def _crm_case(session: Session, request_type: str, data: dict[str, Any], group: 
     return case
 
 
-def new_request(services: Context, request_type: str, data: dict[str, Any], actor: str) -> ServiceRequest:
+def new_request(services: Context, request_type: str, data: dict[str, Any], actor: str, *,
+                schedule: bool = False) -> ServiceRequest:
+    """Record a request and start its process. With `schedule`, a routine enhancement request is not started: it
+    waits on its group's 60 day schedule (status `scheduled`, planned for this week) until a service provider or
+    manager pulls it (app/services/requests/schedule_queue.py). Non-routine requests go to Discovery at once."""
     if request_type not in REQUEST_TYPES:
         raise InvalidData("unknown request type",
                           [FieldError("type", f"{request_type!r}: use assistance or enhancement")])
@@ -129,21 +134,37 @@ def new_request(services: Context, request_type: str, data: dict[str, Any], acto
         case.request_number = request.number  # leaves the Pending Queue now; a second pull is refused
         if request_type == "enhancement":
             case.status = "in_progress"  # worked on the work list; assistance cases are taken by crm.take_case
-        # not simply the latest (see definitions.current); its spec from memory after the first use
-        definition = version_cache.data_of(session, version_cache.current_key(session, MAIN_PROCESS))
-        variables = {
-            "request_id": request.id, "request_number": request.number, "request_type": request_type,
-            "routine": routine, "title": request.title, "description": request.description,
-            "agency": request.agency, "requester_name": request.requester_name,
-            "requester_email": request.requester_email, "provider_group": group.code, "priority": priority,
-            "crm_case_id": case.case_number,
-            "sla_due_at": request.sla_due_at.isoformat() if request.sla_due_at else None,
-        }
-        state = engine.start(definition.spec_json, variables, now)
-        audit.append(session, actor=actor, event_type="instance_started", request_id=request.id, now=now,
-                     payload={"request_number": request.number, "request_type": request_type,
-                              "definition": f"{definition.key.process_id} v{definition.key.version}",
-                              "data": variables})
-        projection.new_instance(session, request, definition.key.id, state, now, actor)
+        if schedule and request_type == "enhancement" and routine:
+            request.status = "scheduled"
+            request.planned_week = week_of(local_date(now, sla.load_calendar(session)))
+            audit.append(session, actor=actor, event_type="request_scheduled", request_id=request.id, now=now,
+                         payload={"request_number": request.number, "planned_week": request.planned_week.isoformat()})
+        else:
+            start_process(session, request, actor, now)
         uow.commit()
         return request
+
+
+def week_of(day: date) -> date:
+    """The Monday that starts `day`'s ISO week."""
+    return day - timedelta(days=day.weekday())
+
+
+def start_process(session: Session, request: ServiceRequest, actor: str, now: datetime) -> None:
+    """Start the request's instance of the main process on its current version (not simply the latest: see
+    definitions.current), audited and projected."""
+    definition = version_cache.data_of(session, version_cache.current_key(session, MAIN_PROCESS))
+    variables = {
+        "request_id": request.id, "request_number": request.number, "request_type": request.request_type,
+        "routine": request.routine, "title": request.title, "description": request.description,
+        "agency": request.agency, "requester_name": request.requester_name,
+        "requester_email": request.requester_email, "provider_group": request.provider_group.code,
+        "priority": request.priority, "crm_case_id": request.crm_case_id,
+        "sla_due_at": request.sla_due_at.isoformat() if request.sla_due_at else None,
+    }
+    state = engine.start(definition.spec_json, variables, now)
+    audit.append(session, actor=actor, event_type="instance_started", request_id=request.id, now=now,
+                 payload={"request_number": request.number, "request_type": request.request_type,
+                          "definition": f"{definition.key.process_id} v{definition.key.version}",
+                          "data": variables})
+    projection.new_instance(session, request, definition.key.id, state, now, actor)

@@ -17,7 +17,9 @@ from app.domain.input_limits import record_number
 from app.domain.permissions import Reader, may_read_request, readable_groups
 from app.errors import NotFound
 from app.services.context import Context
+from app.services.definitions import version_cache
 from app.services.requests import sla_clock
+from app.services.requests.intake import MAIN_PROCESS
 from app.store.models import (
     AsdService,
     AuditEvent,
@@ -83,10 +85,8 @@ def show_request(services: Context, ref: str, *, reader: Reader) -> dict[str, An
     with services.uow() as uow:
         s = uow.session
         request = find_readable(s, ref, reader)
-        instance = s.scalars(select(ProcessInstance).where(ProcessInstance.request_id == request.id)).one()
-        definition = s.get(DefinitionVersion, instance.definition_version_id)
-        assert definition is not None
-        state = engine.inspect(definition.spec_json, instance.state_json)
+        instance, definition = instance_of(s, request)
+        path, data = ([], {}) if instance is None else _path_and_data(definition, instance)
         open_tasks = s.scalars(select(TaskRow).where(TaskRow.request_id == request.id, TaskRow.status == "open"))
         jobs = s.scalars(select(ServiceJob).where(ServiceJob.request_id == request.id,
                                                   ServiceJob.status.in_(["pending", "incident"])))
@@ -99,9 +99,10 @@ def show_request(services: Context, ref: str, *, reader: Reader) -> dict[str, An
             "sla_due_at": _iso(request.sla_due_at),
             "sla": sla_clock.summary(s, request, services.clock.now()),
             "definition": {"process_id": definition.process_id, "version": definition.version},
-            "instance": {"status": instance.status, "version": instance.version,
-                         "next_timer_at": _iso(instance.next_timer_at)},
-            "path": state.path,
+            "instance": {"status": "scheduled", "version": 0, "next_timer_at": None} if instance is None else {
+                "status": instance.status, "version": instance.version, "next_timer_at": _iso(instance.next_timer_at)},
+            "planned_week": _iso(request.planned_week),
+            "path": path,
             "open_tasks": [{"id": t.task_uuid, "bpmn_id": t.bpmn_id, "name": t.name, "lane": t.lane,
                             "assignee": t.assignee} for t in open_tasks],
             "pending_services": [{"job": j.id, "bpmn_id": j.bpmn_id, "operator": j.operator, "status": j.status,
@@ -119,8 +120,25 @@ def show_request(services: Context, ref: str, *, reader: Reader) -> dict[str, An
                                   Notification.request_number == request.number))],
             "audit_events": s.scalar(select(func.count()).select_from(AuditEvent)
                                      .where(AuditEvent.request_id == request.id)),
-            "data": state.data,
+            "data": data,
         }
+
+
+def instance_of(session: Session, request: ServiceRequest) -> tuple[ProcessInstance | None, DefinitionVersion]:
+    """The request's process instance and its definition version; a request still waiting on the 60 day schedule
+    has no instance yet (None) and shows the version it will start on."""
+    instance = session.scalars(select(ProcessInstance).where(ProcessInstance.request_id == request.id)).one_or_none()
+    if instance is None:
+        definition = session.get(DefinitionVersion, version_cache.current_key(session, MAIN_PROCESS).id)
+    else:
+        definition = session.get(DefinitionVersion, instance.definition_version_id)
+    assert definition is not None
+    return instance, definition
+
+
+def _path_and_data(definition: DefinitionVersion, instance: ProcessInstance) -> tuple[list[str], dict[str, Any]]:
+    state = engine.inspect(definition.spec_json, instance.state_json)
+    return state.path, state.data
 
 
 def list_users(services: Context) -> list[dict[str, Any]]:

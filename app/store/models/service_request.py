@@ -42,7 +42,9 @@ class ServiceRequest(Base):
     sla_paused_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     sla_next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # next escalation threshold
     sla_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(30), default="open")  # open | closed
+    status: Mapped[str] = mapped_column(String(30), default="open")  # scheduled | open | closed
+    # A scheduled enhancement request: the Monday of the week it is planned to be pulled from the 60 day schedule.
+    planned_week: Mapped[date | None] = mapped_column(Date)
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = stamped_on_insert()
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -131,6 +131,7 @@ def install(app: Flask) -> None:
         processes,
         reports,
         requests,
+        schedule,
         tasks,
     )
 
@@ -138,6 +139,6 @@ def install(app: Flask) -> None:
     app.before_request(json_guard)
     app.before_request(parameter_guard)
     app.register_blueprint(docs)
-    for module in (requests, tasks, processes, instance_moves, crm_queue, crm_feed, incidents, audit, reports,
-                   calendar):
+    for module in (requests, schedule, tasks, processes, instance_moves, crm_queue, crm_feed, incidents, audit,
+                   reports, calendar):
         app.register_api(module.bp)

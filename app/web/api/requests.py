@@ -38,6 +38,10 @@ class NewRequest(BaseModel):
     data: dict[str, Any] = Field(description="The request's fields, validated by the request schema (the one the "
                                              "*New request* page renders and `rf request` checks)",
                                  json_schema_extra=copy.deepcopy(REQUEST_SCHEMA))
+    schedule: bool = Field(False, description="Put a routine enhancement request on its group's 60 day schedule "
+                                              "(status `scheduled`, planned for this week) instead of starting it; "
+                                              "a service provider pulls it (`POST /requests/{ref}/pull`). Other "
+                                              "requests start at once either way.")
 
 
 class RequestSummary(BaseModel):
@@ -68,7 +72,7 @@ class RequestQuery(BaseModel):
                                                             "requester email, CRM case or staff notes")
     group: str | None = Field(None, max_length=64)
     type: RequestType | None = None
-    status: Literal["open", "closed"] | None = None
+    status: Literal["scheduled", "open", "closed"] | None = None
     priority: Priority | None = None
     created_from: date | None = None
     created_to: date | None = None
@@ -117,6 +121,7 @@ class RequestDetail(BaseModel):
     priority: str
     routine: bool
     status: str
+    planned_week: date | None = Field(None, description="A scheduled request's planned week (its Monday)")
     created_at: datetime
     closed_at: datetime | None
     sla_due_at: datetime | None
@@ -137,7 +142,7 @@ class Created(BaseModel):
 @idempotent
 def create_request(body: NewRequest) -> tuple[dict[str, Any], int]:
     """Log a request for a provider group (managers and CARs of that group). Honours `Idempotency-Key`."""
-    created = crm_queue.new_request_as(services(), caller(), body.request_type, body.data)
+    created = crm_queue.new_request_as(services(), caller(), body.request_type, body.data, schedule=body.schedule)
     number = str(created.number)
     return respond(Created(id=created.id, number=number, status=created.status, url=f"/api/v1/requests/{number}"),
                    201)
