@@ -43,6 +43,13 @@ def serve(app: Flask, services: Services, *, host: str, port: int, worker: bool,
         controller = Controller(sink, hostname=services.settings.smtp_host, port=services.settings.smtp_port)
         controller.start()
         echo(f"mail sink on {services.settings.smtp_host}:{services.settings.smtp_port} ({sink.folder}/)")
+    inbound = None
+    if services.settings.inbound_mail_port:
+        from app.run import inbound_mail
+
+        inbound = inbound_mail.start(services)
+        echo(f"customer replies received on {services.settings.inbound_mail_host}:"
+             f"{services.settings.inbound_mail_port} (reply+…@{services.settings.inbound_mail_domain})")
     if worker:
         threading.Thread(target=worker_loop.run, args=(services, stop), daemon=True, name="rf-worker").start()
         echo("worker running in this process")
@@ -57,3 +64,5 @@ def serve(app: Flask, services: Services, *, host: str, port: int, worker: bool,
         server.shutdown()
         if controller is not None:
             controller.stop()
+        if inbound is not None:
+            inbound.stop()
