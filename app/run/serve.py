@@ -47,9 +47,13 @@ def serve(app: Flask, services: Services, *, host: str, port: int, worker: bool,
     if services.settings.inbound_mail_port:
         from app.run import inbound_mail
 
-        inbound = inbound_mail.start(services)
-        echo(f"customer replies received on {services.settings.inbound_mail_host}:"
-             f"{services.settings.inbound_mail_port} (reply+…@{services.settings.inbound_mail_domain})")
+        where = f"{services.settings.inbound_mail_host}:{services.settings.inbound_mail_port}"
+        try:
+            inbound = inbound_mail.start(services)
+            echo(f"customer replies received on {where} (reply+…@{services.settings.inbound_mail_domain})")
+        except Exception as err:  # e.g. the port is taken: the web and the worker still run
+            echo(f"customer replies NOT received: the inbound mail endpoint could not listen on {where} ({err}); "
+                 "set RF_INBOUND_MAIL_PORT (0: off)")
     if worker:
         threading.Thread(target=worker_loop.run, args=(services, stop), daemon=True, name="rf-worker").start()
         echo("worker running in this process")

@@ -165,3 +165,34 @@ def test_a_reply_to_a_request_no_longer_waiting_or_too_large_is_unfiled(services
                       ).status_code == 302
     page = maria.get(f"/requests/{number}").get_data(as_text=True)
     assert "Email from ann@tourism.example" in page
+
+
+def test_rf_inbound_mail_receives_replies_for_production(services, clock, mailbox):
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from tests.conftest import env_for
+
+    drive, number, question = waiting_on_the_customer(services, clock, mailbox)
+    port = free_port()
+    env = env_for(services.settings) | {"RF_INBOUND_MAIL_PORT": str(port), "RF_REPLY_TOKEN_SECRET": SECRET,
+                                        "RF_INBOUND_MAIL_DOMAIN": "replies.omes.example", "RF_LOG_FORMAT": "text"}
+    rf = Path(sys.executable).parent / "rf"
+    process = subprocess.Popen([str(rf), "inbound-mail"], env=env, stdout=subprocess.PIPE,  # noqa: S603
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                send(port, question["Reply-To"], "Re: VPN", "Tulsa, thanks.", "<cli-1@tourism.example>")
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, process.communicate()[0]
+                time.sleep(0.2)
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=30)[0]
+    assert f"customer replies received on 127.0.0.1:{port}" in output
+    assert drive.open_bpmn_ids(number) == ["fulfil_assistance_request"]
