@@ -179,6 +179,6 @@ def test_office_documents_images_and_csv_are_accepted(services, number, storage)
     sam = WebUser(services, "sam")
     docx = office({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document/>"})
     for name, content in [("report.docx", docx), ("photo.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 20),
-                          ("figures.csv", "region,total\nTulsa,12\n".encode()), ("scan.jpg", b"\xff\xd8\xff\xe0")]:
+                          ("figures.csv", b"region,total\nTulsa,12\n"), ("scan.jpg", b"\xff\xd8\xff\xe0")]:
         assert upload(sam, number, name, content).status_code == 302, name
     assert count(services, RequestAttachment) == 4

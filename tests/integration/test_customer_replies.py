@@ -86,7 +86,7 @@ def test_an_emailed_reply_completes_the_wait_once_and_the_request_runs_to_its_en
                                                                                   inbound):
     drive, number, question = waiting_on_the_customer(services, clock, mailbox)
     body = ("The Tulsa office, please.\n\nThanks, Ann\n\n"
-            f"On Tue, Dec 1, 2026 at 9:00 AM Request Fulfillment <rf@omes.example> wrote:\n"
+            "On Tue, Dec 1, 2026 at 9:00 AM Request Fulfillment <rf@omes.example> wrote:\n"
             "> Which office needs the VPN profile?\n")
     for _ in range(2):  # the same message delivered twice (a retrying relay) completes the task once
         send(inbound, question["Reply-To"], "Re: " + question["Subject"], body, "<reply-1@tourism.example>")
