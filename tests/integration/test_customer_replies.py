@@ -14,7 +14,9 @@ import pytest
 from sqlalchemy import func, select
 
 from app.domain import reply_tokens
+from app.domain.permissions import OPERATOR
 from app.run import inbound_mail
+from app.services.audit import replay
 from app.store.models import AuditEvent, InboundMail, TaskRow
 from tests.conftest import free_port
 from tests.driver import Driver
@@ -109,8 +111,11 @@ def test_an_emailed_reply_completes_the_wait_once_and_the_request_runs_to_its_en
     drive.work()
     shown = drive.show(number)
     assert shown["status"] == "closed" and shown["crm_case"]["status"] == "closed"
-    page = WebUser(services, "sam").get(f"/requests/{number}").get_data(as_text=True)
+    sam = WebUser(services, "sam")
+    assert sam.post(f"/requests/{number}/notes", {"note": "Ann confirmed by phone too"}).status_code == 302
+    page = sam.get(f"/requests/{number}").get_data(as_text=True)
     assert "Customer replied by email" in page and "The Tulsa office, please." in page
+    assert replay.replay_request(services, number, reader=OPERATOR).as_dict()["identical"]  # from the audit log
 
 
 def test_mail_without_a_valid_token_is_unfiled_and_a_manager_files_it_against_the_request(services, clock, mailbox,
