@@ -17,9 +17,10 @@ from app.web.pages import render_request
 bp = Blueprint("conversation", __name__)
 
 
-def _again(ref: str, err: AppError, **more: Any) -> tuple[str, int]:
+def _again(ref: str, err: AppError, where: str, **more: Any) -> tuple[str, int]:
+    """The request page again, with `err` shown in its section `where` (notes | attachments)."""
     shown = queries.show_request(services(), ref, reader=identity())
-    return render_request(shown, conversation_error=str(err), **more), err.status
+    return render_request(shown, conversation_error=str(err), conversation_error_in=where, **more), err.status
 
 
 @bp.post("/requests/<ref>/notes")
@@ -30,7 +31,7 @@ def add_note(ref: str) -> Response | tuple[str, int]:
     except AppError as err:
         if err.status == 404:
             raise
-        return _again(ref, err, note_text=text)
+        return _again(ref, err, "notes", note_text=text)
     return redirect(url_for("pages.request_page", ref=ref) + "#notes")
 
 
@@ -49,7 +50,7 @@ def upload(ref: str) -> Response | tuple[str, int]:
     except AppError as err:
         if err.status == 404:
             raise
-        return _again(ref, err)
+        return _again(ref, err, "attachments")
     return redirect(url_for("pages.request_page", ref=ref) + "#attachments")
 
 
