@@ -50,6 +50,9 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     flask_app.config.update(MAX_CONTENT_LENGTH=25 * 1024 * 1024)
     flask_app.config.update(config or {})
     flask_app.extensions["rf_services"] = services or bootstrap()
+    if "MAX_CONTENT_LENGTH" not in (config or {}):  # room for the largest attachment and its form
+        limit = flask_app.extensions["rf_services"].settings.attachment_max_bytes + 1024 * 1024
+        flask_app.config["MAX_CONTENT_LENGTH"] = max(flask_app.config["MAX_CONTENT_LENGTH"], limit)
 
     flask_app.secret_key = _secret_key(flask_app.config.get("SECRET_KEY"),
                                        flask_app.extensions["rf_services"].settings.instance_dir)

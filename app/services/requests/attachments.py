@@ -54,9 +54,9 @@ def safe_name(filename: str, extension: str) -> str:
     """`filename` as stored and offered for download: werkzeug's secure_filename (ASCII letters, digits, - _ .),
     keeping the extension the content was checked for, at most NAME_MAX characters."""
     name = secure_filename(filename)[-NAME_MAX:].lstrip(".")
-    if not name.lower().endswith(f".{extension}"):
+    if not name.lower().endswith(f".{extension}"):  # e.g. a name of no ASCII letters ("отчёт.pdf" -> "pdf")
         stem = name.rsplit(".", 1)[0] if "." in name else name
-        name = f"{stem or 'attachment'}.{extension}"
+        name = f"{stem if stem and stem.lower() != extension else 'attachment'}.{extension}"
     return name
 
 
