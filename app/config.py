@@ -125,6 +125,17 @@ class Settings:
     # RF_TIME_ZONE: the zone people read times in (pages, emails) unless they chose their own, and in which a timer
     # that names only a date fires (at the business day's start). Storage, the API and the exports stay UTC.
     time_zone: str = DEFAULT_ZONE
+    # Attachments on requests (see app/domain/attachment_rules.py for the types allowed)
+    attachment_max_bytes: int = 10 * 1024 * 1024  # RF_ATTACHMENT_MAX_MB: the largest file (default 10 MB)
+    attachment_storage: str = "database"  # RF_ATTACHMENT_STORAGE: database | disk
+    attachment_dir: Path | None = None  # RF_ATTACHMENT_DIR: the folder of the disk storage (instance/attachments)
+    # The customer's emailed replies: the inbound SMTP endpoint (`rf serve` runs it unless the port is 0;
+    # `rf inbound-mail` runs it alone), the domain of the reply+<token>@ addresses, the key of the tokens.
+    inbound_mail_host: str = "127.0.0.1"  # RF_INBOUND_MAIL_HOST
+    inbound_mail_port: int = 8026  # RF_INBOUND_MAIL_PORT (0: `rf serve` runs no inbound endpoint)
+    inbound_mail_domain: str = "omes.example"  # RF_INBOUND_MAIL_DOMAIN (default: the domain of RF_MAIL_FROM)
+    inbound_mail_max_bytes: int = 2 * 1024 * 1024  # RF_INBOUND_MAIL_MAX_KB: larger messages are refused (552)
+    reply_token_secret: str | None = field(default=None, repr=False)  # RF_REPLY_TOKEN_SECRET (else the secret key)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -165,10 +176,34 @@ class Settings:
                                          0, 3600),
             worker_listen="RF_WORKER_LISTEN" not in env or _flag(env, "RF_WORKER_LISTEN"),
             time_zone=_time_zone(env.get("RF_TIME_ZONE", "")),
+            **_conversation(env),
         )
 
 
 FEED_SECRET_MIN = 16
+ATTACHMENT_STORAGES = ("database", "disk")
+
+
+def _conversation(env: Mapping[str, str]) -> dict[str, Any]:
+    """Attachments and the inbound mail endpoint."""
+    storage = env.get("RF_ATTACHMENT_STORAGE", "").strip().lower() or "database"
+    if storage not in ATTACHMENT_STORAGES:
+        raise ValueError(f"RF_ATTACHMENT_STORAGE: {storage!r} is neither database nor disk")
+    folder = env.get("RF_ATTACHMENT_DIR", "").strip()
+    sender = env.get("RF_MAIL_FROM", "request-fulfillment@omes.example")
+    domain = env.get("RF_INBOUND_MAIL_DOMAIN", "").strip() or sender.rsplit("@", 1)[-1].strip("> ")
+    secret = env.get("RF_REPLY_TOKEN_SECRET", "").strip() or env.get("RF_SECRET_KEY", "").strip()
+    return {
+        "attachment_max_bytes": int(_bounded("RF_ATTACHMENT_MAX_MB", env.get("RF_ATTACHMENT_MAX_MB", "10"), float,
+                                             0, 1024) * 1024 * 1024),
+        "attachment_storage": storage,
+        "attachment_dir": Path(folder).expanduser().absolute() if folder else None,
+        "inbound_mail_host": env.get("RF_INBOUND_MAIL_HOST", "").strip() or "127.0.0.1",
+        "inbound_mail_port": _positive(env, "RF_INBOUND_MAIL_PORT", 8026, allow_zero=True),
+        "inbound_mail_domain": domain,
+        "inbound_mail_max_bytes": _positive(env, "RF_INBOUND_MAIL_MAX_KB", 2048) * 1024,
+        "reply_token_secret": secret or None,
+    }
 LOG_FORMATS = ("json", "text")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -291,3 +326,19 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     if text in ("1", "true", "yes", "on"):
         return True
     raise ValueError(f"{name}: {text!r} is neither yes/true/1 nor no/false/0")
+
+
+def reply_token_secret(settings: Settings) -> str:
+    """The key of the reply tokens: RF_REPLY_TOKEN_SECRET (or RF_SECRET_KEY), else the instance folder's secret_key
+    (the one the web's sessions use when RF_SECRET_KEY is unset), made once. Every process that sends or receives
+    customer mail must read the same key: set RF_REPLY_TOKEN_SECRET when they run on several machines."""
+    if settings.reply_token_secret:
+        return settings.reply_token_secret
+    path = settings.instance_dir / "secret_key"
+    if not path.exists():
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

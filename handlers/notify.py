@@ -21,7 +21,8 @@ def customer(params: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
     if not EMAIL.match(to):
         raise InvalidParams(f"{to!r} is not an email address")
     subject = one_line(require_text(params, "subject"), SUBJECT_MAX)  # built from the title: bounded, never refused
-    return ctx.clients.outbox.queue(kind="customer", to=[to], subject=subject, body=require_text(params, "message"),
+    kind = "customer_question" if params.get("expects_reply") else "customer"  # a question gets a Reply-To token
+    return ctx.clients.outbox.queue(kind=kind, to=[to], subject=subject, body=require_text(params, "message"),
                                     request_number=require_text(params, "request_number"), key=ctx.idempotency_key)
 
 

@@ -38,6 +38,9 @@ DEFAULT_START = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 START = parse_instant(os.environ["RF_TEST_START"]) if os.environ.get("RF_TEST_START") else DEFAULT_START
 
 
+REPLY_TOKEN_SECRET = "the-tests-reply-token-key-0123456789"
+
+
 def pytest_report_header() -> str:
     return f"the tests' clock starts at {START.isoformat()}"
 
@@ -115,7 +118,8 @@ def settings(database_url: str, smtp_server: tuple[Inbox, int]) -> Settings:
     base = Settings.from_env({})
     return replace(base, database_url=database_url, smtp_port=smtp_server[1], smtp_host="127.0.0.1",
                    bpmn_dir=PROJECT_ROOT / "bpmn", forms_dir=PROJECT_ROOT / "forms",
-                   service_max_attempts=3, service_backoff_seconds=1)
+                   service_max_attempts=3, service_backoff_seconds=1,
+                   reply_token_secret=REPLY_TOKEN_SECRET)  # not the checkout's instance/secret_key
 
 
 @pytest.fixture
@@ -171,7 +175,8 @@ def env_for(settings: Settings, now: datetime | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.update(RF_DATABASE_URL=settings.database_url, RF_SMTP_HOST=settings.smtp_host,
                RF_SMTP_PORT=str(settings.smtp_port), RF_SERVICE_MAX_ATTEMPTS=str(settings.service_max_attempts),
-               RF_SERVICE_BACKOFF_SECONDS="0")
+               RF_SERVICE_BACKOFF_SECONDS="0", RF_REPLY_TOKEN_SECRET=settings.reply_token_secret or REPLY_TOKEN_SECRET,
+               RF_INBOUND_MAIL_PORT="0")  # a test that needs the inbound endpoint starts its own
     env.pop("RF_CLOCK_START", None)
     if now is not None:
         env["RF_CLOCK_START"] = now.isoformat()

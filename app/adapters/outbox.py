@@ -9,6 +9,7 @@ break in a header, say) or that the SMTP server refuses for good (a 5xx reply, a
 from __future__ import annotations
 
 import smtplib
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.domain import reply_tokens
 from app.store.models import Notification
 from handlers.base import one_line
 
@@ -40,11 +42,25 @@ class DbOutbox:
         return {"notification_id": row.id, "to": row.to_addrs, "status": "queued"}
 
 
-def build_message(notification: Notification, sender: str, now: datetime) -> EmailMessage:
+@dataclass(frozen=True)
+class ReplyAddressing:
+    """How a question to the customer asks for its reply: the key of the reply tokens and the inbound domain."""
+
+    secret: str = field(repr=False)
+    domain: str
+
+
+def build_message(notification: Notification, sender: str, now: datetime,
+                  reply: ReplyAddressing | None = None) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = notification.to_addrs
     msg["Subject"] = notification.subject
+    if reply is not None and notification.kind == "customer_question" and notification.request_number:
+        # the customer's answer comes back to the inbound endpoint, naming its request (app/domain/reply_tokens.py)
+        msg.replace_header("Subject", reply_tokens.subject_with_token(reply.secret, notification.request_number,
+                                                                      notification.subject))
+        msg["Reply-To"] = reply_tokens.reply_address(reply.secret, notification.request_number, reply.domain)
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = f"<rf-{notification.id}-{notification.idempotency_key}@rf.local>"
     if notification.request_number:
@@ -79,12 +95,12 @@ def _fail(notification: Notification, reason: str, now: datetime) -> bool:
 
 
 def deliver(notification: Notification, *, host: str, port: int, sender: str, now: datetime,
-            max_attempts: int, backoff_seconds: float) -> bool:
+            max_attempts: int, backoff_seconds: float, reply: ReplyAddressing | None = None) -> bool:
     """Send one queued notification. Never raises for a bad message: a message that cannot be built or is refused
     for good is marked failed with its reason; a passing failure is retried with backoff, and failed after
     max_attempts."""
     try:
-        message = build_message(notification, sender, now)
+        message = build_message(notification, sender, now, reply)
     except Exception as err:  # any problem with this message's content isolates this message
         return _fail(notification, f"cannot be built: {_describe(err)}", now)
     try:

@@ -7,7 +7,20 @@ from __future__ import annotations
 
 import click
 
-from app.cli import audit, definitions, instance_moves, outbox, replay, requests, serve, tasks, tokens, webhooks, worker
+from app.cli import (
+    audit,
+    definitions,
+    inbound_mail,
+    instance_moves,
+    outbox,
+    replay,
+    requests,
+    serve,
+    tasks,
+    tokens,
+    webhooks,
+    worker,
+)
 
 
 @click.group(help="Request Fulfillment: BPMN-driven assistance and enhancement requests.")
@@ -20,7 +33,7 @@ for command in [definitions.init_cmd, definitions.deploy_cmd, definitions.check_
                 tasks.form_cmd, worker.worker_cmd, worker.incidents_cmd, worker.retry_cmd, serve.serve_cmd,
                 audit.audit_group, audit.export_cmd, replay.replay_cmd, instance_moves.migrate_cmd,
                 outbox.outbox_group, definitions.make_current_cmd, tokens.token_group,
-                webhooks.webhooks_group]:
+                webhooks.webhooks_group, inbound_mail.inbound_mail_cmd]:
     cli.add_command(command)
 
 

@@ -157,6 +157,20 @@ def may_read_request(reader: Reader, provider_group: str) -> bool:
     return groups is None or provider_group in groups
 
 
+def may_add_to_request(reader: Reader, provider_group: str) -> bool:
+    """Write internal notes on, and attach files to, a request of `provider_group`: the members of that group (any
+    role) and administrators. Process owners and auditors read them (`may_read_request`), read-only."""
+    if isinstance(reader, Operator):
+        return False
+    return any(group == provider_group for _, group in reader.grants) or reader.holds_any(ADMINISTRATORS)
+
+
+def may_file_mail(identity: Identity) -> bool:
+    """See the unfiled mail (customer replies the system could not match) and file or discard it: administrators and
+    provider group managers (a manager files against the requests of their own groups)."""
+    return identity.holds_any((ADMIN, MANAGER))
+
+
 @dataclass(frozen=True)
 class Abilities:
     """What the navigation and pages offer a user, from the same rules the services enforce."""
@@ -171,6 +185,7 @@ class Abilities:
     see_incidents: bool
     manage_webhooks: bool
     manage_team: bool  # the Team queue: a manager of some provider group
+    file_mail: bool = False  # the Unfiled mail page
 
 
 def abilities(identity: Identity) -> Abilities:
@@ -180,4 +195,4 @@ def abilities(identity: Identity) -> Abilities:
                      see_every_group=sees_every_group(identity),
                      see_incidents=may_list_incidents(identity),
                      manage_webhooks=may_manage_webhooks(identity),
-                     manage_team=bool(identity.groups_with(MANAGER)))
+                     manage_team=bool(identity.groups_with(MANAGER)), file_mail=may_file_mail(identity))

@@ -43,6 +43,17 @@ def serve(app: Flask, services: Services, *, host: str, port: int, worker: bool,
         controller = Controller(sink, hostname=services.settings.smtp_host, port=services.settings.smtp_port)
         controller.start()
         echo(f"mail sink on {services.settings.smtp_host}:{services.settings.smtp_port} ({sink.folder}/)")
+    inbound = None
+    if services.settings.inbound_mail_port:
+        from app.run import inbound_mail
+
+        where = f"{services.settings.inbound_mail_host}:{services.settings.inbound_mail_port}"
+        try:
+            inbound = inbound_mail.start(services)
+            echo(f"customer replies received on {where} (reply+…@{services.settings.inbound_mail_domain})")
+        except Exception as err:  # e.g. the port is taken: the web and the worker still run
+            echo(f"customer replies NOT received: the inbound mail endpoint could not listen on {where} ({err}); "
+                 "set RF_INBOUND_MAIL_PORT (0: off)")
     if worker:
         threading.Thread(target=worker_loop.run, args=(services, stop), daemon=True, name="rf-worker").start()
         echo("worker running in this process")
@@ -57,3 +68,5 @@ def serve(app: Flask, services: Services, *, host: str, port: int, worker: bool,
         server.shutdown()
         if controller is not None:
             controller.stop()
+        if inbound is not None:
+            inbound.stop()

@@ -22,7 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import engine
-from app.adapters.outbox import deliver
+from app.adapters.outbox import ReplyAddressing, deliver
+from app.config import reply_token_secret
 from app.domain.local_time import zone
 from app.errors import Conflict, NotFound
 from app.observability import request_id as request_ids
@@ -287,6 +288,7 @@ def escalate_slas(services: Context, now: datetime, limit: int = 100) -> int:
 
 def send_mail(services: Context, now: datetime, limit: int = 50) -> int:
     settings = services.settings
+    reply: ReplyAddressing | None = None  # the reply tokens' key is read when a question to a customer is sent
     with services.uow() as uow:
         ids = list(uow.session.scalars(select(Notification.id).where(
             Notification.status == "queued", Notification.next_attempt_at <= now)
@@ -298,8 +300,11 @@ def send_mail(services: Context, now: datetime, limit: int = 50) -> int:
                 Notification.id == notification_id))).one_or_none()
             if row is None or row.status != "queued":
                 continue
+            if row.kind == "customer_question" and reply is None:
+                reply = ReplyAddressing(reply_token_secret(settings), settings.inbound_mail_domain)
             ok = deliver(row, host=settings.smtp_host, port=settings.smtp_port, sender=settings.mail_from, now=now,
-                         max_attempts=settings.service_max_attempts, backoff_seconds=settings.service_backoff_seconds)
+                         max_attempts=settings.service_max_attempts, backoff_seconds=settings.service_backoff_seconds,
+                         reply=reply)
             audit.append(uow.session, actor=WORKER, event_type="mail_sent" if ok else "mail_failed", now=now,
                          payload={"notification": row.id, "to": row.to_addrs, "subject": row.subject,
                                   "error": row.last_error if not ok else None})

@@ -63,7 +63,11 @@ def refresh(session: Session, request: ServiceRequest) -> None:
 
 def add_notes(session: Session, request_id: int, data: Any) -> None:
     """Add the staff notes of a completed task's `data` (see search_terms.NOTE_FIELDS) to its request's entry."""
-    notes = notes_of(data) if isinstance(data, dict) else ""
+    add_words(session, request_id, notes_of(data) if isinstance(data, dict) else "")
+
+
+def add_words(session: Session, request_id: int, notes: str) -> None:
+    """Add `notes` (already `normalised`: an internal note, a customer's reply) to its request's notes part."""
     if not notes:
         return
     values = {"id": request_id, "notes": notes}

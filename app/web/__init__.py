@@ -50,6 +50,9 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     flask_app.config.update(MAX_CONTENT_LENGTH=25 * 1024 * 1024)
     flask_app.config.update(config or {})
     flask_app.extensions["rf_services"] = services or bootstrap()
+    if "MAX_CONTENT_LENGTH" not in (config or {}):  # room for the largest attachment and its form
+        limit = flask_app.extensions["rf_services"].settings.attachment_max_bytes + 1024 * 1024
+        flask_app.config["MAX_CONTENT_LENGTH"] = max(flask_app.config["MAX_CONTENT_LENGTH"], limit)
 
     flask_app.secret_key = _secret_key(flask_app.config.get("SECRET_KEY"),
                                        flask_app.extensions["rf_services"].settings.instance_dir)
@@ -62,8 +65,10 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         api_tokens,
         auth,
         calendar_admin,
+        conversation,
         diagram,
         history,
+        inbound_mail,
         inbox,
         incidents,
         intake,
@@ -81,7 +86,8 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
 
     for blueprint in (pages, auth.bp, inbox.bp, intake.bp, admin.bp, diagram.bp, calendar_admin.bp,
                       audit_web.bp, history.bp, migration_web.bp, processes_web.bp, reports_web.bp, incidents.bp,
-                      outbox_admin.bp, api_tokens.bp, preferences.bp, webhooks_admin.bp, team.bp, request_list.bp):
+                      outbox_admin.bp, api_tokens.bp, preferences.bp, webhooks_admin.bp, team.bp, request_list.bp,
+                      conversation.bp, inbound_mail.bp):
         flask_app.register_blueprint(blueprint)
     flask_app.before_request(auth.before_request)
     flask_app.teardown_request(auth.teardown_request)

@@ -7,12 +7,15 @@ from typing import Any
 from flask import Blueprint, current_app, g, render_template
 
 from app.bootstrap import Services
+from app.domain.attachment_rules import ALLOWED_EXTENSIONS
+from app.domain.permissions import may_add_to_request
 from app.services.audit import events as audit_views
+from app.services.requests import attachments, diagram, notes, queries, story
 from app.services.requests import dashboard as overview
-from app.services.requests import diagram, queries, story
 from app.web.local_time import viewer_zone
 
 pages = Blueprint("pages", __name__)
+ACCEPT = ",".join(f".{e}" for e in ALLOWED_EXTENSIONS)  # the file chooser's hint; the server decides
 
 
 def services() -> Services:
@@ -35,7 +38,11 @@ def request_page(ref: str) -> str:
 def render_request(shown: dict[str, Any], **more: Any) -> str:
     """request.html for `shown` (queries.show_request for the signed-in user), plus `more` (a replay's report)."""
     data = story.request_data(services(), shown, g.identity, viewer_zone())
-    return render_template("request.html", r=shown, data=data,
+    conversation = {"notes": notes.notes_of(services(), shown["number"], g.identity),
+                    "attachments": attachments.attachments_of(services(), shown["number"], g.identity),
+                    "may_add": may_add_to_request(g.identity, shown["provider_group"]),
+                    "max_mb": services().settings.attachment_max_bytes / 1048576, "accept": ACCEPT}
+    return render_template("request.html", r=shown, data=data, conversation=conversation,
                            extras=diagram.request_page_extras(services(), shown, reader=g.identity), **more)
 
 

@@ -35,6 +35,10 @@ EVENT_WORDS = {
     "crm_case_received": "CRM case feed",
     "crm_case_updated": "CRM case changed in the CRM",
     "crm_case_cancelled": "CRM case cancelled in the CRM",
+    "note_added": "Internal note",
+    "attachment_added": "File attached",
+    "attachment_downloaded": "File downloaded",
+    "customer_reply_received": "Customer replied by email",
 }
 _TONE = {"request_closed": "ok", "task_completed": "ok", "service_called": "ok", "service_failed": "warn",
          "timer_fired": "warn", "sla_warning": "warn", "sla_breached": "error", "sla_paused": "warn",
@@ -133,6 +137,13 @@ def describe(event: AuditEvent, names: dict[str, str], task_names: dict[str, str
     elif kind == "crm_case_cancelled":
         text = f"The CRM cancelled case {p.get('case')}; the request goes on until its people decide" + (
             f": {_short(p['reason'], 200)}" if p.get("reason") else "")
+    elif kind == "note_added":
+        text = _short(p.get("text", ""), 500)
+    elif kind in ("attachment_added", "attachment_downloaded"):
+        text = f"{p.get('filename')}" + (f" ({p.get('size')} bytes, sha256 {str(p.get('sha256'))[:12]}…)"
+                                         if kind == "attachment_added" else "")
+    elif kind == "customer_reply_received":
+        text = f"{p.get('from')} answered “{name}”: {_short(p.get('reply', ''), 300)}"
     elif kind == "instance_migrated":
         text = f"Moved from {p.get('process_id')} v{p.get('from_version')} to v{p.get('to_version')}"
     else:

@@ -169,38 +169,53 @@ def complete(services: Context, task_id: str, who: str | Identity, data: Any = N
             raise Forbidden(f"{username} does not hold the {task.lane} role in {task.provider_group}")
         if task.assignee not in (None, username):
             raise Forbidden(f"task is assigned to {task.assignee}")
-        instance, request, key = _lock_with_version(session, task.instance_id)
-        session.refresh(task)  # re-read under the instance lock: a racing completion shows up here
-        task = _open_task(session, task_id)
-        version = version_cache.data_of(session, key)
-        schema = schema_for(session, task, instance.definition_version_id, version)
-        if read_form is None:
-            submitted = validate_submission(schema, data, now.date())
-        else:
-            ui = copy.deepcopy(version.form(task.ui_schema)) if task.ui_schema else None
-            data, errors = read_form(schema, ui, now.date())
-            if errors:
-                raise FormRejected(data, errors)
-            try:  # read_form validated against the schema: only the checks beyond the schema are left
-                submitted = validate_submission(schema, data, now.date(), schema_checked=True)
-            except InvalidData as err:
-                raise FormRejected(data, {e.field: e.message for e in err.errors} or {"": str(err)}) from None
-        seen = instance.version
-        state = engine.complete_human_task(version.spec_json, instance.state_json, task_id, submitted, now)
-        task.status, task.completed_by, task.completed_at = "completed", username, now
-        task.assignee = task.assignee or username
-        audit.append(session, actor=username, event_type="task_completed", request_id=task.request_id, now=now,
-                     payload={"task": task_id, "bpmn_id": task.bpmn_id, "process_id": task.process_id,
-                              "name": task.name, "data": submitted})
-        search_index.add_notes(session, task.request_id, submitted)  # its notes become searchable
-        try:
-            projection.apply(session, instance, seen, state, now, username, request)
-        except Conflict:
-            raise Conflict(f"task {task.name!r} was completed or changed by someone else meanwhile; "
-                           "reload the request") from None
-        view = _view(session, task)
+        view = _complete(services, session, task, username, data, read_form, now)
         uow.commit()
         return view
+
+
+def complete_on_behalf(services: Context, session: Session, task_id: str, actor: str, data: dict[str, Any]
+                       ) -> TaskView:
+    """Complete the open task `task_id` in the caller's transaction as `actor`, someone outside the provider group
+    (the customer, whose emailed reply answers "Await the customer's reply"): the caller decided that `actor` may.
+    NotFound / Conflict when the task is not open; InvalidData when `data` does not fit its form."""
+    task = _open_task(session, task_id)
+    return _complete(services, session, task, actor, data, None, services.clock.now())
+
+
+def _complete(services: Context, session: Session, task: TaskRow, username: str, data: Any,
+              read_form: FormReader | None, now: datetime) -> TaskView:
+    task_id = task.task_uuid
+    instance, request, key = _lock_with_version(session, task.instance_id)
+    session.refresh(task)  # re-read under the instance lock: a racing completion shows up here
+    task = _open_task(session, task_id)
+    version = version_cache.data_of(session, key)
+    schema = schema_for(session, task, instance.definition_version_id, version)
+    if read_form is None:
+        submitted = validate_submission(schema, data, now.date())
+    else:
+        ui = copy.deepcopy(version.form(task.ui_schema)) if task.ui_schema else None
+        data, errors = read_form(schema, ui, now.date())
+        if errors:
+            raise FormRejected(data, errors)
+        try:  # read_form validated against the schema: only the checks beyond the schema are left
+            submitted = validate_submission(schema, data, now.date(), schema_checked=True)
+        except InvalidData as err:
+            raise FormRejected(data, {e.field: e.message for e in err.errors} or {"": str(err)}) from None
+    seen = instance.version
+    state = engine.complete_human_task(version.spec_json, instance.state_json, task_id, submitted, now)
+    task.status, task.completed_by, task.completed_at = "completed", username, now
+    task.assignee = task.assignee or username
+    audit.append(session, actor=username, event_type="task_completed", request_id=task.request_id, now=now,
+                 payload={"task": task_id, "bpmn_id": task.bpmn_id, "process_id": task.process_id,
+                          "name": task.name, "data": submitted})
+    search_index.add_notes(session, task.request_id, submitted)  # its notes become searchable
+    try:
+        projection.apply(session, instance, seen, state, now, username, request)
+    except Conflict:
+        raise Conflict(f"task {task.name!r} was completed or changed by someone else meanwhile; "
+                       "reload the request") from None
+    return _view(session, task)
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from app.store.models.api import ApiToken, IdempotentResponse
 from app.store.models.audit import AuditChain, AuditCheckpoint, AuditCheckpointHead, AuditEvent
 from app.store.models.calendar import SLA_UNITS, Holiday, HolidayYear, SlaTarget
+from app.store.models.conversation import InboundMail, RequestAttachment, RequestNote
 from app.store.models.external import AsdService, BillingCase, CrmCase, CrmNote, Notification, WorkListEntry
 from app.store.models.process import CurrentVersion, DefinitionVersion, ProcessInstance, ServiceJob, TaskRow
 from app.store.models.reference import Membership, ProviderGroup, Role, User
@@ -19,5 +20,6 @@ __all__ = [
     "ServiceRequest", "TaskRow", "User", "WorkListEntry",
     "SLA_UNITS", "Holiday", "HolidayYear", "SlaTarget", "ESCALATION_LEVELS", "SlaEscalation",
     "InstallationSetting", "SignInThrottle", "WebSession", "SavedFilter",
+    "InboundMail", "RequestAttachment", "RequestNote",
     "WebhookAttempt", "WebhookDelivery", "WebhookSubscription",
 ]
