@@ -1,7 +1,7 @@
 """The conversation around a request: internal notes, attachments, inbound (customer reply) mail
 
-Revision ID: 0019
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-03
 
 `request_note` holds staff's internal work notes, `request_attachment` the files attached to a request (their bytes
@@ -14,8 +14,8 @@ from alembic import op
 
 import app.store.db
 
-revision = '0019'
-down_revision = '0016'
+revision = '0018'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
