@@ -10,8 +10,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.adapters import database_clients
 from app.adapters.http import Endpoint, RemoteSystems
+from app.adapters.mail_compose import MailStyle
 from app.clock import Clock, RunningClock, SystemClock
 from app.config import Settings
+from app.domain import local_time
 from app.engine.sandbox import ScriptLimits
 from app.engine.sandbox import configure as configure_scripts
 from app.engine.spiff_patches import configure_timer_zone
@@ -39,12 +41,17 @@ class Services:
     def clients(self, session: Session, now: datetime) -> Clients:
         """The external systems' clients for one call: the HTTP one for each system whose URL is set (picked at
         start-up), the built-in database one otherwise."""
-        return self.remote.clients(database_clients(session, now), session, now)
+        return self.remote.clients(database_clients(session, now, mail_style(self.settings)), session, now)
 
     def close(self) -> None:
         """Release the database connections and the HTTP connection pools."""
         self.remote.close()
         self.engine.dispose()
+
+
+def mail_style(settings: Settings) -> MailStyle:
+    """The signature's contact line and the zone email times are written in."""
+    return MailStyle(contact=settings.mail_contact or settings.mail_from, where=local_time.zone(settings.time_zone))
 
 
 def remote_systems(settings: Settings) -> RemoteSystems:

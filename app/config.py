@@ -115,6 +115,8 @@ class Settings:
     # RF_TIME_ZONE: the zone people read times in (pages, emails) unless they chose their own, and in which a timer
     # that names only a date fires (at the business day's start). Storage, the API and the exports stay UTC.
     time_zone: str = DEFAULT_ZONE
+    # RF_MAIL_CONTACT: the contact line of the provider groups' signature in customer emails (default: RF_MAIL_FROM)
+    mail_contact: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -155,6 +157,7 @@ class Settings:
                                          0, 3600),
             worker_listen="RF_WORKER_LISTEN" not in env or _flag(env, "RF_WORKER_LISTEN"),
             time_zone=_time_zone(env.get("RF_TIME_ZONE", "")),
+            mail_contact=env.get("RF_MAIL_CONTACT", "").strip() or None,
         )
 
 

@@ -18,7 +18,7 @@ import pytest
 from app.services.requests import sla_targets as sla
 from app.store import audit
 from app.store.models import AsdService, AuditEvent, BillingCase, CrmCase, CrmNote, Notification, WorkListEntry
-from tests.conftest import START, day
+from tests.conftest import START, day, text_of
 from tests.e2e.conftest import Rf, count, records
 
 WORK_PLAN = {"work_plan": "Add the new report to the agency portal", "estimated_hours": 16,
@@ -87,7 +87,7 @@ def test_assistance_request_is_assigned_fulfilled_and_its_crm_case_closed(servic
     assert [(n["kind"], n["to"], n["status"]) for n in shown["notifications"]] == [
         ("customer", "ann@tourism.example", "sent")]
     [mail] = mailbox.to("ann@tourism.example")
-    assert number in mail["Subject"] and "Created the VPN profile" in mail.get_payload()
+    assert number in mail["Subject"] and "Created the VPN profile" in text_of(mail)
     assert len(mailbox.messages) == 1
 
     assert rf.work() == {"services_run": 0, "services_failed": 0, "incidents": 0, "timers_fired": 0, "escalations": 0,
@@ -122,7 +122,7 @@ def test_enhancement_that_is_not_chargeable_goes_straight_to_the_car(rf, service
     assert records(services, BillingCase) == [] and records(services, AsdService) == []
     [mail] = mailbox.to("ann@tourism.example")
     assert "Request for Change" in mail["Subject"] and number in mail["Subject"]
-    assert "Your report is live." in mail.get_payload()
+    assert "Your report is live." in text_of(mail)
     assert_chain_intact(services)
 
 
@@ -165,7 +165,7 @@ def test_chargeable_enhancement_with_a_failed_test_bills_and_updates_asd_once_li
     assert shown["path"].count("test_solution") == 2 and shown["path"].count("fulfil_enhancement_request") == 2
     assert len(records(services, BillingCase)) == 1 and len(records(services, AsdService)) == 1
     [mail] = mailbox.to("ann@tourism.example")
-    assert "Billed and live." in mail.get_payload()
+    assert "Billed and live." in text_of(mail)
     assert_chain_intact(services)
 
 
@@ -208,7 +208,7 @@ def test_non_routine_request_goes_through_discovery_before_scheduling(rf, servic
                              "update_work_list", *FULFIL_AND_TEST, "determine_chargeability",
                              "chargeability_gateway", *ENHANCEMENT_TAIL]
     [mail] = mailbox.to("ann@tourism.example")
-    assert "Your SFTP drop is ready." in mail.get_payload()
+    assert "Your SFTP drop is ready." in text_of(mail)
     assert_chain_intact(services)
 
 

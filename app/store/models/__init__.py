@@ -4,6 +4,7 @@ from app.store.models.api import ApiToken, IdempotentResponse
 from app.store.models.audit import AuditChain, AuditCheckpoint, AuditCheckpointHead, AuditEvent
 from app.store.models.calendar import SLA_UNITS, Holiday, HolidayYear, SlaTarget
 from app.store.models.external import AsdService, BillingCase, CrmCase, CrmNote, Notification, WorkListEntry
+from app.store.models.notices import EmailTemplate, UserNotice
 from app.store.models.process import CurrentVersion, DefinitionVersion, ProcessInstance, ServiceJob, TaskRow
 from app.store.models.reference import Membership, ProviderGroup, Role, User
 from app.store.models.saved_filter import SavedFilter
@@ -19,5 +20,5 @@ __all__ = [
     "ServiceRequest", "TaskRow", "User", "WorkListEntry",
     "SLA_UNITS", "Holiday", "HolidayYear", "SlaTarget", "ESCALATION_LEVELS", "SlaEscalation",
     "InstallationSetting", "SignInThrottle", "WebSession", "SavedFilter",
-    "WebhookAttempt", "WebhookDelivery", "WebhookSubscription",
+    "WebhookAttempt", "WebhookDelivery", "WebhookSubscription", "EmailTemplate", "UserNotice",
 ]
