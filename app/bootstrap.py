@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.adapters import database_clients
 from app.adapters.http import Endpoint, RemoteSystems
 from app.adapters.mail_compose import MailStyle
+from app.adapters.mail_compose import configure as configure_mail
 from app.clock import Clock, RunningClock, SystemClock
 from app.config import Settings
 from app.domain import local_time
@@ -78,6 +79,7 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None,
         "pool_timeout": settings.db_pool_timeout, "pool_recycle": settings.db_pool_recycle or -1,
         "pool_pre_ping": settings.db_pool_pre_ping})
     configure_scripts(ScriptLimits(settings.script_time_limit_seconds, settings.script_memory_limit_mb))
+    configure_mail(mail_style(settings))  # outboxes built outside a service call (staff emails) sign the same way
     configure_timer_zone(settings.time_zone)  # a timer date without an offset is read in the installation's zone
     if clock is None:
         clock = RunningClock(settings.clock_start) if settings.clock_start else SystemClock()

@@ -45,6 +45,19 @@ class MailStyle:
         return self.where or zone(DEFAULT_ZONE)
 
 
+_installed = MailStyle()
+
+
+def configure(style: MailStyle) -> None:
+    """The installation's style (the composition root sets it at start-up), for outboxes built without one."""
+    global _installed
+    _installed = style
+
+
+def installed() -> MailStyle:
+    return _installed
+
+
 def stored(session: Session, key: str) -> Template | None:
     row = session.scalars(select(EmailTemplate).where(EmailTemplate.key == key)).one_or_none()
     return None if row is None else Template(row.subject, row.text_body, row.html_body)

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.adapters.mail_compose import TEMPLATE_OF_KIND, MailStyle, compose, request_values
+from app.adapters.mail_compose import TEMPLATE_OF_KIND, MailStyle, compose, installed, request_values
 from app.store.models import Notification
 from handlers.base import one_line
 
@@ -31,7 +31,7 @@ class DbOutbox:
 
     def __init__(self, session: Session, now: datetime, style: MailStyle | None = None) -> None:
         self.session, self.now = session, now  # the service task's time on the application's clock
-        self.style = style or MailStyle()
+        self.style = style or installed()
 
     def queue(self, *, kind: str, to: list[str], subject: str, body: str, request_number: str | None,
               key: str, values: dict[str, Any] | None = None) -> dict[str, Any]:
