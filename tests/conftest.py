@@ -72,12 +72,12 @@ class Inbox:
 
 
 def text_of(message: Message) -> str:
-    """The plain-text part of a received email (the whole body of a single-part one)."""
+    """The plain-text part of a received email (the whole body of a single-part one), with \\n line ends."""
     for part in message.walk():
         if part.get_content_type() == "text/plain":
             payload = part.get_payload(decode=True)
             assert isinstance(payload, bytes)
-            return payload.decode(part.get_content_charset() or "utf-8")
+            return payload.decode(part.get_content_charset() or "utf-8").replace("\r\n", "\n")
     raise AssertionError("the email has no text/plain part")
 
 
@@ -87,7 +87,7 @@ def html_of(message: Message) -> str:
         if part.get_content_type() == "text/html":
             payload = part.get_payload(decode=True)
             assert isinstance(payload, bytes)
-            return payload.decode(part.get_content_charset() or "utf-8")
+            return payload.decode(part.get_content_charset() or "utf-8").replace("\r\n", "\n")
     raise AssertionError("the email has no text/html part")
 
 
