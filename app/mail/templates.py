@@ -153,7 +153,7 @@ def render(template: Template, values: Mapping[str, Any]) -> Rendered:
     subject = " ".join(out["subject"].split())
     if not subject:
         raise TemplateProblem({"subject": "renders empty"})
-    return Rendered(subject[:SUBJECT_MAX], out["text"], out["html"])
+    return Rendered(subject, out["text"], out["html"])  # the outbox bounds it (one line, SUBJECT_MAX)
 
 
 def default(key: str) -> Template:
