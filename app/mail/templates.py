@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from app.mail.defaults import DEFAULTS, Template
 
@@ -96,8 +96,46 @@ class TemplateProblem(Exception):
         self.problems = problems
 
 
-_PLAIN = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-_HTML = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True, keep_trailing_newline=True)
+RANGE_MAX = 1000  # `range()` in a template
+VALUE_MAX = 100_000  # the longest string or list `*` may build
+POWER_MAX = 64  # the largest exponent of `**`
+
+
+class _BoundedSandbox(SandboxedEnvironment):
+    """The sandbox keeps a template from reaching Python's internals; this also keeps it from making the worker spin
+    or fill memory: `*` and `**` are bounded, `range` is short, and a loop inside a loop is refused (`check`)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int | float) and abs(right) > POWER_MAX:
+            raise SecurityError(f"an exponent over {POWER_MAX}")
+        if operator == "*" and isinstance(left, int) and isinstance(right, str | list | tuple):
+            left, right = right, left
+        if operator == "*" and isinstance(left, str | list | tuple) and isinstance(right, int) \
+                and len(left) * right > VALUE_MAX:
+            raise SecurityError(f"a value longer than {VALUE_MAX}")
+        return super().call_binop(context, operator, left, right)
+
+
+def _short_range(*args: int) -> range:
+    found = range(*args)
+    if len(found) > RANGE_MAX:
+        raise SecurityError(f"a range longer than {RANGE_MAX}")
+    return found
+
+
+def _environment(autoescape: bool) -> SandboxedEnvironment:
+    env = _BoundedSandbox(undefined=StrictUndefined, autoescape=autoescape, keep_trailing_newline=True)
+    env.globals["range"] = _short_range
+    return env
+
+
+_PLAIN, _HTML = _environment(False), _environment(True)
+
+
+def _nested_loop(source: nodes.Template) -> bool:
+    return any(inner is not outer for outer in source.find_all(nodes.For) for inner in outer.find_all(nodes.For))
 
 
 def _env(part: str) -> SandboxedEnvironment:
@@ -122,10 +160,14 @@ def check(key: str, template: Template) -> None:
             problems[part] = "must not be empty"
             continue
         try:
-            unknown = sorted(meta.find_undeclared_variables(_env(part).parse(source)) - known)
+            parsed = _env(part).parse(source)
         except TemplateSyntaxError as err:
             problems[part] = f"syntax error on line {err.lineno}: {err.message}"
             continue
+        if _nested_loop(parsed):
+            problems[part] = "a {% for %} loop inside another one is not allowed"
+            continue
+        unknown = sorted(meta.find_undeclared_variables(parsed) - known)
         if unknown:
             problems[part] = (f"unknown variable{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
                               f"known: {', '.join(sorted(known))}")
