@@ -60,6 +60,7 @@ def test_the_bell_counts_unread_notifications_and_the_page_marks_them_read(servi
     assert sam.post("/notifications/read-all").status_code == 302
     assert "0 unread · 2 in all" in sam.get("/notifications").get_data(as_text=True)
     assert 'class="bell-count"' not in sam.get("/inbox").get_data(as_text=True)
+    assert WebUser(services, None).get("/notifications").status_code == 302  # signed out: to the sign-in page
 
 
 def test_switching_assignment_email_off_is_saved_and_audited(services):
