@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -189,7 +189,7 @@ def render(template: Template, values: Mapping[str, Any]) -> Rendered:
     for part in PARTS:
         try:
             out[part] = _env(part).from_string(getattr(template, part)).render(**values)
-        except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as err:
+        except Exception as err:  # noqa: BLE001 - whatever a template's own logic raises fails that template only
             problems[part] = f"{type(err).__name__}: {err}"
     if problems:
         raise TemplateProblem(problems)
