@@ -5,6 +5,7 @@ of work assigned to them and of billing cases, by email when they want it and in
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -132,3 +133,17 @@ def _notices(services, username: str) -> list[UserNotice]:
         rows = list(uow.session.scalars(select(UserNotice).join(User).where(User.username == username)))
         uow.session.expunge_all()
         return rows
+
+
+def test_an_escalation_leaves_a_notice_for_the_manager_and_emails_only_those_who_want_it(drive, services, mailbox):
+    with services.uow() as uow:
+        uow.session.scalars(select(User).where(User.username == "maria")).one().email_on_escalation = False
+        uow.commit()
+    number = drive.new("assistance", priority="critical")
+    drive.work()
+    drive.clock.set(datetime.fromisoformat(drive.show(number)["sla_due_at"]) + timedelta(minutes=30))
+    drive.work()
+    assert [e["level"] for e in drive.show(number)["sla"]["escalations"]] == ["warning", "breach"]
+    assert mailbox.to(_user(services, "maria").email) == []
+    [notice] = _notices(services, "maria")  # the warning was superseded by the breach: told once
+    assert notice.kind == "sla_breach" and number in notice.text and "SLA target passed" in notice.text
