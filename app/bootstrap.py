@@ -10,8 +10,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.adapters import database_clients
 from app.adapters.http import Endpoint, RemoteSystems
+from app.adapters.mail_compose import MailStyle
+from app.adapters.mail_compose import configure as configure_mail
 from app.clock import Clock, RunningClock, SystemClock
 from app.config import Settings
+from app.domain import local_time
 from app.engine.sandbox import ScriptLimits
 from app.engine.sandbox import configure as configure_scripts
 from app.engine.spiff_patches import configure_timer_zone
@@ -39,12 +42,17 @@ class Services:
     def clients(self, session: Session, now: datetime) -> Clients:
         """The external systems' clients for one call: the HTTP one for each system whose URL is set (picked at
         start-up), the built-in database one otherwise."""
-        return self.remote.clients(database_clients(session, now), session, now)
+        return self.remote.clients(database_clients(session, now, mail_style(self.settings)), session, now)
 
     def close(self) -> None:
         """Release the database connections and the HTTP connection pools."""
         self.remote.close()
         self.engine.dispose()
+
+
+def mail_style(settings: Settings) -> MailStyle:
+    """The signature's contact line and the zone email times are written in."""
+    return MailStyle(contact=settings.mail_contact or settings.mail_from, where=local_time.zone(settings.time_zone))
 
 
 def remote_systems(settings: Settings) -> RemoteSystems:
@@ -71,6 +79,7 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None,
         "pool_timeout": settings.db_pool_timeout, "pool_recycle": settings.db_pool_recycle or -1,
         "pool_pre_ping": settings.db_pool_pre_ping})
     configure_scripts(ScriptLimits(settings.script_time_limit_seconds, settings.script_memory_limit_mb))
+    configure_mail(mail_style(settings))  # outboxes built outside a service call (staff emails) sign the same way
     configure_timer_zone(settings.time_zone)  # a timer date without an offset is read in the installation's zone
     if clock is None:
         clock = RunningClock(settings.clock_start) if settings.clock_start else SystemClock()

@@ -136,6 +136,8 @@ class Settings:
     inbound_mail_domain: str = "omes.example"  # RF_INBOUND_MAIL_DOMAIN (default: the domain of RF_MAIL_FROM)
     inbound_mail_max_bytes: int = 2 * 1024 * 1024  # RF_INBOUND_MAIL_MAX_KB: larger messages are refused (552)
     reply_token_secret: str | None = field(default=None, repr=False)  # RF_REPLY_TOKEN_SECRET (else the secret key)
+    # RF_MAIL_CONTACT: the contact line of the provider groups' signature in customer emails (default: RF_MAIL_FROM)
+    mail_contact: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -177,6 +179,7 @@ class Settings:
             worker_listen="RF_WORKER_LISTEN" not in env or _flag(env, "RF_WORKER_LISTEN"),
             time_zone=_time_zone(env.get("RF_TIME_ZONE", "")),
             **_conversation(env),
+            mail_contact=env.get("RF_MAIL_CONTACT", "").strip() or None,
         )
 
 

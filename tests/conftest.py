@@ -74,6 +74,26 @@ class Inbox:
         return [m for m in self.messages if address in m["X-Envelope-To"]]
 
 
+def text_of(message: Message) -> str:
+    """The plain-text part of a received email (the whole body of a single-part one), with \\n line ends."""
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            return payload.decode(part.get_content_charset() or "utf-8").replace("\r\n", "\n")
+    raise AssertionError("the email has no text/plain part")
+
+
+def html_of(message: Message) -> str:
+    """The HTML part of a received email."""
+    for part in message.walk():
+        if part.get_content_type() == "text/html":
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            return payload.decode(part.get_content_charset() or "utf-8").replace("\r\n", "\n")
+    raise AssertionError("the email has no text/html part")
+
+
 @pytest.fixture(scope="session")
 def smtp_server() -> Iterator[tuple[Inbox, int]]:
     inbox = Inbox()

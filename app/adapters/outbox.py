@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.adapters.mail_compose import TEMPLATE_OF_KIND, MailStyle, compose, installed, request_values
 from app.domain import reply_tokens
 from app.store.models import Notification
 from handlers.base import one_line
@@ -27,15 +28,27 @@ _ERROR_MAX = 2000
 
 
 class DbOutbox:
-    def __init__(self, session: Session, now: datetime) -> None:
+    """Queues email. A message whose kind has a template (`TEMPLATE_OF_KIND`) is composed from it: `subject` and
+    `body` become the template's `subject` and `message`, `values` adds the template's own (recipient, task…)."""
+
+    def __init__(self, session: Session, now: datetime, style: MailStyle | None = None) -> None:
         self.session, self.now = session, now  # the service task's time on the application's clock
+        self.style = style or installed()
 
     def queue(self, *, kind: str, to: list[str], subject: str, body: str, request_number: str | None,
-              key: str) -> dict[str, Any]:
+              key: str, values: dict[str, Any] | None = None) -> dict[str, Any]:
         row = self.session.scalars(select(Notification).where(Notification.idempotency_key == key)).one_or_none()
         if row is None:
+            html: str | None = None
+            template = TEMPLATE_OF_KIND.get(kind)
+            if template is not None:
+                given = {**request_values(self.session, request_number, self.style, self.now),
+                         "subject": one_line(subject, SUBJECT_MAX), "message": body, **(values or {})}
+                rendered = compose(self.session, template, given)
+                if rendered is not None:
+                    subject, body, html = rendered.subject, rendered.text, rendered.html
             row = Notification(kind=kind, to_addrs=", ".join(to), subject=one_line(subject, SUBJECT_MAX), body=body,
-                               request_number=request_number, idempotency_key=key,
+                               html_body=html, request_number=request_number, idempotency_key=key,
                                created_at=self.now, next_attempt_at=self.now)  # due at once
             self.session.add(row)
             self.session.flush()
@@ -66,6 +79,8 @@ def build_message(notification: Notification, sender: str, now: datetime,
     if notification.request_number:
         msg["X-Request-Number"] = notification.request_number
     msg.set_content(notification.body)
+    if notification.html_body:
+        msg.add_alternative(notification.html_body, subtype="html")  # multipart/alternative: text first, HTML after
     msg.as_bytes()  # serialise once here, so a message that cannot be written fails as "cannot be built"
     return msg
 

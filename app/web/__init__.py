@@ -67,11 +67,13 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         calendar_admin,
         conversation,
         diagram,
+        email_templates_admin,
         history,
         inbound_mail,
         inbox,
         incidents,
         intake,
+        notifications,
         outbox_admin,
         preferences,
         request_list,
@@ -87,7 +89,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     for blueprint in (pages, auth.bp, inbox.bp, intake.bp, admin.bp, diagram.bp, calendar_admin.bp,
                       audit_web.bp, history.bp, migration_web.bp, processes_web.bp, reports_web.bp, incidents.bp,
                       outbox_admin.bp, api_tokens.bp, preferences.bp, webhooks_admin.bp, team.bp, request_list.bp,
-                      conversation.bp, inbound_mail.bp):
+                      conversation.bp, inbound_mail.bp, email_templates_admin.bp, notifications.bp):
         flask_app.register_blueprint(blueprint)
     flask_app.before_request(auth.before_request)
     flask_app.teardown_request(auth.teardown_request)

@@ -1,4 +1,5 @@
-"""Preferences (/account/preferences): the time zone the signed-in user reads times in."""
+"""Preferences (/account/preferences): the time zone the signed-in user reads times in, and which staff emails they
+want."""
 
 from __future__ import annotations
 
@@ -35,4 +36,12 @@ def save() -> Response | tuple[str, int]:
         return _page(prefs.preferences(services(), identity()), status=err.status, error=message, asked=asked)
     flash(f"Times are now shown in {saved.effective_zone}"
           f"{'' if saved.time_zone else ' (the installation’s zone)'}.", "ok")
+    return redirect(url_for("preferences.preferences"))
+
+
+@bp.post("/preferences/email")
+def save_email() -> Response:
+    prefs.set_email_switches(services(), identity(),
+                             {name: request.form.get(name) == "on" for name in prefs.EMAIL_SWITCHES})
+    flash("Email preferences saved. Notifications under the bell keep coming either way.", "ok")
     return redirect(url_for("preferences.preferences"))

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.store import audit
 from app.store.models import AsdService, BillingCase, CrmCase, CrmNote, WorkListEntry
 from tests import clock_checks
-from tests.conftest import START, day
+from tests.conftest import START, day, text_of
 from tests.driver import Driver
 
 WORK_PLAN = {"work_plan": "Add the new report to the agency portal", "estimated_hours": 16,
@@ -77,7 +77,7 @@ def test_assistance_request_is_assigned_fulfilled_and_its_crm_case_closed(drive,
                              "notify_assistance_customer", "assistance_closed", "fulfil_assistance",
                              "assistance_request_closed"]
     [mail] = mailbox.to("ann@tourism.example")
-    assert number in mail["Subject"] and "Created the VPN profile" in mail.get_payload()
+    assert number in mail["Subject"] and "Created the VPN profile" in text_of(mail)
     assert records(services, BillingCase) == []
     assert_chain_intact(services)
 
@@ -100,7 +100,7 @@ def test_enhancement_that_is_not_chargeable_goes_straight_to_the_car(drive, serv
                                   "enhancement_closed", "fulfil_enhancement", "enhancement_request_closed"]
     assert records(services, BillingCase) == [] and records(services, AsdService) == []
     [mail] = mailbox.to("ann@tourism.example")
-    assert "Request for Change" in mail["Subject"] and "Your report is live." in mail.get_payload()
+    assert "Request for Change" in mail["Subject"] and "Your report is live." in text_of(mail)
     assert_chain_intact(services)
 
 

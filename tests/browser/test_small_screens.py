@@ -46,8 +46,8 @@ def test_every_page_fits_a_phone_and_keeps_its_header_links_on_screen(services, 
     for username, paths in {
         "maria": ["/inbox?queue=groups", "/team", "/requests", f"/requests/{number}", "/", "/schedule", "/reports",
                   "/crm/queue"],
-        "sam": [f"/tasks/{task.task_uuid}", "/inbox"],
-        "adam": ["/admin/users"],
+        "sam": [f"/tasks/{task.task_uuid}", "/inbox", "/notifications"],
+        "adam": ["/admin/users", "/admin/email-templates", "/admin/email-templates/customer_fulfilled"],
     }.items():
         page = signed_in(browser, live_server, username)
         for path in paths:

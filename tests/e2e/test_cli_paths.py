@@ -18,7 +18,7 @@ import pytest
 from app.services.requests import sla_targets as sla
 from app.store import audit
 from app.store.models import AsdService, AuditEvent, BillingCase, CrmCase, CrmNote, Notification, WorkListEntry
-from tests.conftest import START, day
+from tests.conftest import START, day, text_of
 from tests.e2e.conftest import Rf, count, records
 
 WORK_PLAN = {"work_plan": "Add the new report to the agency portal", "estimated_hours": 16,
@@ -73,7 +73,8 @@ def test_assistance_request_is_assigned_fulfilled_and_its_crm_case_closed(servic
                 {"resolution_notes": "Created the VPN profile", "resolution_code": "resolved",
                  "time_spent_hours": 1.5})
     summary = rf.work()
-    assert (summary["services_run"], summary["mails_sent"]) == (2, 1)  # close the CRM case, notify; one mail
+    # close the CRM case, notify: the customer's mail, and sam's "assigned to you" queued when maria assigned him
+    assert (summary["services_run"], summary["mails_sent"]) == (2, 2)
 
     shown = rf.show(number)
     assert shown["status"] == "closed" and shown["closed_at"]
@@ -86,15 +87,15 @@ def test_assistance_request_is_assigned_fulfilled_and_its_crm_case_closed(servic
     assert (case.status, case.resolution_code, case.request_number) == ("closed", "resolved", number)
     assert shown["billing_cases"] == [] and shown["asd_entries"] == []
     assert [(n["kind"], n["to"], n["status"]) for n in shown["notifications"]] == [
-        ("customer", "ann@tourism.example", "sent")]
+        ("task_assigned", "sam@omes.example", "sent"), ("customer_fulfilled", "ann@tourism.example", "sent")]
     [mail] = mailbox.to("ann@tourism.example")
-    assert number in mail["Subject"] and "Created the VPN profile" in mail.get_payload()
-    assert len(mailbox.messages) == 1
+    assert number in mail["Subject"] and "Created the VPN profile" in text_of(mail)
+    assert len(mailbox.messages) == 2 and len(mailbox.to("sam@omes.example")) == 1
 
     assert rf.work() == {"services_run": 0, "services_failed": 0, "incidents": 0, "timers_fired": 0, "escalations": 0,
                          "mails_sent": 0, "webhooks_delivered": 0,
                          "webhook_attempts_failed": 0}  # nothing left to do, and nothing sent twice
-    assert len(mailbox.messages) == 1
+    assert len(mailbox.messages) == 2
     assert count(services, AuditEvent, AuditEvent.event_type == "task_completed") == 2
     assert_chain_intact(services)
 
@@ -123,7 +124,7 @@ def test_enhancement_that_is_not_chargeable_goes_straight_to_the_car(rf, service
     assert records(services, BillingCase) == [] and records(services, AsdService) == []
     [mail] = mailbox.to("ann@tourism.example")
     assert "Request for Change" in mail["Subject"] and number in mail["Subject"]
-    assert "Your report is live." in mail.get_payload()
+    assert "Your report is live." in text_of(mail)
     assert_chain_intact(services)
 
 
@@ -166,7 +167,7 @@ def test_chargeable_enhancement_with_a_failed_test_bills_and_updates_asd_once_li
     assert shown["path"].count("test_solution") == 2 and shown["path"].count("fulfil_enhancement_request") == 2
     assert len(records(services, BillingCase)) == 1 and len(records(services, AsdService)) == 1
     [mail] = mailbox.to("ann@tourism.example")
-    assert "Billed and live." in mail.get_payload()
+    assert "Billed and live." in text_of(mail)
     assert_chain_intact(services)
 
 
@@ -209,7 +210,7 @@ def test_non_routine_request_goes_through_discovery_before_scheduling(rf, servic
                              "update_work_list", *FULFIL_AND_TEST, "determine_chargeability",
                              "chargeability_gateway", *ENHANCEMENT_TAIL]
     [mail] = mailbox.to("ann@tourism.example")
-    assert "Your SFTP drop is ready." in mail.get_payload()
+    assert "Your SFTP drop is ready." in text_of(mail)
     assert_chain_intact(services)
 
 
@@ -220,7 +221,7 @@ def test_sla_breach_escalates_once_without_cancelling_the_work(rf, services, mai
     rf.work()
     escalations = mailbox.to("maria@omes.example")
     assert len(escalations) == 1 and number in escalations[0]["Subject"]
-    assert "still open" in escalations[0].get_payload()
+    assert "still open" in text_of(escalations[0])
     assert rf.open_bpmn_ids(number) == ["assign_specialist"]  # the work goes on
     shown = rf.show(number)
     assert shown["status"] == "open" and shown["sla"]["state"] == "breached"
@@ -239,7 +240,7 @@ def test_sla_breach_escalates_once_without_cancelling_the_work(rf, services, mai
     assert [e["level"] for e in shown["sla"]["escalations"]] == ["warning", "breach"]
     assert shown["path"][-1] == "assistance_request_closed"
     assert len(mailbox.to("maria@omes.example")) == 1 and len(mailbox.to("ann@tourism.example")) == 1
-    assert count(services, Notification) == 2
+    assert count(services, Notification) == 3  # the breach, sara's "assigned to you", the customer's notice
     assert_chain_intact(services)
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app import engine
 from app.services.requests import incidents
 from app.store.models import AuditEvent, DefinitionVersion, ProcessInstance, ServiceJob, ServiceRequest
-from tests.conftest import day
+from tests.conftest import day, text_of
 from tests.driver import Driver
 from tests.web import WebUser
 
@@ -95,7 +95,7 @@ def test_cancelling_ends_the_request_tells_the_customer_and_needs_a_reason(servi
     assert cancelled["reason"] == "The agency withdrew the request."
     drive.work()
     [mail] = mailbox.to("ann@tourism.example")
-    assert f"Request {number} cancelled" == mail["Subject"] and "withdrew" in mail.get_payload()
+    assert f"Request {number} cancelled" == mail["Subject"] and "withdrew" in text_of(mail)
 
 
 def test_only_admins_and_the_groups_managers_act_and_process_owners_only_look(services, clock):

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.domain.local_time import iso_utc, moment
 from app.store.models import AuditEvent, User
-from tests.conftest import START
+from tests.conftest import START, text_of
 from tests.driver import Driver
 from tests.web import WebUser
 
@@ -25,7 +25,7 @@ def drive(services, clock) -> Driver:
 
 
 def body_of(message) -> str:
-    return message.get_payload(decode=True).decode() if not message.is_multipart() else message.get_body().get_content()
+    return text_of(message)
 
 
 def test_inbox_request_page_and_breach_email_show_the_same_local_due_time(services, drive, clock, mailbox):

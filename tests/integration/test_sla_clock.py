@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.bootstrap import bootstrap
 from app.services import worker
 from app.store.models import AuditEvent, Notification, ServiceRequest, SlaEscalation
-from tests.conftest import START
+from tests.conftest import START, text_of
 from tests.driver import Driver
 
 # START is a Tuesday 09:00 in Oklahoma (CST; by default 2026-12-01) in a week without holidays. A critical assistance
@@ -101,7 +101,7 @@ def test_the_clock_pauses_while_waiting_on_the_customer_and_the_target_moves_by_
     drive.complete(number, "fulfil_assistance_request", "sara", FULFIL)
     drive.work()  # the question goes to the customer, then the request waits on them
     [question] = mailbox.to("ann@tourism.example")
-    assert "we need your reply" in question["Subject"] and "Which office" in question.get_payload()
+    assert "we need your reply" in question["Subject"] and "Which office" in text_of(question)
     assert drive.open_bpmn_ids(number) == ["await_customer_reply"]
     paused = drive.show(number)["sla"]
     assert paused["state"] == "paused" and paused["paused_since"] == (START + timedelta(hours=1)).isoformat()

@@ -11,6 +11,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.engine import InstanceState
 from app.errors import Conflict
 from app.observability import request_id as request_ids
+from app.services.notices import events as notice_events
 from app.services.requests import sla_clock
 from app.store import audit, wakeup
 from app.store.models import ProcessInstance, Role, ServiceJob, ServiceRequest, TaskRow
@@ -67,16 +68,18 @@ def project(session: Session, instance: ProcessInstance, request: ServiceRequest
             continue
         assignee = task.data.get(task.assignee_variable) if task.assignee_variable else None
         roles = lane_roles(session) if roles is None else roles
-        session.add(TaskRow(
+        row = TaskRow(
             task_uuid=task.task_id, instance_id=instance.id, request_id=request.id, bpmn_id=task.bpmn_id,
             process_id=task.process_id, name=task.name, lane=task.lane, role_code=roles.get(task.lane or ""),
             provider_group=request.provider_group.code, assignee=assignee if isinstance(assignee, str) else None,
             priority=request.priority, due_at=sla_clock.task_due(request), form_schema=task.form_schema,
             ui_schema=task.ui_schema, instructions=task.instructions, request_number=request.number or "",
-            request_title=request.title, agency=request.agency, created_at=now))
+            request_title=request.title, agency=request.agency, created_at=now)
+        session.add(row)
         audit.append(session, actor=actor, event_type="task_ready", request_id=request.id, now=now,
                      payload={"task": task.task_id, "bpmn_id": task.bpmn_id, "name": task.name, "lane": task.lane,
                               "assignee": assignee})
+        notice_events.new_ready_task(session, row, request, now, actor)
     _project_jobs(session, instance, request, state, now, new)
     for timer in state.fired_timers:
         audit.append(session, actor="timer", event_type="timer_fired", request_id=request.id, now=now,

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.domain.business_calendar import BusinessCalendar
 from app.domain.local_time import DEFAULT_ZONE, moment, zone
+from app.services.notices import events as notice_events
 from app.services.requests.sla_targets import load_calendar
 from app.store import audit
 from app.store.models import SlaEscalation, TaskRow
@@ -202,7 +203,7 @@ def escalate(session: Session, request: ServiceRequest, now: datetime, clients: 
     done: list[str] = []
     for level, at in due_levels:
         superseded = level == "warning" and any(lv == "breach" for lv, _ in due_levels)
-        to = [] if superseded else recipients
+        to = [] if superseded else notice_events.escalated(session, request, level, LEVEL_WORDS[level], recipients, now)
         session.add(SlaEscalation(request_id=request.id, level=level, threshold_at=at, raised_at=now,
                                   recipients=to))
         if to:

@@ -17,6 +17,7 @@ from app.errors import Conflict, FieldError, Forbidden, InvalidData, NotFound
 from app.services.admin.auth import identity_of
 from app.services.context import Context
 from app.services.definitions import version_cache
+from app.services.notices import events as notice_events
 from app.services.requests import projection
 from app.services.tasks.forms import group_members, schema_for, validate_submission
 from app.store import audit, search_index
@@ -299,6 +300,9 @@ def hand_to(session: Session, manager: User, task: TaskRow, assignee: str, now: 
     previous, task.assignee = task.assignee, assignee
     audit.append(session, actor=manager.username, event_type="task_assigned", request_id=task.request_id,
                  now=now, payload={"task": task.task_uuid, "assignee": assignee, "previous_assignee": previous})
+    request = session.get(ServiceRequest, task.request_id)
+    if assignee != manager.username and request is not None:
+        notice_events.task_assigned(session, task, request, now, by=manager)
 
 
 def open_task_for(session: Session, task_id: str, user: User) -> TaskRow:

@@ -5,6 +5,7 @@ from app.store.models.audit import AuditChain, AuditCheckpoint, AuditCheckpointH
 from app.store.models.calendar import SLA_UNITS, Holiday, HolidayYear, SlaTarget
 from app.store.models.conversation import InboundMail, RequestAttachment, RequestNote
 from app.store.models.external import AsdService, BillingCase, CrmCase, CrmNote, Notification, WorkListEntry
+from app.store.models.notices import EmailTemplate, UserNotice
 from app.store.models.process import CurrentVersion, DefinitionVersion, ProcessInstance, ServiceJob, TaskRow
 from app.store.models.reference import Membership, ProviderGroup, Role, User
 from app.store.models.saved_filter import SavedFilter
@@ -21,5 +22,5 @@ __all__ = [
     "SLA_UNITS", "Holiday", "HolidayYear", "SlaTarget", "ESCALATION_LEVELS", "SlaEscalation",
     "InstallationSetting", "SignInThrottle", "WebSession", "SavedFilter",
     "InboundMail", "RequestAttachment", "RequestNote",
-    "WebhookAttempt", "WebhookDelivery", "WebhookSubscription",
+    "WebhookAttempt", "WebhookDelivery", "WebhookSubscription", "EmailTemplate", "UserNotice",
 ]

@@ -119,7 +119,8 @@ class Notification(Base):
     kind: Mapped[str] = mapped_column(String(40))
     to_addrs: Mapped[str] = mapped_column(Text)  # comma separated
     subject: Mapped[str] = mapped_column(String(300))
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)  # the plain-text part
+    html_body: Mapped[str | None] = mapped_column(Text)  # the HTML part (multipart/alternative); None: text only
     request_number: Mapped[str | None] = mapped_column(String(32), index=True)
     status: Mapped[str] = mapped_column(String(20), default="queued", index=True)  # queued | sent | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.store.db import Base
@@ -35,6 +35,10 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(300), default="")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     time_zone: Mapped[str | None] = mapped_column(String(64), nullable=True)  # IANA name; None: the installation's
+    # Which staff emails the user wants (Preferences); the in-app notification is kept either way.
+    email_on_assignment: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    email_on_billing: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    email_on_escalation: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user", cascade="all, delete-orphan")
 

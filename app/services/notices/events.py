@@ -1,0 +1,105 @@
+"""Telling staff about their work: a task assigned to them, a billing case forwarded to them, an SLA escalation.
+
+Each event writes an in-app notification for each person, and queues an email to those who want it (Preferences),
+both in the transaction of the event itself and keyed so that a retried step never writes either twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.adapters.mail_compose import installed
+from app.adapters.outbox import DbOutbox
+from app.domain.local_time import moment
+from app.store.models import Membership, ProviderGroup, Role, ServiceRequest, TaskRow, User, UserNotice
+
+BILLING_TASK = "initiate_billing"  # the CAR's task: a billing case forwarded to them
+_TEXT_MAX = 500
+
+
+def _notice(session: Session, user: User, *, key: str, kind: str, text: str, request: ServiceRequest | None,
+            task_uuid: str | None, now: datetime) -> bool:
+    """Write the notice unless one with `key` exists; whether it was written."""
+    if session.scalars(select(UserNotice.id).where(UserNotice.key == key)).first() is not None:
+        return False
+    session.add(UserNotice(user_id=user.id, key=key, kind=kind, text=text[:_TEXT_MAX], created_at=now,
+                           request_id=request.id if request else None,
+                           request_number=request.number if request else None, task_uuid=task_uuid))
+    return True
+
+
+def _email(session: Session, user: User, *, kind: str, key: str, text: str, request: ServiceRequest, now: datetime,
+           values: dict[str, Any]) -> None:
+    """Queue the email (composed from the `kind` template; `text` is what goes out should no template render)."""
+    DbOutbox(session, now).queue(kind=kind, to=[user.email], subject=text,
+                                 body=f"{text}\n\nOpen it in your Request Fulfillment inbox.",
+                                 request_number=request.number, key=key,
+                                 values={"recipient_name": user.full_name, **values})
+
+
+def _active(session: Session, usernames: Iterable[str]) -> list[User]:
+    names = sorted(set(usernames))
+    if not names:
+        return []
+    return list(session.scalars(select(User).where(User.username.in_(names), User.is_active)
+                                .order_by(User.username)).unique())
+
+
+def _holders(session: Session, role_code: str, group_code: str) -> list[User]:
+    return list(session.scalars(
+        select(User).join(Membership).join(Role).join(ProviderGroup)
+        .where(Role.code == role_code, ProviderGroup.code == group_code, User.is_active)
+        .order_by(User.username)).unique())
+
+
+def task_assigned(session: Session, task: TaskRow, request: ServiceRequest, now: datetime,
+                  by: User | None = None) -> None:
+    """`task` is now assigned to `task.assignee` (by the process, or by a manager `by`)."""
+    if task.assignee is None:
+        return
+    for user in _active(session, [task.assignee]):
+        key = f"assigned-{task.task_uuid}-{user.id}"  # fits the outbox key column (80)
+        text = f"Assigned to you: {task.name} — {request.number} {request.title}"
+        if _notice(session, user, key=key, kind="task_assigned", text=text, request=request,
+                   task_uuid=task.task_uuid, now=now) and user.email_on_assignment:
+            _email(session, user, kind="task_assigned", key=key, text=text, request=request, now=now, values={
+                "task_name": task.name, "assigned_by": by.full_name if by else "",
+                "due_at": moment(task.due_at, installed().zone) if task.due_at else ""})
+
+
+def billing_forwarded(session: Session, task: TaskRow, request: ServiceRequest, now: datetime) -> None:
+    """The billing task became ready: tell its assignee, or every holder of its role in the group."""
+    people = (_active(session, [task.assignee]) if task.assignee
+              else _holders(session, task.role_code, task.provider_group) if task.role_code else [])
+    for user in people:
+        key = f"billing-{task.task_uuid}-{user.id}"
+        text = f"Billing case for you: {request.number} {request.title} ({request.agency})"
+        if _notice(session, user, key=key, kind="billing_forwarded", text=text, request=request,
+                   task_uuid=task.task_uuid, now=now) and user.email_on_billing:
+            _email(session, user, kind="billing_forwarded", key=key, text=text, request=request, now=now,
+                   values={"task_name": task.name})
+
+
+def new_ready_task(session: Session, task: TaskRow, request: ServiceRequest, now: datetime, actor: str) -> None:
+    """A task just became ready (the projection): tell who it concerns."""
+    if task.bpmn_id == BILLING_TASK:
+        billing_forwarded(session, task, request, now)
+    elif task.assignee and task.assignee != actor:  # the process handed it to someone else than who acted
+        task_assigned(session, task, request, now)
+
+
+def escalated(session: Session, request: ServiceRequest, level: str, what: str, recipients: list[str],
+              now: datetime) -> list[str]:
+    """An SLA level was reached: an in-app notice for each recipient who is a user here; the recipients who want
+    the email (a user who switched escalation emails off is left out)."""
+    users = {u.email: u for u in session.scalars(select(User).where(User.email.in_(recipients), User.is_active))
+             .unique()} if recipients else {}
+    for user in users.values():
+        _notice(session, user, key=f"sla-{request.id}-{level}-{user.id}", kind=f"sla_{level}",
+                text=f"{what}: {request.number} {request.title}", request=request, task_uuid=None, now=now)
+    return [email for email in recipients if email not in users or users[email].email_on_escalation]
