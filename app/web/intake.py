@@ -72,8 +72,13 @@ def pull(case_number: str) -> Any:
     priority = request.form.get("priority", "medium")
     if priority not in PRIORITIES:
         abort(400, description=f"unknown priority {priority!r}")
-    created = intake.pull_case(services(), identity(), case_number, priority)
-    flash(f"{case_number} pulled into {created.number}; it waits for a specialist to be assigned.", "ok")
+    as_type = request.form.get("as", "assistance")
+    created = intake.pull_case(services(), identity(), case_number, priority, as_type)
+    if created.status == "scheduled":
+        flash(f"{case_number} pulled into {created.number}, a Request for Change on the 60 day schedule for the week "
+              f"of {created.planned_week:%-d %b %Y}; a service provider pulls it when its week comes.", "ok")
+    else:
+        flash(f"{case_number} pulled into {created.number}; it waits for a specialist to be assigned.", "ok")
     return redirect(url_for("pages.request_page", ref=created.number))
 
 

@@ -64,6 +64,29 @@ def test_pulling_a_case_creates_a_request_and_takes_the_case_out_of_the_queue(se
     assert count(services, ServiceRequest) == 1
 
 
+def test_a_case_pulled_as_a_request_for_change_waits_on_the_schedule_and_closes_its_case_at_the_end(services,
+                                                                                                       clock, maria):
+    from app.services.admin.auth import authenticate
+    from app.services.requests import schedule_queue
+
+    case = case_numbers(services, "apps")[0] if case_numbers(services, "apps") else case_numbers(services)[0]
+    pulled = maria.post(f"{QUEUE}/{case}/pull", {"priority": "medium", "request_type": "enhancement"})
+    assert pulled.status_code == 201, pulled.get_json()
+    body = pulled.get_json()
+    assert (body["status"], body["crm_case_id"]) == ("scheduled", case)
+    assert case not in [c["case"] for c in maria.get(QUEUE).get_json()["items"]]
+    drive = Driver(services, clock)
+    assert drive.open_bpmn_ids(body["number"]) == []  # no process until it is pulled from the schedule
+    with services.uow() as uow:
+        request = uow.session.scalars(select(ServiceRequest).where(ServiceRequest.number == body["number"])).one()
+        assert (request.request_type, request.routine) == ("enhancement", True)
+        assert uow.session.scalars(select(CrmCase).where(CrmCase.case_number == case)).one().status == "in_progress"
+    schedule_queue.pull(services, authenticate(services, "maria", "demo"), body["number"])
+    assert drive.open_bpmn_ids(body["number"]) == ["draw_up_work_plan"]
+    bad = assert_problem(maria.post(f"{QUEUE}/{case_numbers(services)[-1]}/pull", {"request_type": "incident"}), 422)
+    assert bad["errors"]
+
+
 def test_the_priority_defaults_to_medium(services, maria):
     case = case_numbers(services)[1]
     assert maria.post(f"{QUEUE}/{case}/pull", {}).get_json()["priority"] == "medium"

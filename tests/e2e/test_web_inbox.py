@@ -148,3 +148,17 @@ def test_manager_pulls_a_case_from_the_crm_pending_queue_into_a_request(services
     assert WebUser(services, "sam").get("/crm/queue").status_code == 403
     again = maria.post("/crm/queue/CRM-000001/pull", {"priority": "high"})
     assert again.status_code == 422 and b"not in the Pending Queue" in again.data
+
+
+def test_manager_pulls_a_crm_case_as_a_request_for_change_onto_the_60_day_schedule(services, clock):
+    maria = WebUser(services, "maria")
+    assert "as a Request for Change (60 day schedule)" in maria.get("/crm/queue").get_data(as_text=True)
+    refused = maria.post("/crm/queue/CRM-000002/pull", {"priority": "high", "as": "incident"})
+    assert refused.status_code == 422 and b"use assistance or enhancement" in refused.data
+    page = maria.post("/crm/queue/CRM-000002/pull", {"priority": "high", "as": "enhancement"})
+    assert page.status_code == 302
+    number = page.headers["Location"].rsplit("/", 1)[1]
+    shown = maria.get(f"/requests/{number}").get_data(as_text=True)
+    assert "a Request for Change on the 60 day schedule" in shown and 'data-testid="scheduled"' in shown
+    assert Driver(services, clock).open_bpmn_ids(number) == []
+    assert number in maria.get("/schedule").get_data(as_text=True)

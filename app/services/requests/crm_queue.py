@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import select
 
 from app.domain.permissions import CRM_PULLERS, Identity, may_log_requests, may_pull_crm
-from app.errors import Forbidden, NotFound
+from app.domain.vocabulary import REQUEST_TYPES
+from app.errors import FieldError, Forbidden, InvalidData, NotFound
 from app.services.context import Context
 from app.services.requests import intake
 from app.store.models import CrmCase, ServiceRequest
@@ -38,7 +39,13 @@ def pending_cases(services: Context, identity: Identity) -> list[dict[str, Any]]
                  "description": c.description} for c in cases]
 
 
-def pull_case(services: Context, identity: Identity, case_number: str, priority: str) -> ServiceRequest:
+def pull_case(services: Context, identity: Identity, case_number: str, priority: str,
+              as_type: str = "assistance") -> ServiceRequest:
+    """Log a request from a pending case. `as_type` "enhancement": the case is a Request for Change, which waits on
+    the group's 60 day schedule until a service provider pulls it (see intake.new_request); else an assistance
+    request, started at once."""
+    if as_type not in REQUEST_TYPES:
+        raise InvalidData("unknown request type", [FieldError("type", f"{as_type!r}: use assistance or enhancement")])
     with services.uow() as uow:
         case = uow.session.scalars(select(CrmCase).where(CrmCase.case_number == case_number)).one_or_none()
         if case is None:
@@ -51,4 +58,6 @@ def pull_case(services: Context, identity: Identity, case_number: str, priority:
                 "agency": one_line(case.agency, 200), "requester_name": one_line(case.requester_name, 200),
                 "requester_email": case.requester_email.strip(),
                 "provider_group": case.provider_group, "priority": priority, "crm_case_id": case.case_number}
+    if as_type == "enhancement":
+        return intake.new_request(services, "enhancement", {**data, "routine": True}, identity.username, schedule=True)
     return intake.new_request(services, "assistance", data, identity.username)

@@ -44,6 +44,9 @@ class PendingQueue(BaseModel):
 
 class Pull(BaseModel):
     priority: Priority = Field("medium", description="The new request's priority")
+    request_type: Literal["assistance", "enhancement"] = Field(
+        "assistance", description="`enhancement`: the case is a Request for Change; it waits on the 60 day schedule "
+                                  "(status `scheduled`) until a service provider pulls it")
 
 
 class Pulled(BaseModel):
@@ -68,11 +71,12 @@ def pending() -> tuple[dict[str, Any], int]:
          responses={201: Pulled, **WRITE_ERRORS},
          description="Logs an assistance request from the case (its subject, description, agency and requester) "
                      "with the given priority; the case leaves the queue and the request's first task, *Assign to a "
-                     "specialist*, goes to the group's managers. Managers of the case's group only. A case already "
-                     "pulled is 422. Honours `Idempotency-Key`.")
+                     "specialist*, goes to the group's managers. With `request_type` `enhancement` the case is a "
+                     "Request for Change and waits on the 60 day schedule instead. Managers of the case's group "
+                     "only. A case already pulled is 422. Honours `Idempotency-Key`.")
 @idempotent
 def pull(path: CasePath, body: Pull) -> tuple[dict[str, Any], int]:
-    created = crm_queue.pull_case(services(), caller(), path.case, body.priority)
+    created = crm_queue.pull_case(services(), caller(), path.case, body.priority, body.request_type)
     number = str(created.number)
     return respond(Pulled(id=created.id, number=number, status=created.status, crm_case_id=str(created.crm_case_id),
                           provider_group=created.provider_group.code, priority=created.priority,
