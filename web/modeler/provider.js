@@ -279,7 +279,7 @@ export default function RfPropertiesProvider(propertiesPanel, config) {
     return function (groups) {
       var list = entries(element, data);
       if (list.length) {
-        groups.splice(1, 0, { id: "rf-engine", label: "Request Fulfillment", entries: list });
+        groups.splice(1, 0, { id: "rf-engine", label: "Request Fulfillment", entries: list, shouldOpen: true });
       }
       return groups;
     };
