@@ -55,6 +55,10 @@
     var panelEl = el("div", { "class": "modeler-properties", role: "region", "aria-label": "Properties of " + file });
     work.appendChild(canvasEl);
     work.appendChild(panelEl);
+    // Enter in a panel field confirms the field, it does not submit the page's form (Check)
+    panelEl.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && event.target.tagName === "INPUT") { event.preventDefault(); }
+    });
     box.appendChild(work);
     var tab = el("button", { type: "button", role: "tab", "class": "diagram-tab", "data-file": file }, file);
     var problems = flagged[file] || {};

@@ -23,7 +23,8 @@ owner_only = require_role(*PROCESS_OWNERS)
 @bp.get("/<process_id>/versions/<int:version>/form-preview")
 @owner_only
 def form_preview(process_id: str, version: int) -> Any:
-    """?schema=<name>.schema.json: the form's fields as an HTML fragment (fresh, with the schema's defaults)."""
+    """?schema=<name>.schema.json: the form's fields as an HTML fragment (fresh, with the schema's defaults), in a
+    disabled fieldset: shown, never submitted with the modeler's form."""
     name = request.args.get("schema", "").strip()
     if not name:
         return Response("Give the form's schema file as ?schema=<name>.schema.json", status=400,
@@ -32,7 +33,7 @@ def form_preview(process_id: str, version: int) -> Any:
         schema, ui = modeler.form_schemas(services(), identity(), process_id, version, name)
     except AppError as err:
         return Response(str(err), status=err.status, mimetype="text/plain")
-    fields = Markup('<div class="rf-preview-fields" inert>{}</div>').format(render_form(schema, ui, {}, {}))
+    fields = Markup('<fieldset class="rf-preview-fields" disabled>{}</fieldset>').format(render_form(schema, ui, {}, {}))
     return Response(str(fields), mimetype="text/html")
 
 
