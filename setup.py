@@ -2,11 +2,12 @@
 
 A built package (wheel, or `pip install .`) carries, under `app/bundled/`, what a checkout keeps beside the source:
 the default process models (`bpmn/`) and forms (`forms/`), and the front-end files the app serves from npm
-(`node_modules/`: bpmn-js for the diagrams and the modeler, the modeler's bundle built from it into `web/dist/`, bpmn-auto-layout and the modules it imports for diagrams
-without positions, swagger-ui-dist for the API reference). They are copied
-from the checkout at build time, so the checkout stays the one source of truth; `app.config` finds them in the
-installed package first, then in the checkout. An editable install (`make install`) copies nothing; an sdist
-carries the sources of the copy (the few node_modules files included).
+(`node_modules/`: bpmn-js for the diagrams, bpmn-auto-layout and the modules it imports for diagrams without
+positions, swagger-ui-dist for the API reference) and the modeler's bundle (`web/dist/`, built by esbuild from
+`web/modeler/` and npm's bpmn-js, properties panel and bpmnlint). They are copied from the checkout at build time,
+so the checkout stays the one source of truth; `app.config` finds them in the installed package first, then in the
+checkout. An editable install (`make install`) copies nothing; an sdist carries the sources of the copy (the few
+node_modules files and the built bundle included).
 """
 
 from __future__ import annotations

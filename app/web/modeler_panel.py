@@ -33,7 +33,8 @@ def form_preview(process_id: str, version: int) -> Any:
         schema, ui = modeler.form_schemas(services(), identity(), process_id, version, name)
     except AppError as err:
         return Response(str(err), status=err.status, mimetype="text/plain")
-    fields = Markup('<fieldset class="rf-preview-fields" disabled>{}</fieldset>').format(render_form(schema, ui, {}, {}))
+    fields = Markup('<fieldset class="rf-preview-fields" disabled>{}</fieldset>').format(
+        render_form(schema, ui, {}, {}))
     return Response(str(fields), mimetype="text/html")
 
 
