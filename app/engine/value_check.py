@@ -45,13 +45,15 @@ def _timer_process(kind: str, text: str) -> str:
 
 def check_value(kind: str, text: str) -> list[Problem]:
     """The deploy check's findings (errors and warnings) about a condition or a timer value; [] when it passes.
-    Raises ValueError for an unknown kind or a value no element could carry (empty, too long)."""
+    Raises ValueError for an unknown kind or a value no element could carry (empty, too long, control characters)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     if not text.strip():
         raise ValueError("the value is empty")
     if len(text) > MAX_LENGTH:
         raise ValueError(f"the value is longer than {MAX_LENGTH} characters")
+    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in text):
+        raise ValueError("the value contains a control character, which no BPMN file can hold")
     xml = _condition_process(text) if kind == "condition" else _timer_process(kind, text)
     try:
         compiled = compile_bundle({"checked.bpmn": xml.encode("utf-8")}, operators=set(), lanes=None, forms={})

@@ -85,6 +85,7 @@ def test_a_condition_or_timer_value_is_checked_by_the_deploy_checks_code(olive, 
     ("", "1", "kind must be one of"),
     ("condition", "   ", "the value is empty"),
     ("timeDuration", "P" + "1" * 3000 + "D", "longer than 2000 characters"),
+    ("condition", "a\x01b", "contains a control character"),
 ])
 def test_a_value_check_with_bad_input_is_a_422_with_the_reason(olive, kind, value, says):
     answer = olive.client.get("/processes/check-value", query_string={"kind": kind, "value": value})
