@@ -32,7 +32,6 @@ BUNDLE: list[tuple[str, str, list[str]]] = [
     ("vendor/bpmn-js", "node_modules/bpmn-js", [
         "LICENSE",
         "dist/bpmn-navigated-viewer.production.min.js",
-        "dist/bpmn-modeler.production.min.js",
         "dist/assets/diagram-js.css",
         "dist/assets/bpmn-js.css",
         "dist/assets/bpmn-font/css/bpmn.css",

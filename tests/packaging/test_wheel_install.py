@@ -141,8 +141,9 @@ def test_the_installed_package_reads_its_own_files_and_keeps_its_data_in_the_wor
         p.name: p.read_bytes() for p in (PROJECT_ROOT / "bpmn").glob("*.bpmn")}
     assert {p.name: p.read_bytes() for p in (bundled / "forms").iterdir()} == {
         p.name: p.read_bytes() for p in (PROJECT_ROOT / "forms").glob("*.json")}
-    assert (bundled / "vendor" / "bpmn-js" / "bpmn-modeler.production.min.js").read_bytes() == (
-        PROJECT_ROOT / "node_modules" / "bpmn-js" / "dist" / "bpmn-modeler.production.min.js").read_bytes()
+    assert (bundled / "vendor" / "bpmn-js" / "bpmn-navigated-viewer.production.min.js").read_bytes() == (
+        PROJECT_ROOT / "node_modules" / "bpmn-js" / "dist" / "bpmn-navigated-viewer.production.min.js").read_bytes()
+    assert not (bundled / "vendor" / "bpmn-js" / "bpmn-modeler.production.min.js").exists()  # in the modeler bundle
     for package in ("bpmn-auto-layout", "bpmn-moddle", "moddle", "moddle-xml", "min-dash", "saxen"):
         assert (bundled / "vendor" / "esm" / package / "index.js").read_bytes() == (
             PROJECT_ROOT / "node_modules" / package / "dist" / "index.js").read_bytes(), package
