@@ -24,6 +24,12 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
+# The modeler page's one script and stylesheet (bpmn-js, its properties panel, bpmnlint and our provider and lint
+# rules from web/modeler/), bundled by esbuild into web/dist/ (generated, not in git; built into the package).
+MODELER_BUNDLE := web/dist/modeler.js
+$(MODELER_BUNDLE): $(NODE_STAMP) $(wildcard web/modeler/*)
+	npm run --silent build
+
 # Browser tests drive Debian's Chromium through Playwright; it is installed here when missing (never downloaded
 # by Playwright itself).
 browser:
@@ -31,11 +37,11 @@ browser:
 		echo "installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-install: $(STAMP) $(NODE_STAMP)
+install: $(STAMP) $(NODE_STAMP) $(MODELER_BUNDLE)
 
 # The wheel to install anywhere (dist/request_fulfillment-*.whl): the build copies bpmn/, forms/ and the served
 # files of node_modules/ into the package, so it needs npm's install first.
-wheel: $(STAMP) $(NODE_STAMP)
+wheel: $(STAMP) $(NODE_STAMP) $(MODELER_BUNDLE)
 	$(BIN)/python -m pip wheel --no-deps --wheel-dir dist .
 
 # A developer's terminal reads text log lines; production keeps the JSON default (RF_LOG_FORMAT overrides both).
@@ -62,4 +68,4 @@ bench: install
 	$(BIN)/python -m bench.wakeup
 
 clean:
-	rm -rf $(VENV) instance build dist .pytest_cache .ruff_cache
+	rm -rf $(VENV) instance build dist web/dist .pytest_cache .ruff_cache

@@ -2,11 +2,12 @@
 
 A built package (wheel, or `pip install .`) carries, under `app/bundled/`, what a checkout keeps beside the source:
 the default process models (`bpmn/`) and forms (`forms/`), and the front-end files the app serves from npm
-(`node_modules/`: bpmn-js for the diagrams and the modeler, bpmn-auto-layout and the modules it imports for diagrams
-without positions, swagger-ui-dist for the API reference). They are copied
-from the checkout at build time, so the checkout stays the one source of truth; `app.config` finds them in the
-installed package first, then in the checkout. An editable install (`make install`) copies nothing; an sdist
-carries the sources of the copy (the few node_modules files included).
+(`node_modules/`: bpmn-js for the diagrams, bpmn-auto-layout and the modules it imports for diagrams without
+positions, swagger-ui-dist for the API reference) and the modeler's bundle (`web/dist/`, built by esbuild from
+`web/modeler/` and npm's bpmn-js, properties panel and bpmnlint). They are copied from the checkout at build time,
+so the checkout stays the one source of truth; `app.config` finds them in the installed package first, then in the
+checkout. An editable install (`make install`) copies nothing; an sdist carries the sources of the copy (the few
+node_modules files and the built bundle included).
 """
 
 from __future__ import annotations
@@ -31,12 +32,13 @@ BUNDLE: list[tuple[str, str, list[str]]] = [
     ("vendor/bpmn-js", "node_modules/bpmn-js", [
         "LICENSE",
         "dist/bpmn-navigated-viewer.production.min.js",
-        "dist/bpmn-modeler.production.min.js",
         "dist/assets/diagram-js.css",
         "dist/assets/bpmn-js.css",
         "dist/assets/bpmn-font/css/bpmn.css",
         "dist/assets/bpmn-font/font/bpmn.*",
     ]),
+    # the modeler's bundle (bpmn-js with its properties panel and bpmnlint), built from web/modeler by esbuild
+    ("vendor/modeler", "web/dist", ["modeler.js", "modeler.css"]),
     # bpmn-auto-layout ships no LICENSE file: its package.json names its licence (MIT)
     ("vendor/esm/bpmn-auto-layout", "node_modules/bpmn-auto-layout", ["package.json", "dist/index.js"]),
     *[(f"vendor/esm/{package}", f"node_modules/{package}", ["LICENSE", "dist/index.js"])
@@ -56,7 +58,8 @@ def bundle_files() -> list[tuple[Path, str]]:
         for pattern in patterns:
             matches = sorted(p for p in folder.glob(pattern) if p.is_file())
             if not matches and pattern not in OPTIONAL:
-                hint = " (run `npm ci` first, or `make install`)" if source.startswith("node_modules") else ""
+                hint = " (run `npm ci` first, or `make install`)" if source.startswith("node_modules") else \
+                    " (run `npm ci && npm run build` first, or `make install`)" if source.startswith("web") else ""
                 raise FileError(f"cannot build the package: {source}/{pattern} is missing{hint}")
             for path in matches:
                 # bpmn-js's dist/ is served as the root of /vendor/bpmn-js/, so dist/x lands at vendor/bpmn-js/x

@@ -39,6 +39,7 @@ def vendor_dir(name: str) -> Path:
     """The files of an npm package the app serves ("bpmn-js": its dist/, "swagger-ui": swagger-ui-dist), from the
     installed package, else from the checkout's node_modules/ (`make install` runs npm ci)."""
     in_checkout = {"bpmn-js": PROJECT_ROOT / "node_modules" / "bpmn-js" / "dist",
+                   "modeler": PROJECT_ROOT / "web" / "dist",  # the modeler's bundle, built by `make install`
                    "swagger-ui": PROJECT_ROOT / "node_modules" / "swagger-ui-dist"}[name]
     return bundled("vendor", name) or in_checkout
 

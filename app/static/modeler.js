@@ -1,16 +1,19 @@
-/* The embedded modeler: every BPMN file of the version opens in its own tab in the bpmn-js Modeler (served from
- * node_modules by the app). On "Check" or "Deploy" each modeler's saveXML() goes back into the file's textarea and
+/* The embedded modeler: every BPMN file of the version opens in its own tab in the bpmn-js Modeler (the page's
+ * bundle, built from web/modeler), with a properties panel on the right for what this engine reads (forms, roles,
+ * operators, conditions, timers) and live lint with our deploy rules. On "Check" or "Deploy" each modeler's saveXML() goes back into the file's textarea and
  * the form posts as usual (CSRF token included), so the server runs the same checks as an upload. Without
  * JavaScript the textareas themselves are the editor. Elements with findings from the last check are outlined. */
 (function () {
   "use strict";
 
   var form = document.getElementById("modeler-form");
-  if (!form || typeof window.BpmnJS !== "function") { return; }
+  if (!form || !window.RfModeler) { return; }
   var frame = form.querySelector(".rf-modeler");
   var tabList = frame.querySelector(".diagram-tabs");
   var flagged = {};
   try { flagged = JSON.parse(document.getElementById("rf-flagged-data").textContent || "{}"); } catch (err) { flagged = {}; }
+  var panelData = { forms: [], uiSchemas: [], roles: [], operators: {} };
+  try { panelData = JSON.parse(document.getElementById("rf-modeler-data").textContent || "{}"); } catch (err) { /* keep */ }
   var entries = [];
 
   function el(tag, attrs, text) {
@@ -47,8 +50,16 @@
   form.querySelectorAll(".modeler-file").forEach(function (box, i) {
     var file = box.getAttribute("data-file");
     var source = box.querySelector("textarea");
+    var work = el("div", { "class": "modeler-work" });
     var canvasEl = el("div", { "class": "modeler-canvas", "data-file": file });
-    box.appendChild(canvasEl);
+    var panelEl = el("div", { "class": "modeler-properties", role: "region", "aria-label": "Properties of " + file });
+    work.appendChild(canvasEl);
+    work.appendChild(panelEl);
+    // Enter in a panel field confirms the field, it does not submit the page's form (Check)
+    panelEl.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && event.target.tagName === "INPUT") { event.preventDefault(); }
+    });
+    box.appendChild(work);
     var tab = el("button", { type: "button", role: "tab", "class": "diagram-tab", "data-file": file }, file);
     var problems = flagged[file] || {};
     if (Object.keys(problems).length) {
@@ -56,7 +67,7 @@
     }
     tabList.appendChild(tab);
     var entry = { file: file, box: box, source: source, tab: tab, ready: false, fitted: false,
-                  modeler: new window.BpmnJS({ container: canvasEl }) };
+                  modeler: window.RfModeler.create(canvasEl, panelEl, panelData) };
     entries.push(entry);
     tab.addEventListener("click", function () { select(entry); });
     entry.modeler.importXML(source.value.replace(/^\n/, "")).then(function () {
@@ -74,6 +85,7 @@
       canvasEl.appendChild(el("p", { "class": "diagram-status error" },
         "The modeler could not open this file (" + (err && err.message ? err.message : err) +
         "); edit its XML below instead."));
+      panelEl.hidden = true;
       box.classList.add("raw");
     });
     if (i > 0) { box.hidden = true; }

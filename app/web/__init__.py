@@ -73,6 +73,7 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
         inbox,
         incidents,
         intake,
+        modeler_panel,
         notifications,
         outbox_admin,
         preferences,
@@ -89,7 +90,8 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     for blueprint in (pages, auth.bp, inbox.bp, intake.bp, admin.bp, diagram.bp, calendar_admin.bp,
                       audit_web.bp, history.bp, migration_web.bp, processes_web.bp, reports_web.bp, incidents.bp,
                       outbox_admin.bp, api_tokens.bp, preferences.bp, webhooks_admin.bp, team.bp, request_list.bp,
-                      conversation.bp, inbound_mail.bp, email_templates_admin.bp, notifications.bp):
+                      conversation.bp, inbound_mail.bp, email_templates_admin.bp, notifications.bp,
+                      modeler_panel.bp):
         flask_app.register_blueprint(blueprint)
     flask_app.before_request(auth.before_request)
     flask_app.teardown_request(auth.teardown_request)

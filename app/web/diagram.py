@@ -29,6 +29,15 @@ def vendor(filename: str) -> Response:
     return send_from_directory(dist, filename, max_age=3600)
 
 
+@bp.get("/vendor/modeler/<path:filename>")
+def modeler_bundle(filename: str) -> Response:
+    """The modeler page's script and stylesheet (bpmn-js with its properties panel and bpmnlint, one file each)."""
+    built = vendor_dir("modeler")
+    if not built.is_dir():
+        abort(404, description="the modeler bundle is not built (run make install)")
+    return send_from_directory(built, filename, max_age=3600)
+
+
 _BARE_IMPORT = re.compile(r"""(\bfrom\s*|\bimport\s*\(?\s*)(['"])([a-z-]+)\2""")
 
 

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from app.domain.permissions import PROCESS_OWNERS
 from app.errors import DefinitionRejected, Problem
-from app.services.definitions import current, insights
+from app.services.definitions import current, insights, modeler
 from app.services.definitions import versions as processes
 from app.web.auth import require_role
 from app.web.context import identity, services
@@ -138,9 +138,12 @@ def edit(process_id: str, version: int) -> Any:
     main = f'id="{process_id}"'
     bpmn_files = {name: text for name, text in sorted(files.items(), key=lambda item: (main not in item[1], item[0]))
                   if name.endswith(".bpmn")}
+    panel = {**modeler.panel_data(services(), identity(), process_id, version),
+             "previewUrl": url_for("modeler_panel.form_preview", process_id=process_id, version=version),
+             "checkUrl": url_for("modeler_panel.check_value")}
     if request.method == "GET":
         return render_template("modeler.html", process_id=process_id, version=version, bpmn_files=bpmn_files,
-                               outcome=None, action="", flagged={})
+                               outcome=None, action="", flagged={}, panel=panel)
     action = "deploy" if request.form.get("action") == "deploy" else "check"
     edited = {key.removeprefix("bpmn:"): value.replace("\r\n", "\n") for key, value in request.form.items()
               if key.startswith("bpmn:")}
@@ -150,4 +153,4 @@ def edit(process_id: str, version: int) -> Any:
     shown = {name: edited.get(name, text) for name, text in bpmn_files.items()}
     flagged = {d["file"]: d["flagged"] for d in outcome.diagrams}
     return render_template("modeler.html", process_id=process_id, version=version, bpmn_files=shown,
-                           outcome=outcome, action=action, flagged=flagged), outcome.status
+                           outcome=outcome, action=action, flagged=flagged, panel=panel), outcome.status

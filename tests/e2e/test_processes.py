@@ -180,7 +180,7 @@ def test_the_modeler_page_opens_every_bpmn_file_of_a_version(services, olive):
     sources = modeler_sources(page)
     [version] = records(services, DefinitionVersion, DefinitionVersion.process_id == "request_fulfillment")
     assert sources == {n: t for n, t in version.files.items() if n.endswith(".bpmn")}
-    assert 'name="csrf_token"' in page and "bpmn-modeler.production.min.js" in page
+    assert 'name="csrf_token"' in page and "/vendor/modeler/modeler.js" in page
     assert ">Check</button>" in page and ">Deploy</button>" in page
 
 

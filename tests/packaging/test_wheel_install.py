@@ -141,11 +141,15 @@ def test_the_installed_package_reads_its_own_files_and_keeps_its_data_in_the_wor
         p.name: p.read_bytes() for p in (PROJECT_ROOT / "bpmn").glob("*.bpmn")}
     assert {p.name: p.read_bytes() for p in (bundled / "forms").iterdir()} == {
         p.name: p.read_bytes() for p in (PROJECT_ROOT / "forms").glob("*.json")}
-    assert (bundled / "vendor" / "bpmn-js" / "bpmn-modeler.production.min.js").read_bytes() == (
-        PROJECT_ROOT / "node_modules" / "bpmn-js" / "dist" / "bpmn-modeler.production.min.js").read_bytes()
+    assert (bundled / "vendor" / "bpmn-js" / "bpmn-navigated-viewer.production.min.js").read_bytes() == (
+        PROJECT_ROOT / "node_modules" / "bpmn-js" / "dist" / "bpmn-navigated-viewer.production.min.js").read_bytes()
+    assert not (bundled / "vendor" / "bpmn-js" / "bpmn-modeler.production.min.js").exists()  # in the modeler bundle
     for package in ("bpmn-auto-layout", "bpmn-moddle", "moddle", "moddle-xml", "min-dash", "saxen"):
         assert (bundled / "vendor" / "esm" / package / "index.js").read_bytes() == (
             PROJECT_ROOT / "node_modules" / package / "dist" / "index.js").read_bytes(), package
+    for name in ("modeler.js", "modeler.css"):  # the modeler's bundle, built by `make install`
+        built = PROJECT_ROOT / "web" / "dist" / name
+        assert (bundled / "vendor" / "modeler" / name).read_bytes() == built.read_bytes(), name
     assert not list((bundled / "vendor").rglob("*.map")), "no source maps in the package"
     # RF_INSTANCE_DIR moves the instance folder (and with it the default SQLite file)
     moved = _where(installed, work, _clean_env(RF_INSTANCE_DIR=str(work / "elsewhere")))
@@ -182,7 +186,7 @@ def test_the_wheel_installed_in_a_fresh_venv_inits_and_serves_diagrams_the_model
         links += _vendor_links(answer.text)
     scripts = [link for link in links if link.endswith(".js")]
     assert "/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js" in scripts
-    assert "/vendor/bpmn-js/bpmn-modeler.production.min.js" in scripts
+    assert "/vendor/modeler/modeler.js" in scripts  # bpmn-js's modeler with the properties panel and bpmnlint
     for link in sorted(set(links)):
         answer = olive.get(link)
         assert answer.status_code == 200, link
