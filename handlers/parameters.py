@@ -30,7 +30,8 @@ PARAMETERS: dict[str, tuple[Parameter, ...]] = {
     "asd.start_service": _text("agency", "request_number", "service_name"),
     "asd.update_service": _text("agency", "request_number", "service_name", "billing_code", "service_live_date"),
     "notify.customer": (*_text("to", "subject", "message", "request_number"),
-                        Parameter("expects_reply", "bool", required=False)),
+                        Parameter("expects_reply", "bool", required=False),
+                        Parameter("template", "str", required=False)),
     "notify.escalation": _text("request_number", "provider_group", "title", "sla_due_at"),
 }
 
