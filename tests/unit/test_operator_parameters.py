@@ -49,7 +49,7 @@ def test_a_handler_called_without_a_required_parameter_refuses_naming_it(operato
     context = HandlerContext(idempotency_key="k", now=datetime(2026, 12, 1, tzinfo=UTC), clients=clients)
     complete: dict[str, Any] = {p.name: SAMPLE[p.type] for p in PARAMETERS[operator]}
     if operator == "notify.customer":
-        complete["to"] = "customer@example.org"
+        complete["to"], complete["template"] = "customer@example.org", "customer_question"
     REGISTRY[operator](complete, context)  # every declared parameter given: accepted
     for missing in [p for p in PARAMETERS[operator] if p.required]:
         params = {name: value for name, value in complete.items() if name != missing.name}
