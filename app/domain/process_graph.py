@@ -8,12 +8,14 @@ whose process is in the bundle is passed by entering that process at its start e
 events to the call activity's outgoing flows, so the flows of the calling diagram are counted like any other.
 
 The check is token-based: each instance starts with a token before the main process's start events; a recorded
-step must be reachable from one of its tokens through unrecorded elements (or, for a timer on a task's boundary,
-through the task it is attached to). The token used moves to the step, except when its route split the work
-(parallel and inclusive gateways, non-interrupting boundary events): then it also stays, for the other branches.
+step must be reachable from one of its tokens (the newest first) through unrecorded elements (or, for a timer on a
+task's boundary, through the task it is attached to). The token used moves to the step. A route through a parallel
+or inclusive split also leaves a token at the split for its other branches (as many as it has more outgoing flows);
+a route through a join spends the tokens of the branches that merge there (and counts their flows into it); a
+route out through a non-interrupting boundary event leaves the token where it was (the task still waits).
 Approximations, accepted for speed (the check reads thousands of instances in well under a second): routes are
-not matched to the call activity they entered from (a process called from two places may return to either), and
-parallel branches are checked loosely (a token left at a split may later accept a step of either branch).
+not matched to the call activity they entered from (a process called from two places may return to either), and an
+inclusive split is assumed to start all of its branches.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ class Flow:
 @dataclass(frozen=True)
 class Route:
     flows: tuple[str, ...]  # the sequence flows taken, in order
-    split: bool  # the route passed an element that splits the work: the token stays for the other branches
+    split: str | None  # the first gateway on the route that splits the work (its other branches are still to run)
+    lingers: bool  # the route left a task through a non-interrupting boundary event: the task still waits
+    joins: tuple[str, ...]  # the gateways on the route that join parallel branches
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,9 @@ class ProcessGraph:
     ends: Mapping[str, Sequence[str]]  # process id -> its end events
     calls: Mapping[str, str] = field(default_factory=dict)  # call activity -> the process it calls
     boundary: Mapping[str, Sequence[str]] = field(default_factory=dict)  # task -> events attached to it
-    splits: set[str] = field(default_factory=set)  # parallel/inclusive gateways, non-interrupting boundary events
+    splits: set[str] = field(default_factory=set)  # parallel/inclusive gateways with more than one outgoing flow
+    joins: set[str] = field(default_factory=set)  # parallel/inclusive gateways with more than one incoming flow
+    lingering: set[str] = field(default_factory=set)  # non-interrupting boundary events
     elements: set[str] = field(default_factory=set)  # every element id of the diagrams
 
     def __post_init__(self) -> None:
@@ -119,13 +125,19 @@ class ProcessGraph:
     def _route(self, parent: Mapping[str, tuple[str, str | None]], node: str, last: str | None,
                source: str) -> Route:
         flows = [last] if last else []
-        split = False
+        nodes = []
         while node != source:
-            split = split or node in self.splits
+            nodes.append(node)
             node, flow = parent[node]
             if flow:
                 flows.append(flow)
-        return Route(tuple(reversed(flows)), split)
+        nodes.reverse()
+        split = next((n for n in ([source] if source in self.splits else []) + nodes if n in self.splits), None)
+        return Route(tuple(reversed(flows)), split, any(n in self.lingering for n in nodes),
+                     tuple(n for n in nodes if n in self.joins))
+
+    def branches(self, split: str) -> int:
+        return len(self._next.get(split, ()))
 
     def ahead(self, source: str) -> tuple[str, ...]:
         """The recorded elements (and END) reachable from `source` through unrecorded elements: what may come next."""
@@ -160,27 +172,66 @@ def replay_paths(graph: ProcessGraph, instance_paths: Mapping[int, Sequence[tupl
     done = set(finished)
     out = Replayed()
     for instance, path in instance_paths.items():
-        tokens = [START]
+        tokens = _Tokens(graph)
         previous: str | None = None
         for index, (element, at) in enumerate(path):
-            for position in range(len(tokens) - 1, -1, -1):
-                found = graph.route(tokens[position], element)
-                if found is not None:
-                    out.flows.update(found.flows)
-                    if not found.split:
-                        del tokens[position]
-                    break
-            else:
+            found = tokens.move_to(element)
+            if found is None:
                 if instance not in out.deviations:
-                    expected = sorted({e for t in tokens for e in graph.ahead(t)})
-                    out.deviations[instance] = Deviation(index, element, at, previous, tuple(expected),
+                    out.deviations[instance] = Deviation(index, element, at, previous, tokens.expected(),
                                                          element in graph.elements)
-                tokens = []
-            if element not in tokens:
-                tokens.append(element)
+                tokens.restart(element)
+            else:
+                out.flows.update(found.flows)
             previous = element
-        if instance in done and tokens:
-            ending = graph.route(tokens[-1], END)
+        if instance in done and tokens.last:
+            ending = graph.route(tokens.last, END)
             if ending is not None:
                 out.flows.update(ending.flows)
     return out
+
+
+class _Tokens:
+    """Where an instance's work is: after recorded steps, and at splits whose other branches are still to run."""
+
+    def __init__(self, graph: ProcessGraph) -> None:
+        self.graph = graph
+        self.at: list[str] = [START]
+        self.left: dict[str, int] = {}  # a split's token -> branches still to run
+        self.last: str | None = None
+
+    def move_to(self, element: str) -> Route | None:
+        for position in range(len(self.at) - 1, -1, -1):
+            token = self.at[position]
+            found = self.graph.route(token, element)
+            if found is None:
+                continue
+            if token in self.left and self.left[token] > 1:
+                self.left[token] -= 1
+            elif not found.lingers:
+                del self.at[position]
+                self.left.pop(token, None)
+            if found.split is not None and found.split != token:
+                self._add(found.split)
+                self.left[found.split] = self.graph.branches(found.split) - 1
+            merged: list[str] = []
+            for join in found.joins:  # the other branches merged there: their tokens are spent, their flows taken
+                for token in self.at:
+                    into = self.graph.route(token, join) if token != element else None
+                    if into is not None:
+                        merged += into.flows
+                        self.at = [t for t in self.at if t != token]
+            self._add(element)
+            self.last = element
+            return Route((*found.flows, *merged), found.split, found.lingers, found.joins) if merged else found
+        return None
+
+    def _add(self, token: str) -> None:
+        if token not in self.at:
+            self.at.append(token)
+
+    def expected(self) -> tuple[str, ...]:
+        return tuple(sorted({e for t in self.at for e in self.graph.ahead(t)}))
+
+    def restart(self, element: str) -> None:
+        self.at, self.left, self.last = [element], {}, element

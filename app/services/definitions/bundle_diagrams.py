@@ -29,7 +29,9 @@ class Diagram:
     process_starts: dict[str, list[str]] = field(default_factory=dict)
     process_ends: dict[str, list[str]] = field(default_factory=dict)
     boundary: dict[str, list[str]] = field(default_factory=dict)  # task -> events on its boundary
-    splits: set[str] = field(default_factory=set)
+    splits: set[str] = field(default_factory=set)  # parallel/inclusive gateways with more than one outgoing flow
+    joins: set[str] = field(default_factory=set)  # ... with more than one incoming flow
+    lingering: set[str] = field(default_factory=set)  # non-interrupting boundary events
     elements: set[str] = field(default_factory=set)
 
 
@@ -52,7 +54,9 @@ def parse(file: str, xml: str, main_process: str) -> Diagram:
             found.names[element.get("id") or ""] = " ".join((element.get("name") or "").split())
     found.main = main_process in found.process_ids
     outgoing = Counter(flow.source for flow in found.flows)
-    found.splits |= {g for g in gateways if outgoing[g] > 1}
+    incoming = Counter(flow.target for flow in found.flows)
+    found.splits = {g for g in gateways if outgoing[g] > 1}
+    found.joins = {g for g in gateways if incoming[g] > 1}
     return found
 
 
@@ -76,7 +80,7 @@ def _element(found: Diagram, process_id: str, element: object, gateways: list[st
         if timer:
             found.recorded.add(element_id)
         if get("cancelActivity") == "false":
-            found.splits.add(element_id)
+            found.lingering.add(element_id)
     elif local == "callActivity" and get("calledElement"):
         found.calls[element_id] = get("calledElement") or ""
     elif local in _SPLITTING:
@@ -94,9 +98,11 @@ def graph(diagrams: Sequence[Diagram], main_process: str) -> ProcessGraph:
         _merge(ends, d.process_ends)
         _merge(boundary, d.boundary)
         calls.update(d.calls)
-    return ProcessGraph(main_process, [f for d in diagrams for f in d.flows], set().union(*(d.recorded for d in diagrams)),
-                        starts, ends, calls, boundary, set().union(*(d.splits for d in diagrams)),
-                        set().union(*(d.elements for d in diagrams)))
+    def every(name: str) -> set[str]:
+        return set().union(*(getattr(d, name) for d in diagrams))
+
+    return ProcessGraph(main_process, [f for d in diagrams for f in d.flows], every("recorded"), starts, ends, calls,
+                        boundary, every("splits"), every("joins"), every("lingering"), every("elements"))
 
 
 def _merge(into: dict[str, list[str]], more: Mapping[str, list[str]]) -> None:

@@ -11,7 +11,6 @@ activities too.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +29,7 @@ from app.services.reports.filters import ReportFilters, parse_filters
 from app.store.models import AuditEvent, ProcessInstance
 
 STEP_EVENTS = {"task_completed": "user", "service_called": "service", "timer_fired": "timer"}
+Timed = dict[int, list[tuple[str, datetime]]]  # instance -> (element, when) in order
 _READY_EVENTS = ("instance_started", "task_ready", *STEP_EVENTS)
 
 
@@ -46,7 +46,7 @@ def period(services: Context, since: str | None, until: str | None) -> ReportFil
 
 
 def _steps(session: Any, version_id: int, start: datetime,
-           stop: datetime) -> tuple[list[Step], set[int], int, dict[int, list[tuple[str, datetime]]]]:
+           stop: datetime) -> tuple[list[Step], set[int], int, Timed]:
     """The recorded steps of the version's instances started in the period, the finished ones, how many, and the
     user tasks each instance has reached but not completed (open now, with when they became ready)."""
     instances = {request_id: status for request_id, status in session.execute(
@@ -82,7 +82,7 @@ def _steps(session: Any, version_id: int, start: datetime,
     return steps, finished, len(instances), open_now
 
 
-def _timed_paths(steps: list[Step], open_now: dict[int, list[tuple[str, datetime]]]) -> dict[int, list[tuple[str, datetime]]]:
+def _timed_paths(steps: list[Step], open_now: Timed) -> Timed:
     """Each instance's recorded elements with when they ended, in that order, then the tasks open now."""
     found: dict[int, list[Step]] = defaultdict(list)
     for step in steps:
