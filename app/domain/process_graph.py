@@ -168,27 +168,45 @@ def replay_paths(graph: ProcessGraph, instance_paths: Mapping[int, Sequence[tupl
                  finished: Iterable[int] = ()) -> Replayed:
     """Each instance's recorded steps (element, time) over the graph: the flows taken (a finished instance also to
     an end of the main process) and the first step that does not fit. After a deviation the replay goes on from
-    the deviating step, so the flows after it are still counted."""
+    the deviating step, so the flows after it are still counted. Instances with the same recorded elements (most
+    of them: they follow a few variants) are replayed once."""
     done = set(finished)
-    out = Replayed()
+    alike: dict[tuple[tuple[str, ...], bool], list[int]] = defaultdict(list)
     for instance, path in instance_paths.items():
-        tokens = _Tokens(graph)
-        previous: str | None = None
-        for index, (element, at) in enumerate(path):
-            found = tokens.move_to(element)
-            if found is None:
-                if instance not in out.deviations:
-                    out.deviations[instance] = Deviation(index, element, at, previous, tokens.expected(),
-                                                         element in graph.elements)
-                tokens.restart(element)
-            else:
-                out.flows.update(found.flows)
-            previous = element
-        if instance in done and tokens.last:
-            ending = graph.route(tokens.last, END)
-            if ending is not None:
-                out.flows.update(ending.flows)
+        alike[(tuple(element for element, _ in path), instance in done)].append(instance)
+    out = Replayed()
+    for (elements, ended), instances in alike.items():
+        flows, deviation = _replay(graph, elements, ended)
+        for flow, times in flows.items():
+            out.flows[flow] += times * len(instances)
+        if deviation is not None:
+            index, expected = deviation
+            for instance in instances:
+                out.deviations[instance] = Deviation(
+                    index, elements[index], instance_paths[instance][index][1],
+                    elements[index - 1] if index else None, expected, elements[index] in graph.elements)
     return out
+
+
+def _replay(graph: ProcessGraph, elements: Sequence[str],
+            ended: bool) -> tuple[Counter[str], tuple[int, tuple[str, ...]] | None]:
+    """The flows one recorded path took, and its first deviation (position, what was expected) if any."""
+    flows: Counter[str] = Counter()
+    deviation: tuple[int, tuple[str, ...]] | None = None
+    tokens = _Tokens(graph)
+    for index, element in enumerate(elements):
+        found = tokens.move_to(element)
+        if found is None:
+            if deviation is None:
+                deviation = (index, tokens.expected())
+            tokens.restart(element)
+        else:
+            flows.update(found.flows)
+    if ended and tokens.last:
+        ending = graph.route(tokens.last, END)
+        if ending is not None:
+            flows.update(ending.flows)
+    return flows, deviation
 
 
 class _Tokens:
