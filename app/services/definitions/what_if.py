@@ -63,10 +63,17 @@ def compare(services: Context, process_id: str, spec_json: str, limit: int = LAS
             events[event.request_id or 0].append(event)
         uow.session.expunge_all()
     new_names, old_names = engine.element_names(spec_json), engine.element_names(current_spec)
-    rows = [_one(number or str(rid), spec_json, current_spec, state, events[rid], new_names, old_names).as_dict()
+    rows = [_guarded(number or str(rid), spec_json, current_spec, state, events[rid], new_names, old_names)
             for rid, number, state in finished]
     counts = {kind: sum(1 for r in rows if r["outcome"] == kind) for kind in ("same", "other_path", "fails", "waits")}
     return {"version": version, "requests": rows, "counts": counts}
+
+
+def _guarded(number: str, *args: Any) -> dict[str, Any]:
+    try:
+        return _one(number, *args).as_dict()
+    except Exception as err:  # noqa: BLE001 - a bundle under check may break the replay anywhere: say so, go on
+        return WhatIf(number, "fails", f"the replay failed: {type(err).__name__}: {err}"[:500], [], []).as_dict()
 
 
 def _one(number: str, spec_json: str, current_spec: str, state: str, events: list[AuditEvent],
