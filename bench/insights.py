@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from app.bootstrap import Services, bootstrap
 from app.clock import FixedClock
@@ -133,6 +133,13 @@ def clone(services: Services, templates: list[tuple[dict[str, Any], dict[str, An
             s.execute(insert(AuditChain.__table__), heads)
             uow.commit()
         written += len(events)
+    with services.uow() as uow:  # PostgreSQL numbers rows from sequences: move them past the clones
+        if uow.session.get_bind().dialect.name == "postgresql":
+            uow.session.execute(text(f"SELECT setval('{audit.SEQUENCE}', (SELECT max(seq) FROM audit_event))"))
+            for table in ("service_request", "process_instance"):
+                uow.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                         f"(SELECT max(id) FROM {table}))"))
+            uow.commit()
     return written
 
 
