@@ -140,6 +140,9 @@ def clone(services: Services, templates: list[tuple[dict[str, Any], dict[str, An
                 uow.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                          f"(SELECT max(id) FROM {table}))"))
             uow.commit()
+    with services.engine.connect() as connection:  # statistics, as autovacuum would gather after such a load
+        connection.execute(text("ANALYZE"))
+        connection.commit()
     return written
 
 
