@@ -1,6 +1,6 @@
-"""How a process has actually run, from its recorded steps: how many instances passed each element and each sequence
-flow, how long work waited at each task, where it looped, and the paths taken (variants). Pure: the service hands in
-the steps read from the audit log and the diagram's sequence flows."""
+"""How a process has actually run, from its recorded steps: how many instances passed each element, how long
+work waited at each task, where it looped, and the paths taken (variants). Pure: the service hands in the steps read
+from the audit log (the flows taken: app.domain.process_graph)."""
 
 from __future__ import annotations
 
@@ -82,62 +82,3 @@ def variants(finished: Mapping[int, Sequence[str]], top: int = 10) -> list[Varia
     total = sum(counts.values())
     ranked = sorted(counts.items(), key=lambda item: (-item[1], len(item[0]), item[0]))[:top]
     return [Variant(path, n, round(100 * n / total, 1)) for path, n in ranked]
-
-
-@dataclass(frozen=True)
-class Flow:
-    id: str
-    source: str
-    target: str
-
-
-def flow_counts(instance_paths: Mapping[int, Sequence[str]], flows: Sequence[Flow], recorded: set[str],
-                starts: Sequence[str], ends: Sequence[str] = (), finished: set[int] | None = None) -> Counter[str]:
-    """How many times each sequence flow was taken: between two consecutive recorded elements the flows of the
-    shortest route through elements that leave no record (gateways, events), from a start event to an instance's
-    first element, and from an element to an end event when the next step is in another diagram or the (finished)
-    instance ended there. Flows around call activities of the calling diagram are not counted."""
-    outgoing: dict[str, list[Flow]] = defaultdict(list)
-    for flow in flows:
-        outgoing[flow.source].append(flow)
-    routes: dict[tuple[str, str], tuple[str, ...] | None] = {}
-
-    def route(source: str, target: str) -> tuple[str, ...] | None:
-        key = (source, target)
-        if key not in routes:
-            routes[key] = _shortest(outgoing, source, target, recorded)
-        return routes[key]
-
-    def to_end(source: str) -> tuple[str, ...]:
-        found = [r for r in (route(source, end) for end in ends) if r is not None]
-        return min(found, key=len) if found else ()
-
-    taken: Counter[str] = Counter()
-    for instance, path in instance_paths.items():
-        if not path:
-            continue
-        first = next((r for r in (route(s, path[0]) for s in starts) if r is not None), None)
-        taken.update(first or ())
-        for source, target in zip(path, path[1:], strict=False):
-            taken.update(route(source, target) or to_end(source))
-        if finished is None or instance in finished:
-            taken.update(to_end(path[-1]))
-    return taken
-
-
-def _shortest(outgoing: Mapping[str, list[Flow]], source: str, target: str,
-              recorded: set[str]) -> tuple[str, ...] | None:
-    frontier: list[tuple[str, tuple[str, ...]]] = [(source, ())]
-    seen = {source}
-    while frontier:
-        following: list[tuple[str, tuple[str, ...]]] = []
-        for node, via in frontier:
-            for flow in outgoing.get(node, ()):
-                if flow.target == target:
-                    return (*via, flow.id)
-                if flow.target in seen or flow.target in recorded:
-                    continue
-                seen.add(flow.target)
-                following.append((flow.target, (*via, flow.id)))
-        frontier = following
-    return None

@@ -136,3 +136,62 @@ def test_the_insights_page_its_csv_and_json_for_owners_and_auditors_only(service
     assert bad.status_code == 400 and "not a date" in bad.get_data(as_text=True)
     assert olive.get(path + "?format=pdf").status_code == 400
     assert olive.get("/processes/request_fulfillment/versions/9/insights").status_code == 404
+
+
+def test_flows_of_the_calling_diagram_are_counted_through_its_call_activity(history):
+    [main] = [d for d in history["diagrams"] if d["main"]]
+    assert main["flows"] == {"flow_request_received_to_request_type_gateway": 4, "flow_assistance": 4,
+                             "flow_fulfil_assistance_to_assistance_request_closed": 3}  # the 3 finished left it
+
+
+def test_every_path_the_engine_ran_conforms_to_the_diagram(history):
+    assert history["conformance"] == {"checked": 4, "deviating": 0, "instances": []}
+
+
+def _record_step(services, clock, number: str, bpmn_id: str) -> None:
+    """A completion the diagram does not allow, as an import from an older system would record it."""
+    from sqlalchemy import select
+
+    from app.store import audit
+    from app.store.models import ServiceRequest
+
+    clock.advance(timedelta(hours=1))
+    with services.uow() as uow:
+        request_id = uow.session.scalar(select(ServiceRequest.id).where(ServiceRequest.number == number))
+        audit.append(uow.session, actor="sam", event_type="task_completed", request_id=request_id, now=clock.now(),
+                     payload={"bpmn_id": bpmn_id, "task": "imported", "name": bpmn_id, "data": {}})
+        uow.commit()
+
+
+def test_instances_the_diagram_cannot_replay_are_listed_with_their_first_deviating_step(services, clock):
+    from tests.web import WebUser
+
+    drive = Driver(services, clock)
+    fine = drive.new("assistance")
+    drive.work()
+    assign(drive, clock, fine, 1)
+    fulfil(drive, clock, fine, 1, RESOLVED)
+    skipped, unknown = drive.new("assistance"), drive.new("assistance")
+    drive.work()
+    _record_step(services, clock, skipped, "fulfil_assistance_request")  # not assigned first
+    skipped_at = clock.now()
+    _record_step(services, clock, unknown, "legacy_triage")  # no such element in the version
+    found = insights.version_insights(services, authenticate(services, "olive", "demo"), "request_fulfillment", 1)
+    conformance = found["conformance"]
+    assert (conformance["checked"], conformance["deviating"]) == (3, 2)
+    first, second = conformance["instances"]  # oldest deviation first
+    assert (first["request"], first["step"], first["element_id"], first["previous"]) == (
+        skipped, 2, "fulfil_assistance_request", "take_crm_case")
+    assert first["at"] == skipped_at.isoformat() and first["status"] == "running"
+    assert first["expected"] == [{"element_id": "assign_specialist", "name": "Assign to a specialist"}]
+    assert first["reason"] == "the diagram does not lead from Take case from CRM Pending Queue to it"
+    assert (second["request"], second["step"], second["element_id"]) == (unknown, 2, "legacy_triage")
+    assert second["reason"] == "not an element of this version's diagrams"
+    csv_text = insights.to_csv(found)
+    assert f"{skipped},running,2,fulfil_assistance_request," in csv_text and ",assign_specialist," in csv_text
+    path = "/processes/request_fulfillment/versions/1/insights"
+    olive = WebUser(services, "olive")
+    page = olive.get(path).get_data(as_text=True)
+    assert "Instances the diagram cannot replay" in page and f'href="/requests/{skipped}"' in page
+    assert "2 of 3 instances took a step the diagram does not allow" in page
+    assert olive.get(path + "?format=json").get_json()["conformance"]["deviating"] == 2

@@ -24,6 +24,7 @@ from app.engine.xml_safety import UnsafeXml, parse_xml
 from app.errors import DefinitionRejected, Forbidden, NotFound, Problem
 from app.services.context import Context
 from app.services.definitions import deploy as definitions
+from app.services.definitions import what_if
 from app.store.models import CurrentVersion, DefinitionVersion, ProcessInstance, ServiceJob, TaskRow
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -220,6 +221,7 @@ class Outcome:
     current_version: int | None = None  # after a deploy: the version new requests start on
     diagrams: list[dict[str, Any]] = field(default_factory=list)
     sha256: str = ""  # after a deploy: the content's hash (of the new version, or of the identical one)
+    what_if: dict[str, Any] | None = None  # after a check: the last finished requests replayed through it
 
     def rejected(self) -> DefinitionRejected:
         """A refusal as the error it is (for callers that answer errors by raising, like the REST API); its
@@ -284,7 +286,8 @@ def submit(services: Context, identity: Identity, files: dict[str, bytes], *, de
         bundle = definitions.check(services, files)
     except DefinitionRejected as err:
         return Outcome(False, err.problems, status=422, diagrams=_flagged_diagrams(files, err.problems))
-    return Outcome(True, bundle.warnings, bundle.process_id, diagrams=_flagged_diagrams(files, bundle.warnings))
+    return Outcome(True, bundle.warnings, bundle.process_id, diagrams=_flagged_diagrams(files, bundle.warnings),
+                   what_if=what_if.compare(services, bundle.process_id, bundle.spec_json))
 
 
 def submit_upload(services: Context, identity: Identity, uploads: list[tuple[str, bytes]], *,

@@ -128,6 +128,7 @@ def install(app: Flask) -> None:
         crm_queue,
         incidents,
         instance_moves,
+        process_insights,
         processes,
         reports,
         requests,
@@ -139,6 +140,6 @@ def install(app: Flask) -> None:
     app.before_request(json_guard)
     app.before_request(parameter_guard)
     app.register_blueprint(docs)
-    for module in (requests, schedule, tasks, processes, instance_moves, crm_queue, crm_feed, incidents, audit,
-                   reports, calendar):
+    for module in (requests, schedule, tasks, processes, process_insights, instance_moves, crm_queue, crm_feed,
+                   incidents, audit, reports, calendar):
         app.register_api(module.bp)

@@ -1,0 +1,243 @@
+"""Insights of a version over a large history: building the overlay data (the service call) and rendering the page
+for 10,000 finished requests.
+
+Run from the repository root:
+
+    .venv/bin/python -m bench.insights [--requests 10000] [--repeat 3] [--database-url URL | --postgres]
+
+Set-up (not timed, reported): two assistance requests, one straight and one that asks the customer and comes back
+to fulfilment, are driven to closed through the real services (`intake`, `tasks`, `worker`, real mail to a local
+SMTP server), on a temporary SQLite file or, with `--database-url`/`--postgres` (RF_TEST_POSTGRES_URL), a private
+PostgreSQL schema dropped afterwards. Their rows are then cloned `--requests` times (two thirds straight, one third
+looped, spread over 35 days) with bulk inserts of the tables the insights read: the request, its process
+instance (status, version, start time, the stored state) and every audit event of its history, re-chained (each
+clone is its own hash chain with its head row, as `app.store.audit` writes them). One clone in a hundred loses its
+assignment step, so the conformance section has rows to show.
+
+Measured, best of `--repeat` after one warm-up: `insights.version_insights` (read the events, element statistics,
+variants, the flows and the conformance replay over the bundle's graph), of which the audit read alone
+(`insights._steps`); the page (`GET …/insights`, the service plus the template with the diagrams) and its JSON. The
+target is a second for the service call on 10,000 requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
+from typing import Any
+
+from sqlalchemy import func, insert, select, text
+
+from app.bootstrap import Services, bootstrap
+from app.clock import FixedClock
+from app.config import PROJECT_ROOT, Settings
+from app.services.admin import setup
+from app.services.admin.auth import authenticate
+from app.services.definitions import deploy as definitions
+from app.services.definitions import insights
+from app.store import audit
+from app.store.models import AuditChain, AuditEvent, ProcessInstance, ServiceRequest
+from bench.lifecycle import backend_facts, database, smtp_server
+from tests.driver import Driver
+from tests.web import WebUser
+
+START = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)  # as bench.lifecycle (its paths fit this date)
+BATCH = 2000
+PAGE = "/processes/request_fulfillment/versions/1/insights"
+
+
+RESOLVED = {"resolution_notes": "Created the VPN profile", "resolution_code": "resolved", "time_spent_hours": 1.5}
+ASK = {"resolution_notes": "Which office?", "resolution_code": "awaiting_customer", "time_spent_hours": 0.5}
+
+
+def drive(services: Services, clock: FixedClock, looped: bool) -> str:
+    """An assistance request driven to closed, assigned after 2 h and fulfilled 4 h later (asking the customer
+    first, who answers 3 h later, when `looped`)."""
+    driver = Driver(services, clock)
+    number = driver.new("assistance")
+    driver.work()
+    clock.advance(timedelta(hours=2))
+    driver.complete(number, "assign_specialist", "maria", {"specialist": "sam", "assignment_note": "VPN team"})
+    if looped:
+        clock.advance(timedelta(hours=1))
+        driver.complete(number, "fulfil_assistance_request", "sam", ASK)
+        driver.work()
+        clock.advance(timedelta(hours=3))
+        driver.complete(number, "await_customer_reply", "sam", {"customer_reply": "The Tulsa office"})
+    clock.advance(timedelta(hours=4))
+    driver.complete(number, "fulfil_assistance_request", "sam", RESOLVED)
+    driver.work()
+    return number
+
+
+def _rows(session: Any, model: Any, *where: Any) -> list[dict[str, Any]]:
+    table = model.__table__
+    return [dict(row._mapping) for row in session.execute(select(table).where(*where))]
+
+
+def _template(services: Services, number: str) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    with services.uow() as uow:
+        s = uow.session
+        [request] = _rows(s, ServiceRequest, ServiceRequest.number == number)
+        [instance] = _rows(s, ProcessInstance, ProcessInstance.request_id == request["id"])
+        events = sorted(_rows(s, AuditEvent, AuditEvent.request_id == request["id"]), key=lambda e: e["seq"])
+        return request, instance, events
+
+
+def clone(services: Services, templates: list[tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]],
+          count: int, now: datetime) -> int:
+    """`count` finished requests cloned from the templates with bulk inserts; returns the audit events written."""
+    written = 0
+    with services.uow() as uow:
+        s = uow.session
+        next_request = int(s.scalar(select(func.max(ServiceRequest.id))) or 0) + 1
+        next_instance = int(s.scalar(select(func.max(ProcessInstance.id))) or 0) + 1
+        next_seq = int(s.scalar(select(func.max(AuditEvent.seq))) or 0) + 1
+    for first in range(0, count, BATCH):
+        requests, instances, events, heads = [], [], [], []
+        for k in range(first, min(first + BATCH, count)):
+            request, instance, history = templates[0 if k % 3 else 1]
+            rid, shift = next_request + k, now - timedelta(seconds=300 * (k + 1)) - history[-1]["at"]
+            requests.append({**request, "id": rid, "number": f"RF-B{k:06d}", "crm_case_id": None,
+                             "created_at": request["created_at"] + shift,
+                             "closed_at": request["closed_at"] + shift if request["closed_at"] else None})
+            instances.append({**instance, "id": next_instance + k, "request_id": rid,
+                              "created_at": instance["created_at"] + shift,
+                              "updated_at": instance["updated_at"] + shift})
+            chain, previous, position = f"request:{rid}", audit.GENESIS, 0
+            skip = k % 100 == 99  # a deviating history: the assignment was never recorded
+            for event in history:
+                payload = event["payload"] if isinstance(event["payload"], dict) else {}
+                if skip and payload.get("bpmn_id") == "assign_specialist":
+                    continue
+                position += 1
+                row = AuditEvent(seq=next_seq, at=event["at"] + shift, actor=event["actor"],
+                                 event_type=event["event_type"], request_id=rid, payload=payload, chain=chain,
+                                 chain_seq=position, prev_hash=previous)
+                row.hash = previous = audit._digest(row)  # noqa: SLF001 - the store's own hash of an event
+                events.append({c: getattr(row, c) for c in ("seq", "at", "actor", "event_type", "request_id",
+                                                            "payload", "chain", "chain_seq", "prev_hash", "hash")})
+                next_seq += 1
+            heads.append({"chain": chain, "length": position, "head_hash": previous})
+        with services.uow() as uow:
+            s = uow.session
+            s.execute(insert(ServiceRequest.__table__), requests)
+            s.execute(insert(ProcessInstance.__table__), instances)
+            s.execute(insert(AuditEvent.__table__), events)
+            s.execute(insert(AuditChain.__table__), heads)
+            uow.commit()
+        written += len(events)
+    with services.uow() as uow:  # PostgreSQL numbers rows from sequences: move them past the clones
+        if uow.session.get_bind().dialect.name == "postgresql":
+            uow.session.execute(text(f"SELECT setval('{audit.SEQUENCE}', (SELECT max(seq) FROM audit_event))"))
+            for table in ("service_request", "process_instance"):
+                uow.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                         f"(SELECT max(id) FROM {table}))"))
+            uow.commit()
+    with services.engine.connect() as connection:  # statistics, as autovacuum would gather after such a load
+        connection.execute(text("ANALYZE"))
+        connection.commit()
+    return written
+
+
+def best_of(repeat: int, fn: Any) -> tuple[tuple[float, float], Any]:
+    """The best wall time and the best CPU time of this process (the database's too on SQLite, not PostgreSQL's
+    server), and the last result."""
+    walls, cpus, result = [], [], None
+    for _ in range(repeat):
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = fn()
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return (min(walls), min(cpus)), result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.insights", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=10_000, help="finished requests in the history")
+    parser.add_argument("--repeat", type=int, default=3, help="timed calls; the best is reported")
+    parser.add_argument("--database-url", default=None, help="a PostgreSQL URL (private schema) or any SQLAlchemy URL")
+    parser.add_argument("--postgres", action="store_true", help="use RF_TEST_POSTGRES_URL")
+    args = parser.parse_args(argv)
+    url_given = args.database_url or (os.environ.get("RF_TEST_POSTGRES_URL") if args.postgres else None)
+    if args.postgres and not url_given:
+        parser.error("--postgres needs RF_TEST_POSTGRES_URL")
+
+    with smtp_server() as (_, port), database(url_given) as url:
+        clock = FixedClock(START)
+        settings = replace(Settings.from_env({}), database_url=url, smtp_host="127.0.0.1", smtp_port=port,
+                           bpmn_dir=PROJECT_ROOT / "bpmn", forms_dir=PROJECT_ROOT / "forms")
+        services = bootstrap(settings, clock)
+        try:
+            setup.migrate(services)
+            setup.seed(services, demo=True)
+            definitions.deploy(services, definitions.read_paths([settings.bpmn_dir]), "bench")
+            started = time.perf_counter()
+            templates = [_template(services, drive(services, clock, looped)) for looped in (False, True)]
+            driven = time.perf_counter() - started
+            started = time.perf_counter()
+            events = clone(services, templates, args.requests, clock.now())
+            cloned = time.perf_counter() - started
+            print(f"set-up: 2 requests driven in {driven:.1f} s, {args.requests} cloned with {events} audit events in "
+                  f"{cloned:.1f} s", file=sys.stderr)
+            olive = authenticate(services, "olive", "demo")
+            since, until = (clock.now() - timedelta(days=60)).date().isoformat(), clock.now().date().isoformat()
+
+            def service() -> dict[str, Any]:
+                return insights.version_insights(services, olive, "request_fulfillment", 1, since, until)
+
+            def read() -> Any:
+                with services.uow() as uow:
+                    version_id = definitions.find_version(uow.session, "request_fulfillment", 1).id
+                    start, stop = insights.period(services, since, until).window
+                    return insights._steps(uow.session, version_id, start, stop)  # noqa: SLF001 - its part
+
+            web = WebUser(services, "olive")
+            query = f"{PAGE}?since={since}&until={until}"
+            found = service()  # warm-up and the outcome check
+            web.get(query)
+            service_s, _ = best_of(args.repeat, service)
+            read_s, _ = best_of(args.repeat, read)
+            page_s, page = best_of(args.repeat, lambda: web.get(query))
+            json_s, _ = best_of(args.repeat, lambda: web.get(query + "&format=json"))
+            facts = backend_facts(services)
+        finally:
+            services.engine.dispose()
+
+    expected_deviating = (args.requests + 1) // 100
+    problems = []
+    if found["started"] != args.requests + 2 or found["finished"] != args.requests + 2:
+        problems.append(f"expected {args.requests + 2} started and finished, got {found['started']}, "
+                        f"{found['finished']}")
+    deviating = found["conformance"]["deviating"]
+    if deviating != expected_deviating:
+        problems.append(f"expected {expected_deviating} deviating instances, found {deviating}")
+    if page.status_code != 200:
+        problems.append(f"the page answered {page.status_code}")
+    print(f"CPython {platform.python_version()}, {platform.system()}, SQLAlchemy {version('sqlalchemy')}, {facts}; "
+          f"best of {args.repeat}")
+    print(f"{args.requests + 2} finished requests, {events} cloned audit events; {deviating} deviating "
+          f"(as expected)")
+    print()
+    print(f"{'measure':<34} {'wall ms':>9} {'cpu ms':>9} {'us/request':>11} {'ratio':>7}")
+    for label, (wall, cpu) in (("service (overlay data)", service_s), ("  of which the audit read", read_s),
+                               ("page (service + template)", page_s), ("JSON (service + serialising)", json_s)):
+        print(f"{label:<34} {wall * 1e3:>9.1f} {cpu * 1e3:>9.1f} {wall / (args.requests + 2) * 1e6:>11.1f} "
+              f"{wall / service_s[0]:>7.2f}")
+    print()
+    print(f"wall: elapsed; cpu: this process's CPU time (on a shared machine the steadier number; it leaves out the "
+          f"PostgreSQL server's work).\nus/request: wall / requests. ratio: wall / the service call's wall time in "
+          f"this run. Target: service under 1 s ({'met' if service_s[0] < 1 else 'NOT met'}).")
+    for problem in problems:
+        print(f"FAIL: {problem}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
