@@ -184,7 +184,7 @@ def services_lifecycle(services: Services, clock: FixedClock, kind: str) -> str:
         if step.kind == "work":
             worker.run_once(services, now=clock.now())
         elif step.kind == "live":
-            clock.set(datetime.fromisoformat(live + "T00:05:00+00:00"))
+            clock.set(datetime.fromisoformat(live + "T15:05:00+00:00"))  # after 08:00 Central, when a date timer fires
             worker.run_once(services, now=clock.now())
         else:
             data = step.data
