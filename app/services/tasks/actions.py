@@ -93,6 +93,10 @@ def _open_task(session: Session, task_id: str, reader: User | Identity | None = 
     if task is None or (reader is not None and not may_read_request(
             reader if isinstance(reader, Identity) else identity_of(reader), task.provider_group)):
         raise NotFound(f"no task {task_id}")
+    return _still_open(task)
+
+
+def _still_open(task: TaskRow) -> TaskRow:
     if task.status == "completed":
         when = task.completed_at.isoformat(timespec="seconds") if task.completed_at else "earlier"
         raise Conflict(f"task {task.name!r} was already completed by {task.completed_by} at {when}")
@@ -188,7 +192,7 @@ def _complete(services: Context, session: Session, task: TaskRow, username: str,
     task_id = task.task_uuid
     instance, request, key = _lock_with_version(session, task.instance_id)
     session.refresh(task)  # re-read under the instance lock: a racing completion shows up here
-    task = _open_task(session, task_id)
+    _still_open(task)
     version = version_cache.data_of(session, key)
     schema = schema_for(session, task, instance.definition_version_id, version)
     if read_form is None:
