@@ -61,6 +61,11 @@ def refresh(session: Session, request: ServiceRequest) -> None:
                     values | {"notes": notes or ""})
 
 
+_APPEND_NOTES = text(f"UPDATE {TABLE} SET notes = trim(notes || ' ' || :notes) WHERE rowid = :id")
+_APPEND_NOTES_PG = text(f"UPDATE service_request SET {COLUMN} = coalesce({COLUMN}, ''::tsvector) || "
+                        "setweight(to_tsvector('simple', :notes), 'C') WHERE id = :id")
+
+
 def add_notes(session: Session, request_id: int, data: Any) -> None:
     """Add the staff notes of a completed task's `data` (see search_terms.NOTE_FIELDS) to its request's entry."""
     add_words(session, request_id, notes_of(data) if isinstance(data, dict) else "")
@@ -72,15 +77,9 @@ def add_words(session: Session, request_id: int, notes: str) -> None:
         return
     values = {"id": request_id, "notes": notes}
     if _postgresql(session):
-        session.execute(text(f"UPDATE service_request SET {COLUMN} = coalesce({COLUMN}, ''::tsvector) || "
-                             "setweight(to_tsvector('simple', :notes), 'C') WHERE id = :id"), values)
+        session.execute(_APPEND_NOTES_PG, values)
         return
-    row = session.execute(text(f"SELECT head, body, notes FROM {TABLE} WHERE rowid = :id"), values).one_or_none()
-    if row is None:
-        return
-    session.execute(text(f"DELETE FROM {TABLE} WHERE rowid = :id"), values)
-    session.execute(text(f"INSERT INTO {TABLE} (rowid, head, body, notes) VALUES (:id, :head, :body, :notes)"),
-                    {"id": request_id, "head": row.head, "body": row.body, "notes": f"{row.notes} {notes}".strip()})
+    session.execute(_APPEND_NOTES, values)  # FTS5 re-indexes the row itself; no row (not indexed): nothing
 
 
 def counts_with_the_page(session: Session) -> bool:

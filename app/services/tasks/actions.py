@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app import engine
@@ -86,10 +86,13 @@ def list_tasks(services: Context, username: str | None = None, request_id: int |
         return [_view(uow.session, r) for r in rows]
 
 
+_TASK = select(TaskRow).where(TaskRow.task_uuid == bindparam("task_uuid"))  # built once: the hot path's lookup
+
+
 def _open_task(session: Session, task_id: str, reader: User | Identity | None = None) -> TaskRow:
     """The open task `task_id`; for a `reader` who may not read its request (need-to-know) it does not exist, as on
     the task page, whatever they try to do with it."""
-    task = session.scalars(select(TaskRow).where(TaskRow.task_uuid == task_id)).one_or_none()
+    task = session.scalars(_TASK, {"task_uuid": task_id}).one_or_none()
     if task is None or (reader is not None and not may_read_request(
             reader if isinstance(reader, Identity) else identity_of(reader), task.provider_group)):
         raise NotFound(f"no task {task_id}")
@@ -144,17 +147,20 @@ class FormRejected(InvalidData):
         self.fields = fields
 
 
+_LOCK_WITH_VERSION = (
+    select(ProcessInstance, ServiceRequest, DefinitionVersion.id, DefinitionVersion.process_id,
+           DefinitionVersion.version, DefinitionVersion.sha256)
+    .join(DefinitionVersion, DefinitionVersion.id == ProcessInstance.definition_version_id)
+    .join(ServiceRequest, ServiceRequest.id == ProcessInstance.request_id)
+    .where(ProcessInstance.id == bindparam("instance_id"))
+    .with_for_update(of=ProcessInstance).execution_options(populate_existing=True))
+
+
 def _lock_with_version(session: Session, instance_id: int) -> tuple[ProcessInstance, ServiceRequest,
                                                                     version_cache.VersionKey]:
     """Lock the instance row (as `projection.lock_instance`: only that row) and read its request and its definition
     version's identity in the same statement; the version's spec and forms then come from `version_cache`."""
-    row = session.execute(
-        select(ProcessInstance, ServiceRequest, DefinitionVersion.id, DefinitionVersion.process_id,
-               DefinitionVersion.version, DefinitionVersion.sha256)
-        .join(DefinitionVersion, DefinitionVersion.id == ProcessInstance.definition_version_id)
-        .join(ServiceRequest, ServiceRequest.id == ProcessInstance.request_id)
-        .where(ProcessInstance.id == instance_id)
-        .with_for_update(of=ProcessInstance).execution_options(populate_existing=True)).one()
+    row = session.execute(_LOCK_WITH_VERSION, {"instance_id": instance_id}).one()
     return row[0], row[1], version_cache.VersionKey(*row[2:])
 
 
