@@ -49,6 +49,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.store import webhook_outbox
+from app.store.db import table_of
 from app.store.models import AuditChain, AuditCheckpoint, AuditCheckpointHead, AuditEvent, ServiceRequest
 
 GENESIS = "0" * 64
@@ -113,15 +114,15 @@ def _postgresql(session: Session) -> bool:
 def _insert_missing(session: Session, model: type[AuditChain] | type[AuditCheckpointHead], key: str) -> None:
     """Create a head row if there is none (a concurrent creator wins quietly: its row is the one then locked)."""
     make = pg_insert if _postgresql(session) else sqlite_insert
-    session.connection().execute(make(model.__table__).values(chain=key, length=0, head_hash=GENESIS)
+    session.connection().execute(make(table_of(model)).values(chain=key, length=0, head_hash=GENESIS)
                                  .on_conflict_do_nothing())
 
 
 _TX = "rf_audit_tx"  # session.info: (transaction, {chain: its locked head}, [last seq]) of the current transaction
 
 # The append path in SQLAlchemy Core, built once: no ORM unit of work, no statement construction per append.
-_EVENTS = AuditEvent.__table__
-_CHAINS = AuditChain.__table__
+_EVENTS = table_of(AuditEvent)
+_CHAINS = table_of(AuditChain)
 _HEAD_FOR_UPDATE = (select(_CHAINS.c.length, _CHAINS.c.head_hash)
                     .where(_CHAINS.c.chain == bindparam("head_chain")).with_for_update())
 _MOVE_HEAD = (update(_CHAINS).where(_CHAINS.c.chain == bindparam("head_chain"))
@@ -135,6 +136,7 @@ def _this_transaction(session: Session) -> tuple[Any, dict[str, list[Any]], list
     """What earlier appends of this transaction learnt: the chain heads they locked ([length, hash], kept current by
     every append) and (SQLite) the last `seq`. A transaction locks a head once and keeps it until it ends, so a second
     append to the chain needs no read."""
+    session.connection()  # begins the transaction if none has begun yet: what is cached is keyed on it
     transaction = session.get_transaction()
     found = session.info.get(_TX)
     if found is None or found[0] is not transaction:

@@ -52,15 +52,17 @@ def refresh(session: Session, request: ServiceRequest) -> None:
     session.flush()
     head, body = head_and_body(request)
     values = {"id": request.id, "head": head, "body": body}
+    connection = session.connection()
     if _postgresql(session):
-        session.execute(text(f"UPDATE service_request SET {COLUMN} = {_DOCUMENT} WHERE id = :id"), values)
+        connection.execute(_REFRESH_PG, values)
         return
-    notes = session.execute(text(f"SELECT notes FROM {TABLE} WHERE rowid = :id"), values).scalar()
-    session.execute(text(f"DELETE FROM {TABLE} WHERE rowid = :id"), values)
-    session.execute(text(f"INSERT INTO {TABLE} (rowid, head, body, notes) VALUES (:id, :head, :body, :notes)"),
-                    values | {"notes": notes or ""})
+    if connection.execute(_REFRESH, values).rowcount == 0:  # not indexed yet (a new request): no notes so far
+        connection.execute(_INDEX, values | {"notes": ""})
 
 
+_REFRESH_PG = text(f"UPDATE service_request SET {COLUMN} = {_DOCUMENT} WHERE id = :id")
+_REFRESH = text(f"UPDATE {TABLE} SET head = :head, body = :body WHERE rowid = :id")  # FTS5 re-indexes the row
+_INDEX = text(f"INSERT INTO {TABLE} (rowid, head, body, notes) VALUES (:id, :head, :body, :notes)")
 _APPEND_NOTES = text(f"UPDATE {TABLE} SET notes = trim(notes || ' ' || :notes) WHERE rowid = :id")
 _APPEND_NOTES_PG = text(f"UPDATE service_request SET {COLUMN} = coalesce({COLUMN}, ''::tsvector) || "
                         "setweight(to_tsvector('simple', :notes), 'C') WHERE id = :id")

@@ -18,10 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain import webhooks
+from app.store.db import table_of
 from app.store.models import AuditEvent, ServiceRequest, WebhookDelivery, WebhookSubscription
 
 _CACHE = "rf_webhook_subscriptions"
-_SUBSCRIPTIONS = WebhookSubscription.__table__
+_SUBSCRIPTIONS = table_of(WebhookSubscription)
 _ACTIVE = (select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.events).where(_SUBSCRIPTIONS.c.active.is_(True))
            .order_by(_SUBSCRIPTIONS.c.id))
 

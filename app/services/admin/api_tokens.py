@@ -18,6 +18,7 @@ from app.domain.permissions import Identity, may_create_service_tokens, may_mana
 from app.errors import AppError, FieldError, Forbidden, InvalidData, NotFound
 from app.services.context import Context
 from app.store import audit
+from app.store.db import table_of
 from app.store.models import ApiToken, Membership, ProviderGroup, Role, User
 
 TOKEN_PREFIX = "rf_"
@@ -152,8 +153,8 @@ def revoke(services: Context, actor: Identity, token_id: int) -> TokenView:
 
 
 # One prebuilt Core statement per API call: the token, its user and the user's grants (a row per membership).
-_TOKENS, _USERS = ApiToken.__table__, User.__table__
-_MEMBERSHIPS, _ROLES, _GROUPS = Membership.__table__, Role.__table__, ProviderGroup.__table__
+_TOKENS, _USERS = table_of(ApiToken), table_of(User)
+_MEMBERSHIPS, _ROLES, _GROUPS = table_of(Membership), table_of(Role), table_of(ProviderGroup)
 _BEARER = (
     select(_TOKENS.c.id, _TOKENS.c.name, _TOKENS.c.revoked_at, _TOKENS.c.expires_at, _TOKENS.c.last_used_at,
            _USERS.c.id.label("user_id"), _USERS.c.username, _USERS.c.full_name, _USERS.c.email,

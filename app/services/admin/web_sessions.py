@@ -17,6 +17,7 @@ from app.domain.permissions import Identity
 from app.errors import NotFound
 from app.services.context import Context
 from app.store import audit
+from app.store.db import table_of
 from app.store.models import Membership, ProviderGroup, Role, User, WebSession
 
 # last_seen_at is written at most this often (a write per page view would queue every reader behind SQLite's lock).
@@ -54,8 +55,8 @@ def start(session: Session, user: User, remote: str, now: datetime) -> str:
 
 # One prebuilt Core statement per signed-in request: the session, its user and the user's grants (a row per
 # membership; one row with empty grants for a user without any). No ORM objects are made for what every page reads.
-_SESSIONS, _USERS = WebSession.__table__, User.__table__
-_MEMBERSHIPS, _ROLES, _GROUPS = Membership.__table__, Role.__table__, ProviderGroup.__table__
+_SESSIONS, _USERS = table_of(WebSession), table_of(User)
+_MEMBERSHIPS, _ROLES, _GROUPS = table_of(Membership), table_of(Role), table_of(ProviderGroup)
 _SIGNED_IN = (
     select(_SESSIONS.c.id, _SESSIONS.c.ended_at, _SESSIONS.c.created_at, _SESSIONS.c.last_seen_at,
            _USERS.c.id.label("user_id"), _USERS.c.username, _USERS.c.full_name, _USERS.c.email,

@@ -13,14 +13,15 @@ from app.errors import Conflict
 from app.observability import request_id as request_ids
 from app.services.requests import sla_clock
 from app.store import audit, wakeup
+from app.store.db import table_of
 from app.store.models import ProcessInstance, Role, ServiceJob, ServiceRequest, TaskRow
 
 _OPEN_JOBS = ("pending", "incident")
 
 
 # Built once: the statements every projection runs.
-_INSTANCES = ProcessInstance.__table__
-_ROLE_LANES = select(Role.__table__.c.lane, Role.__table__.c.code)
+_INSTANCES = table_of(ProcessInstance)
+_ROLE_LANES = select(table_of(Role).c.lane, table_of(Role).c.code)
 _OPEN_TASKS = select(TaskRow).where(TaskRow.instance_id == bindparam("instance_id"), TaskRow.status == "open")
 _JOBS = select(ServiceJob).where(ServiceJob.instance_id == bindparam("instance_id"))
 _SAVE = (update(_INSTANCES)
@@ -52,7 +53,7 @@ def save_state(session: Session, instance: ProcessInstance, seen_version: int, s
         "instance_id": instance.id, "seen_version": seen_version, "state_json": state.state_json,
         "serializer_version": state.serializer_version, "new_status": "completed" if state.completed else "running",
         "new_version": seen_version + 1, "next_timer_at": state.next_timer_at, "now": now})
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         raise Conflict("someone else changed this request at the same time; reload and try again")
     # What the row now holds, without reading it back (the state JSON is the largest column there is).
     for name, value in (("state_json", state.state_json), ("serializer_version", state.serializer_version),
