@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -22,6 +22,7 @@ _OPEN_JOBS = ("pending", "incident")
 # Built once: the statements every projection runs.
 _INSTANCES = table_of(ProcessInstance)
 _ROLE_LANES = select(table_of(Role).c.lane, table_of(Role).c.code)
+_INSERT_TASK = insert(table_of(TaskRow))
 _OPEN_TASKS = select(TaskRow).where(TaskRow.instance_id == bindparam("instance_id"), TaskRow.status == "open")
 _JOBS = select(ServiceJob).where(ServiceJob.instance_id == bindparam("instance_id"))
 _SAVE = (update(_INSTANCES)
@@ -77,10 +78,12 @@ def project(session: Session, instance: ProcessInstance, request: ServiceRequest
             continue
         assignee = task.data.get(task.assignee_variable) if task.assignee_variable else None
         roles = lane_roles(session) if roles is None else roles
-        session.add(TaskRow(
+        session.flush()  # what the caller changed first (writes keep their order), then the row with Core
+        session.connection().execute(_INSERT_TASK, dict(
             task_uuid=task.task_id, instance_id=instance.id, request_id=request.id, bpmn_id=task.bpmn_id,
             process_id=task.process_id, name=task.name, lane=task.lane, role_code=roles.get(task.lane or ""),
             provider_group=request.provider_group.code, assignee=assignee if isinstance(assignee, str) else None,
+            status="open", completed_by=None, completed_at=None,
             priority=request.priority, due_at=sla_clock.task_due(request), form_schema=task.form_schema,
             ui_schema=task.ui_schema, instructions=task.instructions, request_number=request.number or "",
             request_title=request.title, agency=request.agency, created_at=now))

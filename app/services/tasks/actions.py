@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app import engine
 from app.domain.permissions import MANAGER, Identity, may_read_request, may_work_on
@@ -20,6 +21,7 @@ from app.services.definitions import version_cache
 from app.services.requests import projection
 from app.services.tasks.forms import group_members, schema_for, validate_submission
 from app.store import audit, search_index
+from app.store.db import table_of
 from app.store.models import DefinitionVersion, ProcessInstance, ServiceRequest, TaskRow, User
 
 
@@ -193,6 +195,22 @@ def complete_on_behalf(services: Context, session: Session, task_id: str, actor:
     return _complete(services, session, task, actor, data, None, services.clock.now())
 
 
+_TASKS = table_of(TaskRow)
+_COMPLETE_TASK = (update(_TASKS).where(_TASKS.c.id == bindparam("row_id"))
+                  .values(status="completed", completed_by=bindparam("by"), completed_at=bindparam("at"),
+                          assignee=bindparam("new_assignee")))
+
+
+def _mark_completed(session: Session, task: TaskRow, username: str, now: datetime) -> None:
+    """The task row completed by `username` (a prebuilt Core UPDATE; the loaded row is told what it now holds)."""
+    assignee = task.assignee or username
+    session.connection().execute(_COMPLETE_TASK, {"row_id": task.id, "by": username, "at": now,
+                                                  "new_assignee": assignee})
+    for name, value in (("status", "completed"), ("completed_by", username), ("completed_at", now),
+                        ("assignee", assignee)):
+        set_committed_value(task, name, value)
+
+
 def _complete(services: Context, session: Session, task: TaskRow, username: str, data: Any,
               read_form: FormReader | None, now: datetime) -> TaskView:
     task_id = task.task_uuid
@@ -214,8 +232,7 @@ def _complete(services: Context, session: Session, task: TaskRow, username: str,
             raise FormRejected(data, {e.field: e.message for e in err.errors} or {"": str(err)}) from None
     seen = instance.version
     state = engine.complete_human_task(version.spec_json, instance.state_json, task_id, submitted, now)
-    task.status, task.completed_by, task.completed_at = "completed", username, now
-    task.assignee = task.assignee or username
+    _mark_completed(session, task, username, now)
     audit.append(session, actor=username, event_type="task_completed", request_id=task.request_id, now=now,
                  payload={"task": task_id, "bpmn_id": task.bpmn_id, "process_id": task.process_id,
                           "name": task.name, "data": submitted})
