@@ -62,7 +62,8 @@ def formatter(kind: str) -> logging.Formatter:
 
 def configure(kind: str = "json", level: str = "INFO") -> None:
     """Send every log record (the app's, gunicorn's, SQLAlchemy's warnings…) to stderr in `kind` format. Werkzeug's
-    own access lines are left out: the app writes its own (rf.http) with the request id and the duration."""
+    own access lines are left out: the app writes its own (rf.http) with the request id and the duration; so are
+    SpiffWorkflow's task state changes below DEBUG."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter(kind))
     root = logging.getLogger()
@@ -74,6 +75,10 @@ def configure(kind: str = "json", level: str = "INFO") -> None:
     root.setLevel(level)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # /ready reads the schema's revision on every probe
+    # SpiffWorkflow writes a line per task state change (six or so per user action, each a JSON object here): at
+    # DEBUG only. What happened to an instance is in the audit log; its warnings and errors still come through.
+    debug = logging.getLevelName(level.upper()) == logging.DEBUG
+    logging.getLogger("spiff").setLevel(logging.NOTSET if debug else logging.WARNING)
 
 
 def logger(name: str) -> logging.Logger:

@@ -43,12 +43,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.store import webhook_outbox
+from app.store.db import table_of
 from app.store.models import AuditChain, AuditCheckpoint, AuditCheckpointHead, AuditEvent, ServiceRequest
 
 GENESIS = "0" * 64
@@ -112,16 +113,30 @@ def _postgresql(session: Session) -> bool:
 
 def _insert_missing(session: Session, model: type[AuditChain] | type[AuditCheckpointHead], key: str) -> None:
     """Create a head row if there is none (a concurrent creator wins quietly: its row is the one then locked)."""
-    insert = pg_insert if _postgresql(session) else sqlite_insert
-    session.execute(insert(model).values(chain=key, length=0, head_hash=GENESIS).on_conflict_do_nothing())
+    make = pg_insert if _postgresql(session) else sqlite_insert
+    session.connection().execute(make(table_of(model)).values(chain=key, length=0, head_hash=GENESIS)
+                                 .on_conflict_do_nothing())
 
 
 _TX = "rf_audit_tx"  # session.info: (transaction, {chain: its locked head}, [last seq]) of the current transaction
 
+# The append path in SQLAlchemy Core, built once: no ORM unit of work, no statement construction per append.
+_EVENTS = table_of(AuditEvent)
+_CHAINS = table_of(AuditChain)
+_HEAD_FOR_UPDATE = (select(_CHAINS.c.length, _CHAINS.c.head_hash)
+                    .where(_CHAINS.c.chain == bindparam("head_chain")).with_for_update())
+_MOVE_HEAD = (update(_CHAINS).where(_CHAINS.c.chain == bindparam("head_chain"))
+              .values(length=bindparam("head_length"), head_hash=bindparam("head_digest")))
+_INSERT_EVENT = insert(_EVENTS)
+_MAX_SEQ = select(func.coalesce(func.max(_EVENTS.c.seq), 0))
+_NEXTVAL = text(f"SELECT nextval('{SEQUENCE}')")
 
-def _this_transaction(session: Session) -> tuple[Any, dict[str, AuditChain], list[int]]:
-    """What earlier appends of this transaction learnt: the chain heads they locked and (SQLite) the last `seq`.
-    A transaction locks a head once and keeps it until it ends, so a second append to the chain needs no query."""
+
+def _this_transaction(session: Session) -> tuple[Any, dict[str, list[Any]], list[int]]:
+    """What earlier appends of this transaction learnt: the chain heads they locked ([length, hash], kept current by
+    every append) and (SQLite) the last `seq`. A transaction locks a head once and keeps it until it ends, so a second
+    append to the chain needs no read."""
+    session.connection()  # begins the transaction if none has begun yet: what is cached is keyed on it
     transaction = session.get_transaction()
     found = session.info.get(_TX)
     if found is None or found[0] is not transaction:
@@ -130,33 +145,32 @@ def _this_transaction(session: Session) -> tuple[Any, dict[str, AuditChain], lis
     return found
 
 
-def _locked_head(session: Session, chain: str, fresh: bool = False) -> AuditChain:
+def _locked_head(session: Session, chain: str, fresh: bool = False) -> list[Any]:
     locked = _this_transaction(session)[1]
-    if chain in locked:
-        return locked[chain]
-    locked[chain] = _lock_head(session, chain, fresh)
+    if chain not in locked:
+        locked[chain] = _lock_head(session, chain, fresh)
     return locked[chain]
 
 
-def _lock_head(session: Session, chain: str, fresh: bool = False) -> AuditChain:
-    """Lock the chain's head row, creating it when missing. `fresh`: the chain most likely has no head yet, so
-    create first (a no-op if it has one) and read once, instead of read, create, read again."""
-    query = (select(AuditChain).where(AuditChain.chain == chain).with_for_update()
-             .execution_options(populate_existing=True))
+def _lock_head(session: Session, chain: str, fresh: bool = False) -> list[Any]:
+    """Lock the chain's head row, creating it when missing; its [length, hash]. `fresh`: the chain most likely has
+    no head yet, so create first (a no-op if it has one) and read once, instead of read, create, read again."""
+    connection = session.connection()
     if fresh:
         _insert_missing(session, AuditChain, chain)
-    head = session.scalars(query).one_or_none()
+    head = connection.execute(_HEAD_FOR_UPDATE, {"head_chain": chain}).one_or_none()
     if head is None:
         _insert_missing(session, AuditChain, chain)
-        head = session.scalars(query).one()
-    return head
+        head = connection.execute(_HEAD_FOR_UPDATE, {"head_chain": chain}).one()
+    return [head[0], head[1]]
 
 
 def _next_seq(session: Session) -> int:
-    if _postgresql(session):
-        return int(session.scalar(text(f"SELECT nextval('{SEQUENCE}')")))
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        return int(connection.execute(_NEXTVAL).scalar_one())
     last = _this_transaction(session)[2]  # SQLite: this transaction is the only writer until it ends
-    last[0] = (last[0] or int(session.scalar(select(func.coalesce(func.max(AuditEvent.seq), 0))) or 0)) + 1
+    last[0] = (last[0] or int(connection.execute(_MAX_SEQ).scalar_one() or 0)) + 1
     return last[0]
 
 
@@ -164,7 +178,11 @@ def append(session: Session, *, actor: str, event_type: str, payload: dict[str, 
            request_id: int | None = None) -> AuditEvent:
     """Append in the caller's transaction; only this event's chain head is locked, so appends to other chains (other
     requests) go on meanwhile. An event that stands for a webhook event also queues its deliveries here, in the
-    same transaction (`webhook_outbox`)."""
+    same transaction (`webhook_outbox`).
+
+    The caller's pending changes are flushed first (locks are taken in the order of the writes); the event row and
+    the head move are then written with Core statements. The returned event is not attached to the session."""
+    session.flush()
     now = now.astimezone(UTC)
     chain = chain_of(event_type, request_id)
     head = _locked_head(session, chain, fresh=event_type == "instance_started")  # a new request's first event
@@ -173,12 +191,16 @@ def append(session: Session, *, actor: str, event_type: str, payload: dict[str, 
         payload = {**payload, "via": via}
     payload = json.loads(json.dumps(payload, default=str))
     event = AuditEvent(seq=_next_seq(session), at=now, actor=actor, event_type=event_type, request_id=request_id,
-                       payload=payload, chain=chain, chain_seq=head.length + 1, prev_hash=head.head_hash)
+                       payload=payload, chain=chain, chain_seq=head[0] + 1, prev_hash=head[1])
     event.hash = _digest(event)
-    session.add(event)
-    head.length, head.head_hash = event.chain_seq, event.hash
+    connection = session.connection()
+    connection.execute(_INSERT_EVENT, {
+        "seq": event.seq, "at": now, "actor": actor, "event_type": event_type, "request_id": request_id,
+        "payload": payload, "chain": chain, "chain_seq": event.chain_seq, "prev_hash": event.prev_hash,
+        "hash": event.hash})
+    connection.execute(_MOVE_HEAD, {"head_chain": chain, "head_length": event.chain_seq, "head_digest": event.hash})
+    head[0], head[1] = event.chain_seq, event.hash
     webhook_outbox.on_audit_event(session, event)
-    session.flush()
     return event
 
 

@@ -52,13 +52,20 @@ def refresh(session: Session, request: ServiceRequest) -> None:
     session.flush()
     head, body = head_and_body(request)
     values = {"id": request.id, "head": head, "body": body}
+    connection = session.connection()
     if _postgresql(session):
-        session.execute(text(f"UPDATE service_request SET {COLUMN} = {_DOCUMENT} WHERE id = :id"), values)
+        connection.execute(_REFRESH_PG, values)
         return
-    notes = session.execute(text(f"SELECT notes FROM {TABLE} WHERE rowid = :id"), values).scalar()
-    session.execute(text(f"DELETE FROM {TABLE} WHERE rowid = :id"), values)
-    session.execute(text(f"INSERT INTO {TABLE} (rowid, head, body, notes) VALUES (:id, :head, :body, :notes)"),
-                    values | {"notes": notes or ""})
+    if connection.execute(_REFRESH, values).rowcount == 0:  # not indexed yet (a new request): no notes so far
+        connection.execute(_INDEX, values | {"notes": ""})
+
+
+_REFRESH_PG = text(f"UPDATE service_request SET {COLUMN} = {_DOCUMENT} WHERE id = :id")
+_REFRESH = text(f"UPDATE {TABLE} SET head = :head, body = :body WHERE rowid = :id")  # FTS5 re-indexes the row
+_INDEX = text(f"INSERT INTO {TABLE} (rowid, head, body, notes) VALUES (:id, :head, :body, :notes)")
+_APPEND_NOTES = text(f"UPDATE {TABLE} SET notes = trim(notes || ' ' || :notes) WHERE rowid = :id")
+_APPEND_NOTES_PG = text(f"UPDATE service_request SET {COLUMN} = coalesce({COLUMN}, ''::tsvector) || "
+                        "setweight(to_tsvector('simple', :notes), 'C') WHERE id = :id")
 
 
 def add_notes(session: Session, request_id: int, data: Any) -> None:
@@ -72,15 +79,9 @@ def add_words(session: Session, request_id: int, notes: str) -> None:
         return
     values = {"id": request_id, "notes": notes}
     if _postgresql(session):
-        session.execute(text(f"UPDATE service_request SET {COLUMN} = coalesce({COLUMN}, ''::tsvector) || "
-                             "setweight(to_tsvector('simple', :notes), 'C') WHERE id = :id"), values)
+        session.execute(_APPEND_NOTES_PG, values)
         return
-    row = session.execute(text(f"SELECT head, body, notes FROM {TABLE} WHERE rowid = :id"), values).one_or_none()
-    if row is None:
-        return
-    session.execute(text(f"DELETE FROM {TABLE} WHERE rowid = :id"), values)
-    session.execute(text(f"INSERT INTO {TABLE} (rowid, head, body, notes) VALUES (:id, :head, :body, :notes)"),
-                    {"id": request_id, "head": row.head, "body": row.body, "notes": f"{row.notes} {notes}".strip()})
+    session.execute(_APPEND_NOTES, values)  # FTS5 re-indexes the row itself; no row (not indexed): nothing
 
 
 def counts_with_the_page(session: Session) -> bool:

@@ -18,9 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain import webhooks
+from app.store.db import table_of
 from app.store.models import AuditEvent, ServiceRequest, WebhookDelivery, WebhookSubscription
 
 _CACHE = "rf_webhook_subscriptions"
+_SUBSCRIPTIONS = table_of(WebhookSubscription)
+_ACTIVE = (select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.events).where(_SUBSCRIPTIONS.c.active.is_(True))
+           .order_by(_SUBSCRIPTIONS.c.id))
 
 
 def _subscribed(session: Session) -> list[tuple[int, frozenset[str]]]:
@@ -29,9 +33,7 @@ def _subscribed(session: Session) -> list[tuple[int, frozenset[str]]]:
     cached = session.info.get(_CACHE)
     if cached is not None and cached[0] is transaction:
         return list(cached[1])
-    found = [(sub_id, frozenset(events or ())) for sub_id, events in session.execute(
-        select(WebhookSubscription.id, WebhookSubscription.events).where(WebhookSubscription.active.is_(True))
-        .order_by(WebhookSubscription.id))]
+    found = [(sub_id, frozenset(events or ())) for sub_id, events in session.connection().execute(_ACTIVE)]
     session.info[_CACHE] = (transaction, found)
     return found
 

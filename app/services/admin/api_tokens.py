@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.domain.permissions import Identity, may_create_service_tokens, may_manage_token
 from app.errors import AppError, FieldError, Forbidden, InvalidData, NotFound
-from app.services.admin.auth import identity_of
 from app.services.context import Context
 from app.store import audit
-from app.store.models import ApiToken, User
+from app.store.db import table_of
+from app.store.models import ApiToken, Membership, ProviderGroup, Role, User
 
 TOKEN_PREFIX = "rf_"
 KINDS = ("personal", "service")
@@ -152,22 +152,41 @@ def revoke(services: Context, actor: Identity, token_id: int) -> TokenView:
         return view
 
 
+# One prebuilt Core statement per API call: the token, its user and the user's grants (a row per membership).
+_TOKENS, _USERS = table_of(ApiToken), table_of(User)
+_MEMBERSHIPS, _ROLES, _GROUPS = table_of(Membership), table_of(Role), table_of(ProviderGroup)
+_BEARER = (
+    select(_TOKENS.c.id, _TOKENS.c.name, _TOKENS.c.revoked_at, _TOKENS.c.expires_at, _TOKENS.c.last_used_at,
+           _USERS.c.id.label("user_id"), _USERS.c.username, _USERS.c.full_name, _USERS.c.email,
+           _USERS.c.is_active, _USERS.c.time_zone, _ROLES.c.code.label("role"), _GROUPS.c.code.label("group"))
+    .select_from(_TOKENS.outerjoin(_USERS, _USERS.c.id == _TOKENS.c.user_id)
+                 .outerjoin(_MEMBERSHIPS, _MEMBERSHIPS.c.user_id == _USERS.c.id)
+                 .outerjoin(_ROLES, _ROLES.c.id == _MEMBERSHIPS.c.role_id)
+                 .outerjoin(_GROUPS, _GROUPS.c.id == _MEMBERSHIPS.c.provider_group_id))
+    .where(_TOKENS.c.token_hash == bindparam("token_hash")))
+_USED = update(_TOKENS).where(_TOKENS.c.id == bindparam("token_id")).values(last_used_at=bindparam("used"))
+
+
 def authenticate(services: Context, secret: str) -> Bearer:
     """Who a bearer token acts as; TokenRefused (401) when it signs nobody in."""
     now = services.clock.now()
     with services.uow() as uow:
-        row = uow.session.scalars(select(ApiToken).where(ApiToken.token_hash == token_hash(secret))).one_or_none()
-        if row is None:
+        connection = uow.session.connection()
+        rows = connection.execute(_BEARER, {"token_hash": token_hash(secret)}).all()
+        if not rows:
             raise TokenRefused("unknown API token")
-        state = _state(row, now)
+        row = rows[0]
+        state = "revoked" if row.revoked_at is not None else \
+            "expired" if row.expires_at is not None and row.expires_at <= now else "active"
         if state != "active":
             raise TokenRefused(f"this API token is {state}")
-        user = uow.session.get(User, row.user_id)
-        if user is None or not user.is_active:
+        if row.user_id is None or not row.is_active:
             raise TokenRefused("this API token's user is deactivated")
-        bearer = Bearer(identity_of(user), row.name, row.id)
+        identity = Identity(row.username, row.full_name, row.email,
+                            frozenset((r.role, r.group) for r in rows if r.role is not None), row.time_zone)
+        bearer = Bearer(identity, row.name, row.id)
         if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
-            row.last_used_at = now
+            connection.execute(_USED, {"token_id": row.id, "used": now})
             uow.commit()
         return bearer
 

@@ -76,7 +76,7 @@ def authenticate(services: Context, username: str, password: str, remote: str = 
 
 def resume(services: Context, token: str) -> Identity:
     """Who the web session of `token` signs in; web_sessions.SessionEnded (a NotFound) once it has ended."""
-    return web_sessions.resume(services, token, identity_of)
+    return web_sessions.resume(services, token)
 
 
 def sign_out(services: Context, token: str, remote: str = "") -> None:

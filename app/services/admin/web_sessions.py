@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.domain.permissions import Identity
 from app.errors import NotFound
 from app.services.context import Context
 from app.store import audit
-from app.store.models import User, WebSession
+from app.store.db import table_of
+from app.store.models import Membership, ProviderGroup, Role, User, WebSession
 
 # last_seen_at is written at most this often (a write per page view would queue every reader behind SQLite's lock).
 TOUCH_EVERY = timedelta(seconds=60)
@@ -53,29 +53,45 @@ def start(session: Session, user: User, remote: str, now: datetime) -> str:
     return token
 
 
-def resume(services: Context, token: str, identity_of: Callable[[User], Identity]) -> Identity:
+# One prebuilt Core statement per signed-in request: the session, its user and the user's grants (a row per
+# membership; one row with empty grants for a user without any). No ORM objects are made for what every page reads.
+_SESSIONS, _USERS = table_of(WebSession), table_of(User)
+_MEMBERSHIPS, _ROLES, _GROUPS = table_of(Membership), table_of(Role), table_of(ProviderGroup)
+_SIGNED_IN = (
+    select(_SESSIONS.c.id, _SESSIONS.c.ended_at, _SESSIONS.c.created_at, _SESSIONS.c.last_seen_at,
+           _USERS.c.id.label("user_id"), _USERS.c.username, _USERS.c.full_name, _USERS.c.email,
+           _USERS.c.is_active, _USERS.c.time_zone, _ROLES.c.code.label("role"), _GROUPS.c.code.label("group"))
+    .select_from(_SESSIONS.outerjoin(_USERS, _USERS.c.id == _SESSIONS.c.user_id)
+                 .outerjoin(_MEMBERSHIPS, _MEMBERSHIPS.c.user_id == _USERS.c.id)
+                 .outerjoin(_ROLES, _ROLES.c.id == _MEMBERSHIPS.c.role_id)
+                 .outerjoin(_GROUPS, _GROUPS.c.id == _MEMBERSHIPS.c.provider_group_id))
+    .where(_SESSIONS.c.token_hash == bindparam("token_hash")))
+_SEEN = update(_SESSIONS).where(_SESSIONS.c.id == bindparam("session_id")).values(last_seen_at=bindparam("seen"))
+_ENDED = (update(_SESSIONS).where(_SESSIONS.c.id == bindparam("session_id"))
+          .values(ended_at=bindparam("ended"), end_reason=bindparam("reason")))
+
+
+def resume(services: Context, token: str) -> Identity:
     """Who the session of `token` signs in (and note that it was used); SessionEnded if nobody any more."""
     now = services.clock.now()
     lifetime = Lifetime.from_settings(services.settings)
     with services.uow() as uow:
-        # one statement: the session, its user and the user's memberships (every request of a page reads them)
-        found = uow.session.execute(
-            select(WebSession, User).outerjoin(User, User.id == WebSession.user_id)
-            .where(WebSession.token_hash == token_hash(token)).options(joinedload(User.memberships))
-        ).unique().one_or_none()
-        if found is None or found[0].ended_at is not None:
+        connection = uow.session.connection()
+        rows = connection.execute(_SIGNED_IN, {"token_hash": token_hash(token)}).all()
+        if not rows or rows[0].ended_at is not None:
             raise SessionEnded("You were signed out. Sign in again.")
-        row, user = found
-        reason = (DEACTIVATED if user is None or not user.is_active else
+        row = rows[0]
+        reason = (DEACTIVATED if row.user_id is None or not row.is_active else
                   EXPIRED if now - row.created_at > lifetime.longest else
                   IDLE if now - row.last_seen_at > lifetime.idle else None)
-        if reason is not None or user is None:
-            row.ended_at, row.end_reason = now, reason
+        if reason is not None or row.user_id is None:
+            connection.execute(_ENDED, {"session_id": row.id, "ended": now, "reason": reason})
             uow.commit()
             raise SessionEnded(_why(reason, lifetime))
-        identity = identity_of(user)
+        identity = Identity(row.username, row.full_name, row.email,
+                            frozenset((r.role, r.group) for r in rows if r.role is not None), row.time_zone)
         if now - row.last_seen_at >= TOUCH_EVERY:
-            row.last_seen_at = now
+            connection.execute(_SEEN, {"session_id": row.id, "seen": now})
             uow.commit()
         return identity
 

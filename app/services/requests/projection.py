@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -14,13 +14,26 @@ from app.observability import request_id as request_ids
 from app.services.notices import events as notice_events
 from app.services.requests import sla_clock
 from app.store import audit, wakeup
+from app.store.db import table_of
 from app.store.models import ProcessInstance, Role, ServiceJob, ServiceRequest, TaskRow
 
 _OPEN_JOBS = ("pending", "incident")
 
 
+# Built once: the statements every projection runs.
+_INSTANCES = table_of(ProcessInstance)
+_ROLE_LANES = select(table_of(Role).c.lane, table_of(Role).c.code)
+_OPEN_TASKS = select(TaskRow).where(TaskRow.instance_id == bindparam("instance_id"), TaskRow.status == "open")
+_JOBS = select(ServiceJob).where(ServiceJob.instance_id == bindparam("instance_id"))
+_SAVE = (update(_INSTANCES)
+         .where(_INSTANCES.c.id == bindparam("instance_id"), _INSTANCES.c.version == bindparam("seen_version"))
+         .values(state_json=bindparam("state_json"), serializer_version=bindparam("serializer_version"),
+                 status=bindparam("new_status"), version=bindparam("new_version"),
+                 next_timer_at=bindparam("next_timer_at"), updated_at=bindparam("now")))
+
+
 def lane_roles(session: Session) -> dict[str, str]:
-    return {role.lane: role.code for role in session.scalars(select(Role)) if role.lane}
+    return {lane: code for lane, code in session.connection().execute(_ROLE_LANES) if lane}
 
 
 def lock_instance(session: Session, instance_id: int, *, skip_locked: bool = False) -> ProcessInstance | None:
@@ -37,14 +50,11 @@ def save_state(session: Session, instance: ProcessInstance, seen_version: int, s
     """Write the new state only if nobody else wrote since we read `seen_version`; else raise Conflict."""
     if state.next_timer_at is not None and state.next_timer_at != instance.next_timer_at:
         wakeup.work_due(session)  # a core update: the flush does not see it; the workers re-read their next due time
-    result = session.execute(
-        update(ProcessInstance)
-        .where(ProcessInstance.id == instance.id, ProcessInstance.version == seen_version)
-        .values(state_json=state.state_json, serializer_version=state.serializer_version,
-                status="completed" if state.completed else "running", version=seen_version + 1,
-                next_timer_at=state.next_timer_at, updated_at=now)
-        .execution_options(synchronize_session=False))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    result = session.connection().execute(_SAVE, {
+        "instance_id": instance.id, "seen_version": seen_version, "state_json": state.state_json,
+        "serializer_version": state.serializer_version, "new_status": "completed" if state.completed else "running",
+        "new_version": seen_version + 1, "next_timer_at": state.next_timer_at, "now": now})
+    if result.rowcount != 1:
         raise Conflict("someone else changed this request at the same time; reload and try again")
     # What the row now holds, without reading it back (the state JSON is the largest column there is).
     for name, value in (("state_json", state.state_json), ("serializer_version", state.serializer_version),
@@ -58,7 +68,7 @@ def project(session: Session, instance: ProcessInstance, request: ServiceRequest
     """`new`: the instance was inserted in this transaction, so it has no task or job rows to read yet."""
     roles: dict[str, str] | None = None  # read only when a task becomes ready
     open_rows = {} if new else {row.task_uuid: row for row in session.scalars(
-        select(TaskRow).where(TaskRow.instance_id == instance.id, TaskRow.status == "open"))}
+        _OPEN_TASKS, {"instance_id": instance.id})}
     ready_ids = {task.task_id for task in state.human_tasks}
     for task_uuid, row in open_rows.items():
         if task_uuid not in ready_ids:  # left the ready set without a completion through us: cancelled
@@ -72,6 +82,7 @@ def project(session: Session, instance: ProcessInstance, request: ServiceRequest
             task_uuid=task.task_id, instance_id=instance.id, request_id=request.id, bpmn_id=task.bpmn_id,
             process_id=task.process_id, name=task.name, lane=task.lane, role_code=roles.get(task.lane or ""),
             provider_group=request.provider_group.code, assignee=assignee if isinstance(assignee, str) else None,
+            status="open", completed_by=None, completed_at=None,
             priority=request.priority, due_at=sla_clock.task_due(request), form_schema=task.form_schema,
             ui_schema=task.ui_schema, instructions=task.instructions, request_number=request.number or "",
             request_title=request.title, agency=request.agency, created_at=now)
@@ -98,8 +109,7 @@ def _project_jobs(session: Session, instance: ProcessInstance, request: ServiceR
     """One job row per service task, ever (task_uuid is unique): a ready service task keeps the row it has, whatever
     its status (a pending job, or an incident an operator has to look at), and gets one only when it has none; an open
     job (pending or incident) whose task is no longer ready is cancelled."""
-    jobs = {} if new else {job.task_uuid: job for job in session.scalars(
-        select(ServiceJob).where(ServiceJob.instance_id == instance.id))}
+    jobs = {} if new else {job.task_uuid: job for job in session.scalars(_JOBS, {"instance_id": instance.id})}
     ready_services = {call.task_id for call in state.service_calls}
     for task_uuid, job in jobs.items():
         if job.status in _OPEN_JOBS and task_uuid not in ready_services:

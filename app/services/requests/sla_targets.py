@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.domain.business_calendar import BusinessCalendar, oklahoma_holidays
+from app.store.db import table_of
 from app.store.models import SLA_UNITS, Holiday, SlaTarget
 
 UNIT_LABELS = {"business_hours": "business hours", "business_days": "business days", "calendar_days": "calendar days"}
@@ -44,12 +45,28 @@ DEFAULT_TARGETS: dict[str, dict[str, Target]] = {
 }
 
 
+_HOLIDAYS = table_of(Holiday)
+_ALL_HOLIDAYS = select(_HOLIDAYS.c.day)
+_HOLIDAYS_SINCE = select(_HOLIDAYS.c.day).where(_HOLIDAYS.c.day >= bindparam("since"))
+_CALENDARS = "rf_calendars"  # session.info: (transaction, {since: calendar}) of the current transaction
+
+
 def load_calendar(session: Session, since: date | None = None) -> BusinessCalendar:
-    """The business calendar with the holiday table (from `since` on, when given: earlier dates never matter)."""
-    query = select(Holiday.day)
-    if since is not None:
-        query = query.where(Holiday.day >= since)
-    return BusinessCalendar(holidays=frozenset(session.scalars(query)))
+    """The business calendar with the holiday table (from `since` on, when given: earlier dates never matter).
+    Read once per transaction and `since` (a new request asks for it twice: its due date and its SLA clock); the
+    holiday table is only written by the calendar's own use cases, which never read it back in the same one."""
+    connection = session.connection()  # begins the transaction if none has begun yet: the cache is keyed on it
+    transaction = session.get_transaction()
+    cached = session.info.get(_CALENDARS)
+    if cached is None or cached[0] is not transaction:
+        cached = (transaction, {})
+        session.info[_CALENDARS] = cached
+    calendars: dict[date | None, BusinessCalendar] = cached[1]
+    calendar = calendars.get(since)
+    if calendar is None:
+        days = connection.execute(_ALL_HOLIDAYS if since is None else _HOLIDAYS_SINCE, {"since": since})
+        calendar = calendars[since] = BusinessCalendar(holidays=frozenset(day for (day,) in days))
+    return calendar
 
 
 def target(session: Session, request_type: str, priority: str) -> Target:

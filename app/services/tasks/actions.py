@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app import engine
 from app.domain.permissions import MANAGER, Identity, may_read_request, may_work_on
@@ -21,6 +22,7 @@ from app.services.notices import events as notice_events
 from app.services.requests import projection
 from app.services.tasks.forms import group_members, schema_for, validate_submission
 from app.store import audit, search_index
+from app.store.db import table_of
 from app.store.models import DefinitionVersion, ProcessInstance, ServiceRequest, TaskRow, User
 
 
@@ -87,13 +89,20 @@ def list_tasks(services: Context, username: str | None = None, request_id: int |
         return [_view(uow.session, r) for r in rows]
 
 
+_TASK = select(TaskRow).where(TaskRow.task_uuid == bindparam("task_uuid"))  # built once: the hot path's lookup
+
+
 def _open_task(session: Session, task_id: str, reader: User | Identity | None = None) -> TaskRow:
     """The open task `task_id`; for a `reader` who may not read its request (need-to-know) it does not exist, as on
     the task page, whatever they try to do with it."""
-    task = session.scalars(select(TaskRow).where(TaskRow.task_uuid == task_id)).one_or_none()
+    task = session.scalars(_TASK, {"task_uuid": task_id}).one_or_none()
     if task is None or (reader is not None and not may_read_request(
             reader if isinstance(reader, Identity) else identity_of(reader), task.provider_group)):
         raise NotFound(f"no task {task_id}")
+    return _still_open(task)
+
+
+def _still_open(task: TaskRow) -> TaskRow:
     if task.status == "completed":
         when = task.completed_at.isoformat(timespec="seconds") if task.completed_at else "earlier"
         raise Conflict(f"task {task.name!r} was already completed by {task.completed_by} at {when}")
@@ -141,17 +150,20 @@ class FormRejected(InvalidData):
         self.fields = fields
 
 
+_LOCK_WITH_VERSION = (
+    select(ProcessInstance, ServiceRequest, DefinitionVersion.id, DefinitionVersion.process_id,
+           DefinitionVersion.version, DefinitionVersion.sha256)
+    .join(DefinitionVersion, DefinitionVersion.id == ProcessInstance.definition_version_id)
+    .join(ServiceRequest, ServiceRequest.id == ProcessInstance.request_id)
+    .where(ProcessInstance.id == bindparam("instance_id"))
+    .with_for_update(of=ProcessInstance).execution_options(populate_existing=True))
+
+
 def _lock_with_version(session: Session, instance_id: int) -> tuple[ProcessInstance, ServiceRequest,
                                                                     version_cache.VersionKey]:
     """Lock the instance row (as `projection.lock_instance`: only that row) and read its request and its definition
     version's identity in the same statement; the version's spec and forms then come from `version_cache`."""
-    row = session.execute(
-        select(ProcessInstance, ServiceRequest, DefinitionVersion.id, DefinitionVersion.process_id,
-               DefinitionVersion.version, DefinitionVersion.sha256)
-        .join(DefinitionVersion, DefinitionVersion.id == ProcessInstance.definition_version_id)
-        .join(ServiceRequest, ServiceRequest.id == ProcessInstance.request_id)
-        .where(ProcessInstance.id == instance_id)
-        .with_for_update(of=ProcessInstance).execution_options(populate_existing=True)).one()
+    row = session.execute(_LOCK_WITH_VERSION, {"instance_id": instance_id}).one()
     return row[0], row[1], version_cache.VersionKey(*row[2:])
 
 
@@ -184,12 +196,28 @@ def complete_on_behalf(services: Context, session: Session, task_id: str, actor:
     return _complete(services, session, task, actor, data, None, services.clock.now())
 
 
+_TASKS = table_of(TaskRow)
+_COMPLETE_TASK = (update(_TASKS).where(_TASKS.c.id == bindparam("row_id"))
+                  .values(status="completed", completed_by=bindparam("by"), completed_at=bindparam("at"),
+                          assignee=bindparam("new_assignee")))
+
+
+def _mark_completed(session: Session, task: TaskRow, username: str, now: datetime) -> None:
+    """The task row completed by `username` (a prebuilt Core UPDATE; the loaded row is told what it now holds)."""
+    assignee = task.assignee or username
+    session.connection().execute(_COMPLETE_TASK, {"row_id": task.id, "by": username, "at": now,
+                                                  "new_assignee": assignee})
+    for name, value in (("status", "completed"), ("completed_by", username), ("completed_at", now),
+                        ("assignee", assignee)):
+        set_committed_value(task, name, value)
+
+
 def _complete(services: Context, session: Session, task: TaskRow, username: str, data: Any,
               read_form: FormReader | None, now: datetime) -> TaskView:
     task_id = task.task_uuid
     instance, request, key = _lock_with_version(session, task.instance_id)
     session.refresh(task)  # re-read under the instance lock: a racing completion shows up here
-    task = _open_task(session, task_id)
+    _still_open(task)
     version = version_cache.data_of(session, key)
     schema = schema_for(session, task, instance.definition_version_id, version)
     if read_form is None:
@@ -205,8 +233,7 @@ def _complete(services: Context, session: Session, task: TaskRow, username: str,
             raise FormRejected(data, {e.field: e.message for e in err.errors} or {"": str(err)}) from None
     seen = instance.version
     state = engine.complete_human_task(version.spec_json, instance.state_json, task_id, submitted, now)
-    task.status, task.completed_by, task.completed_at = "completed", username, now
-    task.assignee = task.assignee or username
+    _mark_completed(session, task, username, now)
     audit.append(session, actor=username, event_type="task_completed", request_id=task.request_id, now=now,
                  payload={"task": task_id, "bpmn_id": task.bpmn_id, "process_id": task.process_id,
                           "name": task.name, "data": submitted})

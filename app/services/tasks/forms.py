@@ -6,7 +6,7 @@ import copy
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidData
@@ -15,12 +15,13 @@ from app.services.definitions.version_cache import VersionData
 from app.services.requests.intake import validate
 from app.store.models import Membership, ProviderGroup, Role, TaskRow, User
 
+_MEMBERS = (select(User.username).join(Membership).join(Role).join(ProviderGroup)
+            .where(Role.code == bindparam("role_code"), ProviderGroup.code == bindparam("group_code"), User.is_active)
+            .order_by(User.username))
+
 
 def group_members(session: Session, role_code: str, group_code: str) -> list[str]:
-    return list(session.scalars(
-        select(User.username).join(Membership).join(Role).join(ProviderGroup)
-        .where(Role.code == role_code, ProviderGroup.code == group_code, User.is_active)
-        .order_by(User.username)).all())
+    return list(session.scalars(_MEMBERS, {"role_code": role_code, "group_code": group_code}).all())
 
 
 def _fill_choices(session: Session, node: Any, group_code: str) -> None:
