@@ -125,8 +125,9 @@ def subject_of(message: Message) -> str:
 
 def email_to(mailbox: Inbox, address: str, subject: str) -> Message:
     """The one email to `address` whose subject ends with `subject` (a customer's subject starts with their CRM
-    case, "Case CRM-000001: ", when the request has one)."""
-    found = wait_for(lambda: [m for m in mailbox.to(address) if subject_of(m).endswith(subject)],
+    case, "Case CRM-000001: ", when the request has one; a question ends with its reply token, "[RF-….…]")."""
+    found = wait_for(lambda: [m for m in mailbox.to(address)
+                              if re.sub(r" \[RF-[^\]]+\]$", "", subject_of(m)).endswith(subject)],
                      message=f"an email to {address} with the subject {subject!r}")
     assert len(found) == 1, [subject_of(m) for m in mailbox.to(address)]
     return found[0]
