@@ -91,7 +91,8 @@ def test_an_emailed_reply_completes_the_wait_once_and_the_request_runs_to_its_en
             "On Tue, Dec 1, 2026 at 9:00 AM Request Fulfillment <rf@omes.example> wrote:\n"
             "> Which office needs the VPN profile?\n")
     for _ in range(2):  # the same message delivered twice (a retrying relay) completes the task once
-        send(inbound, question["Reply-To"], "Re: " + question["Subject"], body, "<reply-1@tourism.example>")
+        subject = " ".join(question["Subject"].split())  # unfolded: a long subject arrives over two lines
+        send(inbound, question["Reply-To"], "Re: " + subject, body, "<reply-1@tourism.example>")
 
     assert drive.open_bpmn_ids(number) == ["fulfil_assistance_request"]
     shown = drive.show(number)
