@@ -162,6 +162,9 @@ OPERATIONS: dict[str, Rule] = {
     "GET /api/v1/processes/{process_id}/versions": Rule(OWNERS, why="PROCESS_OWNERS"),
     "GET /api/v1/processes/{process_id}/versions/{version}": Rule(OWNERS, why="PROCESS_OWNERS"),
     "GET /api/v1/processes/{process_id}/versions/{version}/bpmn": Rule(OWNERS, why="PROCESS_OWNERS"),
+    # how a version has run (app/services/definitions/insights.py: process owners or audit readers)
+    "GET /api/v1/processes/{process_id}/versions/{version}/insights": Rule(
+        AUDIT_READERS, why="PROCESS_OWNERS or may_read_audit"),
     "POST /api/v1/processes/{process_id}/versions/{version}/current": Rule(
         OWNERS, why="PROCESS_OWNERS (version 1 is current already: `changed` false)"),
     "GET /api/v1/processes/{process_id}/versions/{version}/moves": Rule(OWNERS, query={"to": "2"},
