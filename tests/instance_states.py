@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.config import PROJECT_ROOT
-from app.services import worker
+from app.services import job_failures, worker
 from app.store.models import CrmCase, ServiceJob, ServiceRequest
 from tests.conftest import day
 from tests.driver import Driver
@@ -244,7 +244,7 @@ class Walker:
                 uow.commit()
         for job in open_jobs(self.drive, self.number):
             if job.status == "incident":
-                worker.retry_incident(self.drive.services, job.id, "adam")
+                job_failures.retry_incident(self.drive.services, job.id, "adam")
 
     def finish(self) -> None:
         self.until(CLOSED)

@@ -82,7 +82,7 @@ def incidents_cmd(as_json: bool) -> None:
 @json_option
 @command
 def retry_cmd(job_id: int, user: str | None, as_json: bool) -> None:
-    from app.services import worker
+    from app.services import job_failures
 
-    worker.retry_incident(open_services(), job_id, actor(user))
+    job_failures.retry_incident(open_services(), job_id, actor(user))
     emit({"job": job_id, "status": "pending"}, as_json, lambda d: f"incident #{job_id} queued for retry")

@@ -23,7 +23,7 @@ from datetime import datetime
 
 from app.bootstrap import Services
 from app.observability import logs, metrics
-from app.services import worker, worker_schedule
+from app.services import job_failures, worker, worker_schedule
 
 log = logs.logger("worker")
 _LEVELS = {"done": logging.INFO, "retry": logging.WARNING, "incident": logging.ERROR, "error": logging.ERROR}
@@ -89,7 +89,7 @@ def _loop(services: Services, stop: threading.Event, interval: float) -> None:
             if not stop.is_set():
                 delay = pause(services, began, interval)
         except BaseException as err:  # noqa: BLE001 - keep the worker alive; the next pass retries
-            if worker.operator_interrupt(err):
+            if job_failures.operator_interrupt(err):
                 raise
             report(f"worker: pass failed: {type(err).__name__}: {err}")
         if not stop.is_set() and services.settings.worker_listen:

@@ -11,10 +11,9 @@ from __future__ import annotations
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -25,12 +24,20 @@ from app import engine
 from app.adapters.outbox import ReplyAddressing, deliver
 from app.config import reply_token_secret
 from app.domain.local_time import zone
-from app.errors import Conflict, NotFound
+from app.errors import Conflict
 from app.observability import request_id as request_ids
 from app.services import webhook_delivery
 from app.services.audit import events as audit_events
 from app.services.context import Context
 from app.services.definitions import version_cache
+from app.services.job_failures import (
+    TIMER_OPERATOR,
+    WORKER,
+    describe_error,
+    operator_interrupt,
+    record_failure,
+    timer_failed,
+)
 from app.services.requests import projection, sla_clock
 from app.store import audit
 from app.store.models import (
@@ -40,9 +47,6 @@ from app.store.models import (
     ServiceRequest,
 )
 from handlers import HandlerContext, InvalidParams, Refused
-
-WORKER = "worker"
-TIMER_OPERATOR = "engine.timer"  # a service_job row that stands for an instance's failed timer pass
 
 
 @dataclass
@@ -103,17 +107,6 @@ def _loaded(session: Session, instance_id: int) -> tuple[ProcessInstance, versio
     return instance, version_cache.version_data(session, instance.definition_version_id)
 
 
-def operator_interrupt(err: BaseException) -> bool:
-    """Ctrl-C of `rf worker` (a KeyboardInterrupt in the main thread): stop the worker; the job is rolled back and
-    stays pending. Any other exception, BaseException included, is the job's failure, never the worker's end."""
-    return isinstance(err, KeyboardInterrupt) and threading.current_thread() is threading.main_thread()
-
-
-def _describe_error(err: BaseException) -> tuple[str, str]:
-    error = f"{type(err).__name__}: {err}"
-    return error, "".join(traceback.format_exception_only(type(err), err)).strip()
-
-
 def run_job(services: Context, job_id: int, now: datetime) -> str:
     """Run one service job (or a failed timer pass); returns 'done', 'retry', 'incident' or 'skipped'."""
     params: dict[str, Any] = {}
@@ -143,9 +136,9 @@ def run_job(services: Context, job_id: int, now: datetime) -> str:
             session.rollback()
             if operator_interrupt(err):
                 raise
-            error, detail = _describe_error(err)
+            error, detail = describe_error(err)
             permanent = isinstance(err, InvalidParams | Refused)  # retrying as it is cannot help
-    return _record_failure(services, job_id, now, error, detail, params, permanent)
+    return record_failure(services, job_id, now, error, detail, params, permanent)
 
 
 def _call_service(services: Context, session: Session, job: ServiceJob, spec_json: str, state_json: str,
@@ -168,41 +161,6 @@ def _call_service(services: Context, session: Session, job: ServiceJob, spec_jso
     return state
 
 
-def _record_failure(services: Context, job_id: int, now: datetime, error: str, detail: str,
-                    params: dict[str, Any], permanent: bool) -> str:
-    with services.uow() as uow:
-        job = uow.session.get(ServiceJob, job_id)
-        assert job is not None
-        job.attempts += 1
-        job.last_error, job.updated_at = detail, now
-        outcome = "retry"
-        if permanent or job.attempts >= services.settings.service_max_attempts:
-            job.status, outcome = "incident", "incident"
-            audit.append(uow.session, actor=WORKER, event_type="incident_raised", request_id=job.request_id, now=now,
-                         payload={"task": job.task_uuid, "bpmn_id": job.bpmn_id, "operator": job.operator,
-                                  "params": params, "error": error, "attempts": job.attempts})
-        else:
-            job.next_attempt_at = now + timedelta(seconds=services.settings.service_backoff_seconds
-                                                  * 2 ** (job.attempts - 1))
-            audit.append(uow.session, actor=WORKER, event_type="service_failed", request_id=job.request_id, now=now,
-                         payload={"task": job.task_uuid, "operator": job.operator, "params": params, "error": error,
-                                  "attempt": job.attempts, "next_attempt_at": job.next_attempt_at.isoformat()})
-        uow.commit()
-        return outcome
-
-
-def retry_incident(services: Context, job_id: int, actor: str) -> None:
-    now = services.clock.now()
-    with services.uow() as uow:
-        job = uow.session.get(ServiceJob, job_id)
-        if job is None or job.status != "incident":
-            raise NotFound(f"no open incident {job_id}")
-        job.status, job.attempts, job.next_attempt_at, job.updated_at = "pending", 0, now, now
-        audit.append(uow.session, actor=actor, event_type="incident_resolved", request_id=job.request_id, now=now,
-                     payload={"task": job.task_uuid, "operator": job.operator, "action": "retry"})
-        uow.commit()
-
-
 def fire_timers(services: Context, now: datetime, limit: int = 100) -> int:
     """Fire due timers, one instance per transaction. An instance whose timer pass fails (a timer expression or a
     script after the timer raised or hit its limit) gets a timer job: retried with backoff, then an incident, and
@@ -220,7 +178,7 @@ def fire_timers(services: Context, now: datetime, limit: int = 100) -> int:
         except BaseException as err:  # noqa: BLE001 - one instance's failure is its own, never the pass's
             if operator_interrupt(err):
                 raise
-            _timer_failed(services, instance_id, now, err)
+            timer_failed(services, instance_id, now, err)
     return fired
 
 
@@ -240,27 +198,6 @@ def _fire_instance_timers(services: Context, instance_id: int, now: datetime) ->
             return 0
         uow.commit()
         return len(state.fired_timers)
-
-
-def _timer_failed(services: Context, instance_id: int, now: datetime, err: BaseException) -> None:
-    """Record a failed timer pass as the instance's timer job (one per instance, reused), counting an attempt."""
-    error, detail = _describe_error(err)
-    with services.uow() as uow:
-        instance = uow.session.get(ProcessInstance, instance_id)
-        if instance is None:
-            return
-        key = f"timer:{instance_id}"
-        job = uow.session.scalars(select(ServiceJob).where(ServiceJob.task_uuid == key)).one_or_none()
-        if job is None:
-            job = ServiceJob(instance_id=instance_id, request_id=instance.request_id, task_uuid=key, bpmn_id="timer",
-                             operator=TIMER_OPERATOR, attempts=0, next_attempt_at=now, created_at=now)
-            uow.session.add(job)
-        elif job.status != "pending":
-            job.attempts = 0
-        job.status, job.updated_at = "pending", now
-        uow.commit()
-        job_id = job.id
-    _record_failure(services, job_id, now, error, detail, {}, permanent=False)
 
 
 def escalate_slas(services: Context, now: datetime, limit: int = 100) -> int:

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from app.services.context import Context
-from app.services.worker import TIMER_OPERATOR
+from app.services.job_failures import TIMER_OPERATOR
 from app.store.models import Notification, ProcessInstance, ServiceJob, WebhookDelivery
 
 

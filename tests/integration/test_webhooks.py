@@ -16,7 +16,7 @@ from sqlalchemy import event, select
 from app.bootstrap import bootstrap
 from app.domain.webhooks import EVENTS
 from app.errors import Conflict, Forbidden, InvalidData, NotFound
-from app.services import worker
+from app.services import job_failures, worker
 from app.services.admin import webhooks as hooks
 from app.services.admin.auth import load_identity
 from app.store.models import AuditEvent, WebhookDelivery
@@ -242,7 +242,7 @@ def test_sla_and_incident_events_are_sent(services, clock, drive, adam, receiver
         from app.store.models import ServiceJob
         job_id = uow.session.scalar(select(ServiceJob.id))
     services.handlers["crm.take_case"] = take_case
-    worker.retry_incident(services, job_id, "adam")
+    job_failures.retry_incident(services, job_id, "adam")
     clock.advance(timedelta(days=3))
     drive.work()
     [resolved] = receiver.of_type("incident.resolved")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from app.services import worker
+from app.services import job_failures
 from app.store import audit
 from app.store.models import AuditEvent, CrmCase, Notification, ServiceJob, ServiceRequest
 from handlers import HandlerError
@@ -87,7 +87,7 @@ def test_last_failure_raises_an_incident_that_an_administrator_can_retry(drive, 
     assert drive.show(number)["pending_services"][0]["status"] == "incident"
 
     services.handlers["crm.take_case"] = take_case
-    worker.retry_incident(services, job.id, "adam")
+    job_failures.retry_incident(services, job.id, "adam")
     drive.work()
     assert job_of(services, "crm.take_case").status == "done"
     assert drive.open_bpmn_ids(number) == ["assign_specialist"]

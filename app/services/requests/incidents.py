@@ -21,7 +21,7 @@ from app import engine
 from app.domain.permissions import Identity, may_list_incidents, may_repair_incidents, may_see_incidents
 from app.engine.repair import ServiceInputs
 from app.errors import ExternalSystemError, Forbidden, InvalidData, NotFound
-from app.services import worker
+from app.services import job_failures
 from app.services.context import Context
 from app.services.requests import projection, sla_clock
 from app.services.requests.intake import validate
@@ -162,7 +162,7 @@ def incident(services: Context, identity: Identity, job_id: int) -> IncidentDeta
         definition = session.get(DefinitionVersion, instance.definition_version_id) if instance else None
         if instance is None or definition is None:
             raise NotFound(f"no instance for incident {job_id}")
-        if job.operator == worker.TIMER_OPERATOR:  # a timer pass that failed: no data of its own to correct
+        if job.operator == job_failures.TIMER_OPERATOR:  # a timer pass that failed: no data of its own to correct
             inputs = ServiceInputs(bpmn_id=job.bpmn_id, name="Timers of this request", operator=job.operator,
                                    parameters={}, reads={})
         else:
@@ -201,7 +201,7 @@ def retry(services: Context, identity: Identity, job_id: int) -> Repair:
     with services.uow() as uow:
         _, request = _acting(uow.session, identity, job_id)
         number = request.number or str(request.id)
-    worker.retry_incident(services, job_id, identity.username)
+    job_failures.retry_incident(services, job_id, identity.username)
     return Repair(job_id, number, "retry")
 
 
