@@ -54,9 +54,18 @@ from app.services.admin import users as user_admin
 from app.services.admin.setup import DEMO_USERS
 from app.services.definitions import current as current_version
 from app.services.definitions import deploy as definitions
-from app.services.requests import crm_feed, intake
+from app.services.requests import attachments, crm_feed, intake
 from app.services.tasks import actions as tasks
-from app.store.models import AuditEvent, DefinitionVersion, Holiday, ProcessInstance, ServiceJob, ServiceRequest
+from app.store.models import (
+    AuditEvent,
+    DefinitionVersion,
+    Holiday,
+    ProcessInstance,
+    ServiceJob,
+    ServiceRequest,
+    User,
+    UserNotice,
+)
 from tests.conftest import BACKENDS, POSTGRES_URL, START, Inbox, _postgres_schema_url, day, env_for, free_port
 from tests.driver import REQUEST, Driver
 from tests.e2e.test_incidents import WORK_PLAN
@@ -179,6 +188,25 @@ class ApiServer:
         receipt = crm_feed.receive(self.services, body, headers["X-RF-Timestamp"], headers["X-RF-Signature"])
         assert receipt.outcome == "created", receipt
         return case_id
+
+    def target_attachment(self) -> str:
+        """A new text file attached by sam to the seeded network request (its id)."""
+        self.made += 1
+        sam = auth.load_identity(self.services, "sam")
+        found = attachments.attach(self.services, self.numbers["network"], f"notes-{self.made}.txt",
+                                   b"Site visit notes\n", sam)
+        return str(found.id)
+
+    def target_own_notice(self) -> str:
+        """A new in-app notification of sam's (its id): sam's own, unread."""
+        self.made += 1
+        with self.services.uow() as uow:
+            user_id = uow.session.scalar(select(User.id).where(User.username == "sam"))
+            notice = UserNotice(user_id=user_id, key=f"api-matrix-{self.made}", kind="task_assigned",
+                                text=f"Matrix notice {self.made}", created_at=self.clock.now())
+            uow.session.add(notice)
+            uow.commit()
+            return str(notice.id)
 
     def target_holiday(self) -> int:
         """A new manual holiday (its id) on a weekday of 2060 that is not one yet."""

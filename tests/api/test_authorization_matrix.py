@@ -58,6 +58,7 @@ REPORT_READERS = frozenset({"maria", "carla", "audrey", "adam", "olive"})  # REP
 APPS_MANAGERS_AND_ADMINS = frozenset({"maria", "adam"})  # may_repair_incidents of an apps request
 INCIDENT_READERS = APPS_MANAGERS_AND_ADMINS | {"olive"}  # may_see_incidents / may_list_incidents
 MANAGERS = frozenset({"maria"})  # CRM_PULLERS (maria manages network and apps)
+NETWORK_MEMBERS_AND_ADMINS = frozenset({"maria", "sam", "sara", "pete", "carla", "adam"})  # may_add_to_request
 NETWORK_PLANNERS = frozenset({"maria", "pete"})  # SCHEDULE_PLANNERS of network: its manager and service provider
 NEW_REQUEST = {"request_type": "assistance", "data": {
     "title": "Printer queue for the front desk", "agency": "Oklahoma Tax Commission", "requester_name": "Tia Taxes",
@@ -76,6 +77,10 @@ Upload = list[tuple[str, tuple[str, bytes, str]]]  # (field, (file name, content
 def _bundle() -> Upload:
     """The bundle of version 2 (deployed by the fixture): a deploy is identical content (200, `created` false)."""
     return [("files", (name, data, "application/xml")) for name, data in sorted(changed_bundle().items())]
+
+
+def _note_file() -> Upload:
+    return [("file", ("site-visit.txt", b"Site visit: the switch is in room 2.\n", "text/plain"))]
 
 
 def _ics() -> Upload:
@@ -109,6 +114,20 @@ OPERATIONS: dict[str, Rule] = {
     "POST /api/v1/requests/{ref}/plan": Rule(NETWORK_PLANNERS, targets={"ref": "scheduled_request"},
                                              body=lambda server: {"week": day(7)},
                                              why="SCHEDULE_PLANNERS of network (manager, service provider)"),
+    # notes and attachments (app/services/requests/notes.py, attachments.py: may_read_request, may_add_to_request)
+    "GET /api/v1/requests/{ref}/notes": Rule(NETWORK_READERS, why="need-to-know, as reading the request"),
+    "POST /api/v1/requests/{ref}/notes": Rule(NETWORK_MEMBERS_AND_ADMINS, body={"body": "Called the agency back."},
+                                              why="may_add_to_request: network's members (any role) and admins"),
+    "GET /api/v1/requests/{ref}/attachments": Rule(NETWORK_READERS, why="need-to-know, as reading the request"),
+    "POST /api/v1/requests/{ref}/attachments": Rule(NETWORK_MEMBERS_AND_ADMINS, upload=_note_file,
+                                                    why="may_add_to_request: network's members and admins"),
+    "GET /api/v1/requests/{ref}/attachments/{attachment_id}": Rule(
+        NETWORK_READERS, why="need-to-know, as reading the request (a file of the seeded network request)"),
+    # in-app notifications (app/services/notices/inbox.py): each user their own
+    "GET /api/v1/notifications": Rule(EVERYONE, why="anyone signed in reads their own (empty for most)"),
+    "POST /api/v1/notifications/read": Rule(EVERYONE, why="anyone signed in marks their own read"),
+    "POST /api/v1/notifications/{notice_id}/read": Rule(frozenset({"sam"}),
+                                                        why="only the notification's user (sam's notice: 404 else)"),
     "GET /api/v1/tasks": Rule(EVERYONE, query={"queue": "groups"},
                               why="anyone signed in has an inbox (empty without group roles)"),
     "GET /api/v1/tasks/{task_id}": Rule(frozenset({"maria", "sam", "sara"}),
@@ -190,10 +209,13 @@ TARGETS: dict[str, Callable[[ApiServer], str]] = {
     "process": lambda server: PROCESS,
     "first_version": lambda server: "1",  # current; version 2 is newer
     "report": lambda server: "fulfilment",
+    "attachment": lambda server: server.target_attachment(),  # a file of the seeded network request
+    "own_notice": lambda server: server.target_own_notice(),  # sam's
 }
+# path parameter name -> default target
 PATH_TARGETS = {"ref": "network_request", "task_id": "specialist_task", "holiday_id": "holiday",
                 "case": "pending_case", "job_id": "incident", "process_id": "process", "version": "first_version",
-                "name": "report"}  # path parameter name -> default target
+                "name": "report", "attachment_id": "attachment", "notice_id": "own_notice"}
 
 
 def _operations(server: ApiServer) -> list[tuple[str, str, str]]:

@@ -124,10 +124,12 @@ def install(app: Flask) -> None:
     from app.web.api import (
         audit,
         calendar,
+        conversation,
         crm_feed,
         crm_queue,
         incidents,
         instance_moves,
+        notifications,
         process_insights,
         processes,
         reports,
@@ -140,6 +142,7 @@ def install(app: Flask) -> None:
     app.before_request(json_guard)
     app.before_request(parameter_guard)
     app.register_blueprint(docs)
-    for module in (requests, schedule, tasks, processes, process_insights, instance_moves, crm_queue, crm_feed,
+    for module in (requests, schedule, conversation, notifications, tasks, processes, process_insights,
+                   instance_moves, crm_queue, crm_feed,
                    incidents, audit, reports, calendar):
         app.register_api(module.bp)
