@@ -4,7 +4,8 @@ and SMTP server, driven by Debian's Chromium through Playwright.
 Fixtures:
 
 * `live_server` starts `<venv>/bin/rf serve --no-mail-sink` on a free port against the database the `services`
-  fixture migrated, seeded and deployed, waits for /health and stops the process at the end of the test.
+  fixture migrated, seeded and deployed, waits for /health and stops the process at the end of the test. A module
+  that needs more of `rf serve` (say, its inbound mail endpoint) overrides `serve_env` with the variables to add.
 * `browser` is one Chromium for the whole session (never downloaded: the system's /usr/bin/chromium).
 * `staff` signs users in through the real login form, one browser context (so one session cookie) per user:
   `maria = staff("maria")` is a Playwright `Page` at maria's inbox.
@@ -103,7 +104,13 @@ def _failed(request: pytest.FixtureRequest) -> bool:
 
 
 @pytest.fixture
-def live_server(services: Services, settings: Settings, clock: FixedClock, tmp_path: Path,
+def serve_env() -> dict[str, str]:
+    """Environment variables a test module adds to `rf serve`'s (none by default)."""
+    return {}
+
+
+@pytest.fixture
+def live_server(services: Services, settings: Settings, clock: FixedClock, tmp_path: Path, serve_env: dict[str, str],
                 request: pytest.FixtureRequest) -> Iterator[LiveServer]:
     """The real `rf serve` against this test's (migrated, seeded, deployed) database and the test SMTP server, its
     clock started at the test clock's now (RF_CLOCK_START) and running on from there."""
@@ -111,6 +118,7 @@ def live_server(services: Services, settings: Settings, clock: FixedClock, tmp_p
     env = env_for(settings, clock.now())
     env["RF_SECRET_KEY"] = f"browser-test-{uuid.uuid4().hex}"
     env["PYTHONUNBUFFERED"] = "1"
+    env.update(serve_env)
     log_path = tmp_path / "rf-serve.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 - our own console script

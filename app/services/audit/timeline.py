@@ -4,6 +4,7 @@ it concerns; the request page's timeline and the CSV export's summary column bot
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -46,16 +47,23 @@ _TONE = {"request_closed": "ok", "task_completed": "ok", "service_called": "ok",
          "incident_data_edited": "warn", "crm_case_updated": "warn", "crm_case_cancelled": "error"}
 
 
-def _short(value: Any, limit: int = 60) -> str:
+# An instant as a service or a form stores it (a date alone stays a date: it has no zone).
+_INSTANT = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?")
+
+
+def _short(value: Any, limit: int = 60, where: ZoneInfo | None = None) -> str:
+    """A payload value in a few words; an instant in people's words in `where`, never as a UTC ISO string."""
+    if isinstance(value, str) and _INSTANT.fullmatch(value.strip()):
+        return when(value.strip(), where)
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _summarize(data: Any, limit: int = 220) -> str:
+def _summarize(data: Any, limit: int = 220, where: ZoneInfo | None = None) -> str:
     if not isinstance(data, dict) or not data:
         return ""
-    text = "; ".join(f"{key}: {_short(value)}" for key, value in data.items())
+    text = "; ".join(f"{key}: {_short(value, where=where)}" for key, value in data.items())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -87,12 +95,12 @@ def describe(event: AuditEvent, names: dict[str, str], task_names: dict[str, str
             text += f" (was {p['previous_assignee']})"
     elif kind == "task_completed":
         text = f"“{name}” completed"
-        if summary := _summarize(p.get("data")):
+        if summary := _summarize(p.get("data"), where=where):
             text += f": {summary}"
     elif kind == "service_called":
         attempt = p.get("attempt") or 1
         text = f"“{name}” ran ({p.get('operator')}{', attempt ' + str(attempt) if attempt != 1 else ''})"
-        if summary := _summarize(p.get("result")):
+        if summary := _summarize(p.get("result"), where=where):
             text += f": {summary}"
     elif kind == "service_failed":
         text = f"“{name}” failed on attempt {p.get('attempt')}: {_short(p.get('error', ''), 200)}"
@@ -147,7 +155,7 @@ def describe(event: AuditEvent, names: dict[str, str], task_names: dict[str, str
     elif kind == "instance_migrated":
         text = f"Moved from {p.get('process_id')} v{p.get('from_version')} to v{p.get('to_version')}"
     else:
-        text = _summarize(p)
+        text = _summarize(p, where=where)
     return text, bpmn_id
 
 
