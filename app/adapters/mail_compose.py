@@ -63,10 +63,13 @@ def stored(session: Session, key: str) -> Template | None:
     return None if row is None else Template(row.subject, row.text_body, row.html_body)
 
 
-def request_values(session: Session, request_number: str | None, style: MailStyle, now: datetime) -> dict[str, Any]:
-    """The values every template may use, from the request (empty ones when there is no such request)."""
-    request = None if not request_number else session.scalars(
-        select(ServiceRequest).where(ServiceRequest.number == request_number)).one_or_none()
+def request_values(session: Session, request_number: str | None, style: MailStyle, now: datetime,
+                   known: ServiceRequest | None = None) -> dict[str, Any]:
+    """The values every template may use, from the request (`known` when the caller holds it; empty ones when there
+    is no such request)."""
+    request = known if known is not None and known.number == request_number else None
+    if request is None and request_number:
+        request = session.scalars(select(ServiceRequest).where(ServiceRequest.number == request_number)).one_or_none()
     group = request.provider_group if request is not None else None
     crm = (request.crm_case_id or "") if request is not None else ""
     return {

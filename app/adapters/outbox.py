@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.adapters.mail_compose import TEMPLATE_OF_KIND, MailStyle, compose, installed, request_values
 from app.domain import reply_tokens
-from app.store.models import Notification
+from app.store.models import Notification, ServiceRequest
 from handlers.base import one_line
 
 SUBJECT_MAX = 300  # the outbox's subject column; longer subjects are shortened, never refused
@@ -36,13 +36,18 @@ class DbOutbox:
         self.style = style or installed()
 
     def queue(self, *, kind: str, to: list[str], subject: str, body: str, request_number: str | None,
-              key: str, values: dict[str, Any] | None = None) -> dict[str, Any]:
-        row = self.session.scalars(select(Notification).where(Notification.idempotency_key == key)).one_or_none()
+              key: str, values: dict[str, Any] | None = None, request: ServiceRequest | None = None,
+              unseen_key: bool = False) -> dict[str, Any]:
+        """`request`: the request `request_number` names, when the caller holds it (saves reading it again);
+        `unseen_key`: the caller knows no message with `key` exists (it wrote the row that key belongs to in this
+        transaction), so the idempotency lookup is skipped."""
+        row = None if unseen_key else self.session.scalars(
+            select(Notification).where(Notification.idempotency_key == key)).one_or_none()
         if row is None:
             html: str | None = None
             template = TEMPLATE_OF_KIND.get(kind)
             if template is not None:
-                given = {**request_values(self.session, request_number, self.style, self.now),
+                given = {**request_values(self.session, request_number, self.style, self.now, request),
                          "subject": one_line(subject, SUBJECT_MAX), "message": body, **(values or {})}
                 rendered = compose(self.session, template, given)
                 if rendered is not None:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2 import Template as Compiled
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -143,6 +145,13 @@ def _env(part: str) -> SandboxedEnvironment:
     return _HTML if part == "html" else _PLAIN
 
 
+@lru_cache(maxsize=256)
+def _compiled(part: str, source: str) -> Compiled:
+    """A part's source compiled once per process (compiling is ~5 ms, rendering a compiled one ~0.1 ms); keyed by
+    the source itself, so an edited template is compiled afresh and no entry is ever stale."""
+    return _env(part).from_string(source)
+
+
 def samples(key: str) -> dict[str, Any]:
     return {v.name: v.sample for v in VARIABLES[key]}
 
@@ -188,7 +197,7 @@ def render(template: Template, values: Mapping[str, Any]) -> Rendered:
     problems: dict[str, str] = {}
     for part in PARTS:
         try:
-            out[part] = _env(part).from_string(getattr(template, part)).render(**values)
+            out[part] = _compiled(part, getattr(template, part)).render(**values)
         except Exception as err:  # noqa: BLE001 - whatever a template's own logic raises fails that template only
             problems[part] = f"{type(err).__name__}: {err}"
     if problems:

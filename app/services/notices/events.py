@@ -35,10 +35,11 @@ def _notice(session: Session, user: User, *, key: str, kind: str, text: str, req
 
 def _email(session: Session, user: User, *, kind: str, key: str, text: str, request: ServiceRequest, now: datetime,
            values: dict[str, Any]) -> None:
-    """Queue the email (composed from the `kind` template; `text` is what goes out should no template render)."""
+    """Queue the email (composed from the `kind` template; `text` is what goes out should no template render). Only
+    called after `_notice` wrote the notice of the same `key`: no message of that key can exist yet."""
     DbOutbox(session, now).queue(kind=kind, to=[user.email], subject=text,
                                  body=f"{text}\n\nOpen it in your Request Fulfillment inbox.",
-                                 request_number=request.number, key=key,
+                                 request_number=request.number, key=key, request=request, unseen_key=True,
                                  values={"recipient_name": user.full_name, **values})
 
 
