@@ -59,7 +59,9 @@ def installed() -> MailStyle:
 
 
 def stored(session: Session, key: str) -> Template | None:
-    row = session.scalars(select(EmailTemplate).where(EmailTemplate.key == key)).one_or_none()
+    """The administrator's template for `key` (None when the default is in use); three columns, no ORM object."""
+    row = session.execute(select(EmailTemplate.subject, EmailTemplate.text_body, EmailTemplate.html_body)
+                          .where(EmailTemplate.key == key)).one_or_none()
     return None if row is None else Template(row.subject, row.text_body, row.html_body)
 
 

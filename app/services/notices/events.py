@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from app.adapters.mail_compose import installed
@@ -22,7 +22,24 @@ BILLING_TASK = "initiate_billing"  # the CAR's task: a billing case forwarded to
 _TEXT_MAX = 500
 
 
-def _notice(session: Session, user: User, *, key: str, kind: str, text: str, request: ServiceRequest | None,
+class Person(NamedTuple):
+    """Who a notice is for: what writing it and their email needs (read in one Core statement: a `User` would load
+    its memberships and roles too)."""
+
+    id: int
+    email: str
+    full_name: str
+    email_on_assignment: bool
+    email_on_billing: bool
+    email_on_escalation: bool
+
+
+def _people() -> Select[int, str, str, bool, bool, bool]:
+    return select(User.id, User.email, User.full_name, User.email_on_assignment, User.email_on_billing,
+                  User.email_on_escalation).where(User.is_active)
+
+
+def _notice(session: Session, user: Person, *, key: str, kind: str, text: str, request: ServiceRequest | None,
             task_uuid: str | None, now: datetime) -> bool:
     """Write the notice unless one with `key` exists; whether it was written."""
     if session.scalars(select(UserNotice.id).where(UserNotice.key == key)).first() is not None:
@@ -33,7 +50,7 @@ def _notice(session: Session, user: User, *, key: str, kind: str, text: str, req
     return True
 
 
-def _email(session: Session, user: User, *, kind: str, key: str, text: str, request: ServiceRequest, now: datetime,
+def _email(session: Session, user: Person, *, kind: str, key: str, text: str, request: ServiceRequest, now: datetime,
            values: dict[str, Any]) -> None:
     """Queue the email (composed from the `kind` template; `text` is what goes out should no template render). Only
     called after `_notice` wrote the notice of the same `key`: no message of that key can exist yet."""
@@ -43,19 +60,18 @@ def _email(session: Session, user: User, *, kind: str, key: str, text: str, requ
                                  values={"recipient_name": user.full_name, **values})
 
 
-def _active(session: Session, usernames: Iterable[str]) -> list[User]:
+def _active(session: Session, usernames: Iterable[str]) -> list[Person]:
     names = sorted(set(usernames))
     if not names:
         return []
-    return list(session.scalars(select(User).where(User.username.in_(names), User.is_active)
-                                .order_by(User.username)).unique())
+    return [Person._make(row) for row in session.execute(_people().where(User.username.in_(names))
+                                                    .order_by(User.username))]
 
 
-def _holders(session: Session, role_code: str, group_code: str) -> list[User]:
-    return list(session.scalars(
-        select(User).join(Membership).join(Role).join(ProviderGroup)
-        .where(Role.code == role_code, ProviderGroup.code == group_code, User.is_active)
-        .order_by(User.username)).unique())
+def _holders(session: Session, role_code: str, group_code: str) -> list[Person]:
+    rows = session.execute(_people().join(Membership).join(Role).join(ProviderGroup)
+                           .where(Role.code == role_code, ProviderGroup.code == group_code).order_by(User.username))
+    return list({row.id: Person._make(row) for row in rows}.values())  # once each, in name order
 
 
 def task_assigned(session: Session, task: TaskRow, request: ServiceRequest, now: datetime,
@@ -98,8 +114,8 @@ def escalated(session: Session, request: ServiceRequest, level: str, what: str, 
               now: datetime) -> list[str]:
     """An SLA level was reached: an in-app notice for each recipient who is a user here; the recipients who want
     the email (a user who switched escalation emails off is left out)."""
-    users = {u.email: u for u in session.scalars(select(User).where(User.email.in_(recipients), User.is_active))
-             .unique()} if recipients else {}
+    users = {u.email: u for u in (Person._make(row) for row in session.execute(_people().where(
+        User.email.in_(recipients))))} if recipients else {}
     for user in users.values():
         _notice(session, user, key=f"sla-{request.id}-{level}-{user.id}", kind=f"sla_{level}",
                 text=f"{what}: {request.number} {request.title}", request=request, task_uuid=None, now=now)
