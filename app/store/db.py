@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Engine, Table, create_engine, event, inspect
+from sqlalchemy import Connection, DateTime, Engine, Table, create_engine, event, inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, MappedColumn, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import NullPool, QueuePool
@@ -40,6 +40,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+_READ_FIRST = "rf_read_first"
+READ_FIRST: dict[str, Any] = {_READ_FIRST: True}
+
+
+def reading(session: Session) -> Connection:
+    """The session's connection for a transaction that reads first: on SQLite a deferred BEGIN, which takes no
+    lock (WAL readers never wait for a writer), where every other transaction takes the write lock at BEGIN
+    (IMMEDIATE) so writers queue instead of failing. Such a transaction must not write: to write after reading, end
+    it (`session.rollback()`) and take `session.connection()` again, which begins an ordinary one. No effect on
+    PostgreSQL."""
+    return session.connection(execution_options=READ_FIRST)
+
+
 def make_engine(url: str, *, pool: dict[str, Any] | None = None, **kwargs: Any) -> Engine:
     """Create the engine; SQLite gets WAL, a busy timeout and immediate transactions so writers queue cleanly.
 
@@ -67,7 +80,7 @@ def make_engine(url: str, *, pool: dict[str, Any] | None = None, **kwargs: Any) 
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_FIRST) else "BEGIN IMMEDIATE")
 
         return engine
     options: dict[str, Any] = {"pool_pre_ping": True, **(pool or {})}

@@ -18,7 +18,7 @@ from app.domain.permissions import Identity, may_create_service_tokens, may_mana
 from app.errors import AppError, FieldError, Forbidden, InvalidData, NotFound
 from app.services.context import Context
 from app.store import audit
-from app.store.db import table_of
+from app.store.db import reading, table_of
 from app.store.models import ApiToken, Membership, ProviderGroup, Role, User
 
 TOKEN_PREFIX = "rf_"
@@ -171,8 +171,7 @@ def authenticate(services: Context, secret: str) -> Bearer:
     """Who a bearer token acts as; TokenRefused (401) when it signs nobody in."""
     now = services.clock.now()
     with services.uow() as uow:
-        connection = uow.session.connection()
-        rows = connection.execute(_BEARER, {"token_hash": token_hash(secret)}).all()
+        rows = reading(uow.session).execute(_BEARER, {"token_hash": token_hash(secret)}).all()
         if not rows:
             raise TokenRefused("unknown API token")
         row = rows[0]
@@ -186,7 +185,8 @@ def authenticate(services: Context, secret: str) -> Bearer:
                             frozenset((r.role, r.group) for r in rows if r.role is not None), row.time_zone)
         bearer = Bearer(identity, row.name, row.id)
         if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
-            connection.execute(_USED, {"token_id": row.id, "used": now})
+            uow.session.rollback()  # the read took no lock; the write begins its own transaction
+            uow.session.connection().execute(_USED, {"token_id": row.id, "used": now})
             uow.commit()
         return bearer
 

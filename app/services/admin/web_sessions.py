@@ -17,7 +17,7 @@ from app.domain.permissions import Identity
 from app.errors import NotFound
 from app.services.context import Context
 from app.store import audit
-from app.store.db import table_of
+from app.store.db import reading, table_of
 from app.store.models import Membership, ProviderGroup, Role, User, WebSession
 
 # last_seen_at is written at most this often (a write per page view would queue every reader behind SQLite's lock).
@@ -76,8 +76,7 @@ def resume(services: Context, token: str) -> Identity:
     now = services.clock.now()
     lifetime = Lifetime.from_settings(services.settings)
     with services.uow() as uow:
-        connection = uow.session.connection()
-        rows = connection.execute(_SIGNED_IN, {"token_hash": token_hash(token)}).all()
+        rows = reading(uow.session).execute(_SIGNED_IN, {"token_hash": token_hash(token)}).all()
         if not rows or rows[0].ended_at is not None:
             raise SessionEnded("You were signed out. Sign in again.")
         row = rows[0]
@@ -85,13 +84,15 @@ def resume(services: Context, token: str) -> Identity:
                   EXPIRED if now - row.created_at > lifetime.longest else
                   IDLE if now - row.last_seen_at > lifetime.idle else None)
         if reason is not None or row.user_id is None:
-            connection.execute(_ENDED, {"session_id": row.id, "ended": now, "reason": reason})
+            uow.session.rollback()  # the read took no lock; the write begins its own transaction
+            uow.session.connection().execute(_ENDED, {"session_id": row.id, "ended": now, "reason": reason})
             uow.commit()
             raise SessionEnded(_why(reason, lifetime))
         identity = Identity(row.username, row.full_name, row.email,
                             frozenset((r.role, r.group) for r in rows if r.role is not None), row.time_zone)
         if now - row.last_seen_at >= TOUCH_EVERY:
-            connection.execute(_SEEN, {"session_id": row.id, "seen": now})
+            uow.session.rollback()
+            uow.session.connection().execute(_SEEN, {"session_id": row.id, "seen": now})
             uow.commit()
         return identity
 
