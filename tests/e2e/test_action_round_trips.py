@@ -46,11 +46,11 @@ def test_a_task_form_post_is_one_commit_and_reads_no_definition_after_the_first(
         answer = maria.post(f"/tasks/{second.task_uuid}", FORM)
     assert answer.status_code == 302
     assert seen["commits"] == 1  # the completion; the sign-in check only reads
-    # every statement counted (SQLite's BEGIN of the sign-in read and BEGIN IMMEDIATE of the completion included): the sign-in check is one read, the audit rows
-    # and the instance save are prebuilt Core statements, the task is not read again after the lock (20 on PostgreSQL,
-    # 21 with SQLite's second BEGIN IMMEDIATE); assigning the
-    # specialist adds their notice and email (5: the user, the notice and its key, the outbox row, the template;
-    # the outbox neither looks its key up again nor reads the request the completion holds)
+    # every statement counted (SQLite's BEGIN of the sign-in read and BEGIN IMMEDIATE of the completion included):
+    # the sign-in check is one read, the audit rows and the instance save are prebuilt Core statements, the task is
+    # not read again after the lock (20 on PostgreSQL, 21 on SQLite); assigning the specialist adds their notice and
+    # email (5: the user, the notice and its key, the outbox row, the template; the outbox neither looks its key up
+    # again nor reads the request the completion holds)
     assert len(seen["sql"]) <= 26, seen["sql"]
     assert not [sql for sql in seen["sql"] if "definition_version.spec_json" in sql or
                 "definition_version.files" in sql]
