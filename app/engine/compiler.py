@@ -38,6 +38,7 @@ from app.engine.parse_findings import continued_parse, xsd_findings
 from app.engine.script_host import NOT_EXCEPTIONS
 from app.engine.scripts import ScriptRejected, compile_expression, compile_script
 from app.engine.serialization import spec_json_of
+from app.engine.service_params import Declarations, parameter_findings
 from app.engine.spiff_patches import engine_time
 from app.engine.timer_values import EXAMPLES, normalise_timers
 from app.engine.xml_safety import UnsafeXml, parse_xml
@@ -96,9 +97,10 @@ def _forbidden(source: str, mode: str, names: frozenset[str]) -> list[str]:
 
 class _Checker:
     def __init__(self, locator: _Locator, operators: set[str], lanes: set[str] | None,
-                 forms: dict[str, bytes]) -> None:
+                 forms: dict[str, bytes], parameters: Declarations | None = None) -> None:
         self.locator = locator
         self.operators = operators
+        self.parameters = parameters
         self.lanes = lanes
         self.forms = forms
         self.problems: list[Problem] = []
@@ -206,10 +208,14 @@ class _Checker:
         props = ext.get("properties", {}) or {}
         if isinstance(spec, ServiceTaskMixin):
             operator = getattr(spec, "operation_name", None)
+            params = getattr(spec, "operation_params", None) or {}
             if operator not in self.operators:
                 self.add(element_id, f"service operator {operator!r} has no handler "
                                      f"(known: {', '.join(sorted(self.operators))})")
-            for name, param in (getattr(spec, "operation_params", None) or {}).items():
+            elif self.parameters is not None:
+                for message in parameter_findings(str(operator), params, self.parameters):
+                    self.add(element_id, message)
+            for name, param in params.items():
                 self.expression(element_id, f"parameter {name}", param.get("value"))
         if isinstance(spec, UserTaskMixin):
             self.form(element_id, props.get("formJsonSchemaFilename"), "form", required=True)
@@ -269,8 +275,10 @@ def _graph_findings(locator: _Locator, found: list[Problem]) -> list[Problem]:
 
 
 def compile_bundle(files: dict[str, bytes], *, operators: set[str], lanes: set[str] | None,
-                   forms: dict[str, bytes]) -> CompiledBundle:
-    """Check and compile a bundle; raises DefinitionRejected (listing every problem) when any error is found."""
+                   forms: dict[str, bytes], parameters: Declarations | None = None) -> CompiledBundle:
+    """Check and compile a bundle; raises DefinitionRejected (listing every problem) when any error is found.
+    `parameters` declares each operator's parameters (handlers/parameters.py): given, service tasks are checked
+    against it."""
     problems: list[Problem] = []
     timer_findings: list[Problem] = []
     locator = _Locator()
@@ -321,7 +329,7 @@ def compile_bundle(files: dict[str, bytes], *, operators: set[str], lanes: set[s
         message = f"the engine could not build process {main}: {err}"
         raise DefinitionRejected([Problem(file="", message=message)]) from None
 
-    checker = _Checker(locator, operators, lanes, forms)
+    checker = _Checker(locator, operators, lanes, forms, parameters)
     checker.problems.extend(refused + timer_findings)
     checker.timers_reported.update(p.element_id for p in timer_findings)
     checker.problems.extend(_graph_findings(locator, refused))
