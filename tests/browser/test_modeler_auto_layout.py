@@ -1,6 +1,7 @@
 """A version whose BPMN has no diagram interchange (only the process, as files written by hand or by generators
 often are) opens laid out in the embedded modeler (bpmn-auto-layout, in the modeler's bundle), so a process owner can
-edit it and deploy it; the new version carries the layout."""
+edit it and deploy it; the new version carries the layout. And the modeler's live lint holds a service task's
+parameters to the same declaration as the server's deploy check."""
 
 from __future__ import annotations
 
@@ -53,3 +54,33 @@ def olive_identity(services):
     from app.services.admin.auth import authenticate
 
     return authenticate(services, "olive", "demo")
+
+
+def test_the_live_lint_flags_a_service_tasks_parameters_as_the_deploy_check_would(staff):
+    olive = staff("olive")
+    olive.goto("/processes/request_fulfillment/versions/1/edit")
+    olive.get_by_role("tab", name="assistance_request.bpmn").click()
+    box = olive.locator('.modeler-file[data-file="assistance_request.bpmn"]')
+    expect(box.locator(".modeler-canvas[data-ready=true]")).to_be_visible()
+    expect(box.locator(".bjsl-button")).to_contain_text("No Issues")
+    box.locator('.djs-element[data-element-id="take_crm_case"]').first.click()
+    case_id = box.locator(".modeler-properties").get_by_label(re.compile(r"^case_id \(str"))
+    expect(case_id).to_have_value("crm_case_id")
+    case_id.fill("")
+    case_id.press("Tab")
+    expect(box.locator(".bjsl-button")).to_contain_text("1 Error")  # a required parameter without a value
+    case_id.fill("42")
+    case_id.press("Tab")
+    expect(box.locator(".bjsl-button")).to_contain_text("1 Error")  # text expected, a number given
+    olive.get_by_role("button", name="Check").click()
+    expect(olive.get_by_role("alert")).to_contain_text("Refused: 1 error")
+    expect(olive.locator('tr.finding[data-element="take_crm_case"]')).to_contain_text(
+        "parameter 'case_id' of service operator 'crm.take_case' takes text, but its value 42 is a number")
+    box = olive.locator('.modeler-file[data-file="assistance_request.bpmn"]')
+    olive.get_by_role("tab", name=re.compile("assistance_request.bpmn")).click()
+    expect(box.locator(".modeler-canvas[data-ready=true]")).to_be_visible()
+    box.locator('.djs-element[data-element-id="take_crm_case"]').first.click()
+    case_id = box.locator(".modeler-properties").get_by_label(re.compile(r"^case_id \(str"))
+    case_id.fill("crm_case_id")
+    case_id.press("Tab")
+    expect(box.locator(".bjsl-button")).to_contain_text("No Issues")
