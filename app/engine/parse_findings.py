@@ -7,10 +7,11 @@ use). Here
 * `xsd_findings` validates a document against the same schema and returns every error of the log, each located at
   its element;
 * `continued_parse` goes on after the engine's first refusal: on a copy of the documents it sets the refused element
-  aside (a sequence flow gets a placeholder condition, any other element becomes a plain task with the same id and
-  flows; an element refused again is removed) and parses again, up to `MAX_ROUNDS` times. Each refusal is a finding
-  of the original documents (their ids and lines); when the copy finally parses, its specs are returned so the
-  project's own element checks (operators, forms, lanes, scripts, timers) run on everything else too.
+  aside (a sequence flow gets a placeholder condition, an event loses its definition, any other element becomes a
+  plain task; each keeps its id, name and flows) and parses again, up to `MAX_ROUNDS` times; it stops at an element
+  refused again or at a refusal of a whole process. Each refusal is a finding of the original documents (their ids
+  and lines); when the copy finally parses, its specs are returned so the project's own element checks (operators,
+  forms, lanes, scripts, timers) run on everything else too.
 
 The copies are never deployed: a bundle with any of these findings is refused.
 """
@@ -31,6 +32,7 @@ from app.errors import Problem
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 MAX_ROUNDS = 25  # refusals collected after the first, at most
 _KEPT_CHILDREN = {"incoming", "outgoing"}
+_KEPT_ATTRIBUTES = ("id", "name", "attachedToRef", "cancelActivity")
 EngineProblem = Callable[[ValidationException], Problem]
 
 
@@ -72,24 +74,26 @@ def _local(element: etree._Element) -> str:
     return etree.QName(element).localname if isinstance(element.tag, str) else ""
 
 
-def _set_aside(roots: dict[str, etree._Element], element_id: str, times: int) -> bool:
-    """Change the copy so the engine passes the element; False when there is nothing left to try."""
+def _set_aside(roots: dict[str, etree._Element], element_id: str) -> bool:
+    """Change the copy so the engine passes the element; False when it cannot be (it is gone, or it is a process:
+    then the findings stop there rather than guess)."""
     element = _by_id(roots, element_id)
-    if element is None or _local(element) in {"process", "definitions"} or times > 1:
+    parent = element.getparent() if element is not None else None
+    if element is None or parent is None or _local(element) in {"process", "definitions", "subProcess"}:
         return False
-    parent = element.getparent()
-    if parent is None:
-        return False
-    if times == 1:  # refused again as set aside: take it out
-        parent.remove(element)
-        return True
-    if _local(element) == "sequenceFlow":
+    local = _local(element)
+    if local == "sequenceFlow":
         for old in element.findall(f"{{{BPMN_NS}}}conditionExpression"):
             element.remove(old)
         condition = etree.SubElement(element, f"{{{BPMN_NS}}}conditionExpression")
         condition.text = "False"
         return True
-    plain = etree.Element(f"{{{BPMN_NS}}}task", id=element_id, name=element.get("name") or "")
+    # an event stays the same kind of event, without its definition (a start event stays a start); any other
+    # element becomes a plain task; either keeps its id, name and flows
+    plain = etree.Element(element.tag if local.endswith("Event") else f"{{{BPMN_NS}}}task")
+    for key in _KEPT_ATTRIBUTES:
+        if element.get(key) is not None:
+            plain.set(key, element.get(key) or "")
     for child in element:
         if isinstance(child.tag, str) and _local(child) in _KEPT_CHILDREN:
             plain.append(copy.deepcopy(child))
@@ -98,7 +102,7 @@ def _set_aside(roots: dict[str, etree._Element], element_id: str, times: int) ->
 
 
 def _parse(roots: dict[str, etree._Element], dmn_suffix: str, main: str) -> tuple[Any, dict[str, Any]]:
-    parser = SpiffBpmnParser(validator=VALIDATOR)
+    parser = SpiffBpmnParser()  # the documents passed the XSD already; what is set aside keeps them valid
     for name, root in sorted(roots.items()):
         if name.endswith(dmn_suffix):
             parser.add_dmn_xml(copy.deepcopy(root), filename=name)
@@ -112,24 +116,22 @@ def continued_parse(roots: dict[str, etree._Element], main: str, first: Validati
     """The engine's refusals after `first` (see the module's docstring); `roots` are left unchanged."""
     work = {name: copy.deepcopy(root) for name, root in roots.items()}
     out = Continued()
-    tried: dict[str, int] = {}
+    seen: set[str] = set()
     err: ValidationException | None = first
     for _ in range(MAX_ROUNDS + 1):
         if err is None:
             return out
         element_id = str(err.id or "")
-        times = tried.get(element_id, 0)
-        if not element_id or not _set_aside(work, element_id, times):
-            return out
-        tried[element_id] = times + 1
+        if not element_id or element_id in seen or not _set_aside(work, element_id):
+            return out  # refused again as set aside, or nothing to set aside: stop rather than guess
+        seen.add(element_id)
         try:
             out.spec, out.subprocess_specs = _parse(work, dmn_suffix, main)
             err = None
         except ValidationException as again:
             err = again
-            if str(again.id or "") not in tried:
+            if str(again.id or "") not in seen:
                 out.problems.append(as_problem(again))
         except Exception:  # noqa: BLE001 - setting an element aside can break the copy in other ways: stop here
             return out
-    return out
     return out

@@ -81,6 +81,22 @@ def test_rf_check_lists_every_independent_error_of_a_file(rf, tmp_path: Path):
     assert '[send_notice] “Send notice”: service operator' in listed and "[flow_right]" in listed
 
 
+def test_an_element_the_engine_cannot_run_is_listed_with_every_other_error(rf, tmp_path: Path):
+    text = several_errors().replace('<bpmn:intermediateCatchEvent id="cool_off" name="Three days later">',
+                                    '<bpmn:complexGateway id="cool_off" name="Three days later">')
+    text = text.replace("</bpmn:intermediateCatchEvent>", "</bpmn:complexGateway>")
+    start = text.index('<bpmn:timerEventDefinition id="cool_off_timer">')
+    end = text.index("</bpmn:timerEventDefinition>") + len("</bpmn:timerEventDefinition>")
+    text = text[:start] + text[end:]
+    path = tmp_path / "unsupported.bpmn"
+    path.write_text(text)
+    details = rf.fails("check", str(path), "--json").json()["details"]
+    first, *rest = details
+    assert (first["element_id"], first["line"]) == ("cool_off", line_of(text, 'id="cool_off"'))
+    assert "a complex gateway cannot be run by this engine" in first["message"]
+    assert {d["element_id"] for d in rest} == set(expected_several(text)), details
+
+
 def test_rf_check_lists_every_schema_error_of_a_file(rf, tmp_path: Path):
     text = two_schema_errors()
     path = tmp_path / "schema.bpmn"
