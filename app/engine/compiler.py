@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -33,9 +34,11 @@ from app.domain.form_rules import rule_problems
 from app.engine.bpmn_lint import endless_script_loops, lint
 from app.engine.findings_text import Context, translate, xsd_element
 from app.engine.main_process import main_process
+from app.engine.parse_findings import continued_parse, xsd_findings
 from app.engine.script_host import NOT_EXCEPTIONS
 from app.engine.scripts import ScriptRejected, compile_expression, compile_script
 from app.engine.serialization import spec_json_of
+from app.engine.service_params import Declarations, parameter_findings
 from app.engine.spiff_patches import engine_time
 from app.engine.timer_values import EXAMPLES, normalise_timers
 from app.engine.xml_safety import UnsafeXml, parse_xml
@@ -94,9 +97,10 @@ def _forbidden(source: str, mode: str, names: frozenset[str]) -> list[str]:
 
 class _Checker:
     def __init__(self, locator: _Locator, operators: set[str], lanes: set[str] | None,
-                 forms: dict[str, bytes]) -> None:
+                 forms: dict[str, bytes], parameters: Declarations | None = None) -> None:
         self.locator = locator
         self.operators = operators
+        self.parameters = parameters
         self.lanes = lanes
         self.forms = forms
         self.problems: list[Problem] = []
@@ -204,10 +208,14 @@ class _Checker:
         props = ext.get("properties", {}) or {}
         if isinstance(spec, ServiceTaskMixin):
             operator = getattr(spec, "operation_name", None)
+            params = getattr(spec, "operation_params", None) or {}
             if operator not in self.operators:
                 self.add(element_id, f"service operator {operator!r} has no handler "
                                      f"(known: {', '.join(sorted(self.operators))})")
-            for name, param in (getattr(spec, "operation_params", None) or {}).items():
+            elif self.parameters is not None:
+                for message in parameter_findings(str(operator), params, self.parameters):
+                    self.add(element_id, message)
+            for name, param in params.items():
                 self.expression(element_id, f"parameter {name}", param.get("value"))
         if isinstance(spec, UserTaskMixin):
             self.form(element_id, props.get("formJsonSchemaFilename"), "form", required=True)
@@ -257,9 +265,20 @@ def _engine_problem(file: str, root: etree._Element | None, err: ValidationExcep
     return Problem(file=file, line=line, element_id=err.id or "", message=message, name=err.name or "")
 
 
+def _graph_findings(locator: _Locator, found: list[Problem]) -> list[Problem]:
+    """The sequence-flow checks (`bpmn_lint`) of the documents that could be read, except a finding that names an
+    element already refused (the engine's finding about a flow says the same as the gateway's about its flows)."""
+    flagged = {p.element_id for p in found if p.element_id}
+    graph = lint({n: r for n, r in locator.roots.items() if not n.endswith(DMN_SUFFIX)})
+    return [p for p in graph if p.element_id not in flagged
+            and not any(re.search(rf"(?<![\w.-]){re.escape(i)}(?![\w.-])", p.message) for i in flagged)]
+
+
 def compile_bundle(files: dict[str, bytes], *, operators: set[str], lanes: set[str] | None,
-                   forms: dict[str, bytes]) -> CompiledBundle:
-    """Check and compile a bundle; raises DefinitionRejected (listing every problem) when any error is found."""
+                   forms: dict[str, bytes], parameters: Declarations | None = None) -> CompiledBundle:
+    """Check and compile a bundle; raises DefinitionRejected (listing every problem) when any error is found.
+    `parameters` declares each operator's parameters (handlers/parameters.py): given, service tasks are checked
+    against it."""
     problems: list[Problem] = []
     timer_findings: list[Problem] = []
     locator = _Locator()
@@ -279,39 +298,48 @@ def compile_bundle(files: dict[str, bytes], *, operators: set[str], lanes: set[s
             else:
                 timer_findings += [_element_problem(name, f.element, f.message) for f in normalise_timers(root)]
                 parser.add_bpmn_xml(root, filename=name)
-        except ValidationException as err:
-            problems.append(_engine_problem(name, root, err))
+        except ValidationException as err:  # the schema's log has every error of the file, not just this one
+            every = [] if name.endswith(DMN_SUFFIX) else xsd_findings(root, name, _engine_problem)
+            problems += every or [_engine_problem(name, root, err)]
         except Exception as err:  # noqa: BLE001 - hostile or odd files must give a finding, not a crash
             problems.append(Problem(file=name, message=f"could not be read as BPMN/DMN: {err}"))
     if problems:
-        raise DefinitionRejected(problems + timer_findings)
+        raise DefinitionRejected(problems + timer_findings + _graph_findings(locator, problems))
 
     process_ids = parser.get_process_ids()
     main, why = main_process(locator.roots, process_ids)
     if main is None:
-        raise DefinitionRejected(why)
+        raise DefinitionRejected(why + timer_findings + _graph_findings(locator, why))
+    refused: list[Problem] = []
     try:
         spec = parser.get_spec(main)
         subprocess_specs = parser.get_subprocess_specs(main)
-    except ValidationException as err:
-        file = locator.find(err.id)[0] if err.id else err.file_name
-        raise DefinitionRejected([_engine_problem(file or err.file_name or "", locator.roots.get(file or ""), err)]
-                                 + timer_findings) from None
+    except ValidationException as err:  # the engine stops at the first element it refuses: parse on past it
+        def located(found: ValidationException) -> Problem:
+            file = (locator.find(found.id)[0] if found.id else "") or found.file_name or ""
+            return _engine_problem(file, locator.roots.get(file), found)
+
+        refused = [located(err)]
+        more = continued_parse(locator.roots, main, err, dmn_suffix=DMN_SUFFIX, as_problem=located)
+        refused += more.problems
+        if more.spec is None:
+            raise DefinitionRejected(refused + timer_findings + _graph_findings(locator, refused)) from None
+        spec, subprocess_specs = more.spec, more.subprocess_specs
     except Exception as err:  # noqa: BLE001
         message = f"the engine could not build process {main}: {err}"
         raise DefinitionRejected([Problem(file="", message=message)]) from None
 
-    checker = _Checker(locator, operators, lanes, forms)
-    checker.problems.extend(timer_findings)
+    checker = _Checker(locator, operators, lanes, forms, parameters)
+    checker.problems.extend(refused + timer_findings)
     checker.timers_reported.update(p.element_id for p in timer_findings)
-    checker.problems.extend(lint({n: r for n, r in locator.roots.items() if not n.endswith(DMN_SUFFIX)}))
+    checker.problems.extend(_graph_findings(locator, refused))
     for process in [spec, *subprocess_specs.values()]:
         for task_spec in process.task_specs.values():
             checker.task_spec(task_spec)
             if isinstance(task_spec, ServiceTaskMixin):
                 task_spec.manual = True  # the worker runs service tasks, never the engine step loop
     errors = [p for p in checker.problems if p.severity == "error"]
-    if errors:
+    if errors or refused:
         raise DefinitionRejected(checker.problems)
     return CompiledBundle(process_id=main, spec_json=spec_json_of(spec, subprocess_specs),
                           process_ids=sorted(process_ids), forms=sorted(checker.used_forms),

@@ -2,7 +2,8 @@
  * bundle, built from web/modeler), with a properties panel on the right for what this engine reads (forms, roles,
  * operators, conditions, timers) and live lint with our deploy rules. On "Check" or "Deploy" each modeler's saveXML() goes back into the file's textarea and
  * the form posts as usual (CSRF token included), so the server runs the same checks as an upload. Without
- * JavaScript the textareas themselves are the editor. Elements with findings from the last check are outlined. */
+ * JavaScript the textareas themselves are the editor. Elements with findings from the last check are outlined. A file
+ * without diagram interchange is laid out automatically (bpmn-auto-layout, in the bundle) before it opens. */
 (function () {
   "use strict";
 
@@ -70,7 +71,19 @@
                   modeler: window.RfModeler.create(canvasEl, panelEl, panelData) };
     entries.push(entry);
     tab.addEventListener("click", function () { select(entry); });
-    entry.modeler.importXML(source.value.replace(/^\n/, "")).then(function () {
+    var xml = source.value.replace(/^\n/, "");
+    // a file without diagram interchange is laid out first (bpmn-auto-layout); Check or Deploy saves that layout
+    var opened = window.RfModeler.undrawn(xml)
+      ? window.RfModeler.layout(xml).then(function (laid) {
+        entry.laidOut = true;
+        canvasEl.setAttribute("data-laid-out", "true");
+        box.insertBefore(el("p", { "class": "diagram-status note", role: "status" },
+          file + " had no diagram layout, so it was laid out automatically; Check or Deploy saves this layout with " +
+          "the file. Lanes are not drawn: their tasks stay in them."), work);
+        return laid;
+      })
+      : Promise.resolve(xml);
+    opened.then(function (ready) { return entry.modeler.importXML(ready); }).then(function () {
       entry.ready = true;
       var canvas = entry.modeler.get("canvas");
       var registry = entry.modeler.get("elementRegistry");

@@ -10,8 +10,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from app.domain.permissions import PROCESS_OWNERS
-from app.errors import DefinitionRejected, Problem
-from app.services.definitions import current, insights, modeler
+from app.errors import DefinitionRejected, InvalidData, Problem
+from app.services.definitions import current, insights, modeler, what_if
 from app.services.definitions import versions as processes
 from app.web.auth import require_role
 from app.web.context import identity, services
@@ -65,17 +65,24 @@ def _deployed(outcome: processes.Outcome) -> Response:
 @owner_only
 def deploy() -> Any:
     if request.method == "GET":
-        return render_template("processes_deploy.html", outcome=None, action="")
+        return render_template("processes_deploy.html", outcome=None, action="", replay=what_if.LAST)
     action = "deploy" if request.form.get("action") == "deploy" else "check"
     files, problems = _uploaded()
+    raw = request.form.get("what_if")
+    replay = what_if.LAST
+    try:
+        replay = what_if.count(raw)
+    except InvalidData as err:
+        if action == "check":
+            problems.append(Problem(file="", message=str(err)))
     if problems:
         outcome = processes.Outcome(False, problems, status=422)
     else:
-        outcome = processes.submit(services(), identity(), files, deploy=action == "deploy")
+        outcome = processes.submit(services(), identity(), files, deploy=action == "deploy", replay=replay)
     if outcome.ok and action == "deploy":
         return _deployed(outcome)
     return render_template("processes_deploy.html", outcome=outcome, action=action,
-                           uploaded=sorted(files)), outcome.status
+                           uploaded=sorted(files), replay=raw if raw is not None else replay), outcome.status
 
 
 @bp.get("/<process_id>")

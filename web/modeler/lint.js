@@ -1,6 +1,40 @@
 /* Some of the deploy check's rules as a bpmnlint plugin ("rf"), so the modeler flags as you draw what Check would
  * refuse; the server's check stays the authority. The rules read the page's data (forms, roles, operators). */
-import { businessObject, extensionOf, operatorOf, propertyValue } from "./extensions.js";
+import { businessObject, extensionOf, operatorOf, parametersOf, propertyValue } from "./extensions.js";
+
+var KINDS = { str: "text", float: "a number", bool: "True or False" };
+
+/* What a parameter's value is when it is a literal (the server's check reads literals the same way); null for an
+ * expression, which is only known when the task runs. */
+function literalKind(value) {
+  if (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(value)) { return "a number"; }
+  if (value === "True" || value === "False") { return "True or False"; }
+  if (/^("[^"\\]*"|'[^'\\]*')$/.test(value)) { return "text"; }
+  return null;
+}
+
+/* The service task's parameters against its operator's declaration (handlers/parameters.py, as the server's
+ * deploy check reads it): each message, empty when all is well. */
+function parameterProblems(operatorId, specs, given) {
+  var problems = [];
+  var byName = {};
+  given.forEach(function (p) { byName[p.id] = p; });
+  specs.forEach(function (spec) {
+    var value = byName[spec.name] ? String(byName[spec.name].value || "").trim() : "";
+    if (spec.required && !value) {
+      problems.push("parameter " + spec.name + " (" + spec.type + ") is required");
+    }
+    var kind = value ? literalKind(value) : null;
+    if (kind && KINDS[spec.type] && kind !== KINDS[spec.type]) {
+      problems.push("parameter " + spec.name + " takes " + KINDS[spec.type] + ", but " + value + " is " + kind);
+    }
+  });
+  var known = specs.map(function (spec) { return spec.name; });
+  given.forEach(function (p) {
+    if (known.indexOf(p.id) < 0) { problems.push(operatorId + " takes no parameter " + p.id); }
+  });
+  return problems;
+}
 
 function laneOf(node) {
   var process = node.$parent;
@@ -53,6 +87,17 @@ function rules(data) {
         } else if (!data.operators[operator.id]) {
           reporter.report(node.id, "unknown service operator " + operator.id);
         }
+      } };
+    },
+    "service-parameters": function () {
+      return { check: function (node, reporter) {
+        if (!node.$instanceOf("bpmn:ServiceTask")) { return; }
+        var operator = operatorOf(node);
+        var specs = operator && operator.id ? data.operators[operator.id] : null;
+        if (!specs || !specs.length) { return; }
+        parameterProblems(operator.id, specs, parametersOf(operator)).forEach(function (message) {
+          reporter.report(node.id, message);
+        });
       } };
     }
   };

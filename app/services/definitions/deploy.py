@@ -20,6 +20,7 @@ from app.services.context import Context
 from app.services.definitions import version_cache
 from app.store import audit
 from app.store.models import CurrentVersion, DefinitionVersion, Role
+from handlers.parameters import PARAMETERS
 
 MODEL_SUFFIXES = (".bpmn", ".dmn")
 MAX_BUNDLE_BYTES = 10 * 1024 * 1024
@@ -100,7 +101,7 @@ def check(services: Context, files: dict[str, bytes]) -> CompiledBundle:
         lanes = set()
     lanes = lanes or {lane for _, _, lane in ROLES if lane}
     return compile_bundle(models, operators=set(services.handlers), lanes=lanes,
-                          forms=_forms_available(services, files))
+                          forms=_forms_available(services, files), parameters=PARAMETERS)
 
 
 def deploy(services: Context, files: dict[str, bytes], actor: str) -> DeployResult:
@@ -110,7 +111,8 @@ def deploy(services: Context, files: dict[str, bytes], actor: str) -> DeployResu
     forms = _forms_available(services, files)
     with services.uow() as uow:
         lanes = {lane for lane in uow.session.scalars(select(Role.lane)) if lane}
-        compiled = compile_bundle(models, operators=set(services.handlers), lanes=lanes, forms=forms)
+        compiled = compile_bundle(models, operators=set(services.handlers), lanes=lanes, forms=forms,
+                                  parameters=PARAMETERS)
         stored = _as_text({**models, **{name: forms[name] for name in compiled.forms}})
         sha = hashlib.sha256(json.dumps(stored, sort_keys=True).encode()).hexdigest()
         existing = uow.session.scalars(select(DefinitionVersion).where(

@@ -266,8 +266,10 @@ def _flagged_diagrams(files: dict[str, bytes], problems: list[Problem]) -> list[
     return diagrams
 
 
-def submit(services: Context, identity: Identity, files: dict[str, bytes], *, deploy: bool) -> Outcome:
-    """Check (deploy=False, stores nothing) or deploy a bundle; findings come back instead of an exception."""
+def submit(services: Context, identity: Identity, files: dict[str, bytes], *, deploy: bool,
+           replay: int | None = what_if.LAST) -> Outcome:
+    """Check (deploy=False, stores nothing) or deploy a bundle; findings come back instead of an exception. A check
+    that passes replays the last `replay` finished requests of the current version through it (None: none)."""
     require_owner(identity)
     size = sum(len(d) for d in files.values())
     if size > definitions.MAX_BUNDLE_BYTES:
@@ -287,11 +289,12 @@ def submit(services: Context, identity: Identity, files: dict[str, bytes], *, de
     except DefinitionRejected as err:
         return Outcome(False, err.problems, status=422, diagrams=_flagged_diagrams(files, err.problems))
     return Outcome(True, bundle.warnings, bundle.process_id, diagrams=_flagged_diagrams(files, bundle.warnings),
-                   what_if=what_if.compare(services, bundle.process_id, bundle.spec_json))
+                   what_if=None if replay is None else what_if.compare(services, bundle.process_id, bundle.spec_json,
+                                                                       replay))
 
 
 def submit_upload(services: Context, identity: Identity, uploads: list[tuple[str, bytes]], *,
-                  deploy: bool) -> Outcome:
+                  deploy: bool, replay: int | None = what_if.LAST) -> Outcome:
     """Check or deploy uploaded files as sent (name as the client gave it, content): each name is reduced to the
     file's own name and refused when odd or sent twice; then `submit`. An upload without a name is skipped."""
     require_owner(identity)
@@ -310,7 +313,7 @@ def submit_upload(services: Context, identity: Identity, uploads: list[tuple[str
         files[name] = data
     if problems:
         return Outcome(False, problems, status=422)
-    return submit(services, identity, files, deploy=deploy)
+    return submit(services, identity, files, deploy=deploy, replay=replay)
 
 
 def version_bpmn(services: Context, identity: Identity, process_id: str, version: int,
@@ -337,7 +340,7 @@ def version_files(services: Context, identity: Identity, process_id: str, versio
 
 
 def submit_edit(services: Context, identity: Identity, process_id: str, version: int,
-                edited: dict[str, str], *, deploy: bool) -> Outcome:
+                edited: dict[str, str], *, deploy: bool, replay: int | None = what_if.LAST) -> Outcome:
     """A version's files with some BPMN files replaced by edited XML, checked or deployed like an upload."""
     base = version_files(services, identity, process_id, version)
     unknown = sorted(set(edited) - {n for n in base if n.endswith(".bpmn")})
@@ -345,4 +348,4 @@ def submit_edit(services: Context, identity: Identity, process_id: str, version:
         return Outcome(False, [Problem(file=n, message=f"is not a BPMN file of {process_id} version {version}")
                                for n in unknown], status=422)
     files = {name: text.encode("utf-8") for name, text in {**base, **edited}.items()}
-    return submit(services, identity, files, deploy=deploy)
+    return submit(services, identity, files, deploy=deploy, replay=replay)

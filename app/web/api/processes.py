@@ -5,7 +5,7 @@ requests start on. The same services and checks as the *Processes* pages and `rf
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from flask import Response
@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from app.services.definitions import current
 from app.services.definitions import versions as processes
 from app.services.definitions.deploy import MAX_VERSION
+from app.services.definitions.what_if import MOST as WHAT_IF_MOST
 from app.web.api.common import (
     ERRORS,
     SECURITY,
@@ -121,9 +122,50 @@ class Bundle(BaseModel):
                                                  "name is reduced to the file's own name and may appear once")
 
 
+class CheckQuery(BaseModel):
+    what_if: int | None = Field(None, ge=1, le=WHAT_IF_MOST, description=(
+        f"Replay the last N (1-{WHAT_IF_MOST}) finished requests of the process's current version through the "
+        "bundle and report each one's outcome and recorded times in `what_if`; omitted: no replay"))
+
+
+class WhatIfRequest(BaseModel):
+    request: str = Field(description="The request's number")
+    outcome: Literal["same", "other_path", "fails", "waits"] = Field(description=(
+        "same: the same path; other_path: it finishes through other elements; fails: a recorded step cannot "
+        "happen on the new version; waits: its recorded inputs run out before the end (a new task, say)"))
+    detail: str = Field(description="From which step it goes another way, where it fails, where it would wait")
+    recorded: list[str] = Field(description="The path it took on the current version (element names)")
+    replayed: list[str] = Field(description="Its path on the new version, as far as the replay got")
+    took_hours: float | None = Field(description="On the current version: from its start to its last recorded step")
+    kept_hours: float | None = Field(description=(
+        "The recorded time at the elements its new path still passes (a user task: ready to completed; a service "
+        "task or timer: the step before it to it): what the recorded work would take on the new version"))
+    dropped_hours: float | None = Field(description="The recorded time at elements its new path no longer passes "
+                                                    "(skipped, or gone from the new version)")
+    new_elements: list[str] = Field(description="Elements its new path passes for the first time; no time was ever "
+                                                "recorded there, so none is estimated")
+
+
+class WhatIfCounts(BaseModel):
+    same: int
+    other_path: int
+    fails: int
+    waits: int
+
+
+class WhatIf(BaseModel):
+    version: int = Field(description="The current version whose finished requests were replayed")
+    asked: int = Field(description="How many were asked for (fewer are replayed when fewer have finished)")
+    counts: WhatIfCounts
+    requests: list[WhatIfRequest] = Field(description="The most recently finished first")
+
+
 class Checked(BaseModel):
     process_id: str
     findings: list[Finding] = Field(description="Warnings (a bundle with an error is refused instead)")
+    what_if: WhatIf | None = Field(None, description=(
+        "With `?what_if=N`: the last N finished requests of the current version replayed through the bundle; null "
+        "when not asked for or when the process has no deployed version yet"))
 
 
 class Deployed(BaseModel):
@@ -199,12 +241,16 @@ def read_bpmn(path: VersionPath, query: BpmnQuery) -> Response:
          description="Runs every deploy check (XML safety, XSD, the engine's parse, handlers, forms, lanes, "
                      "restricted scripts, timers, the flows) and stores nothing, like `rf check`. Passing: 200 with "
                      "the warnings. Refused: 422 (413 over 10 MB) problem details whose `errors` name each problem "
-                     "and whose `findings` locate them.")
-def check(form: Bundle) -> tuple[dict[str, Any], int]:
-    outcome = processes.submit_upload(services(), caller(), _uploads(form), deploy=False)
+                     "and whose `findings` locate them. With `?what_if=N` (1-200) a passing bundle is also tried "
+                     "on the last N finished requests of the current version, with their recorded data and times: "
+                     "`what_if` says per request whether it takes the same path, another one (from which step), "
+                     "fails or would wait, how long it took, and the recorded time still and no longer on its path.")
+def check(form: Bundle, query: CheckQuery) -> tuple[dict[str, Any], int]:
+    outcome = processes.submit_upload(services(), caller(), _uploads(form), deploy=False, replay=query.what_if)
     if not outcome.ok:
         raise outcome.rejected()
-    return respond(Checked(process_id=outcome.process_id, findings=[finding(p) for p in outcome.problems]))
+    return respond(Checked(process_id=outcome.process_id, findings=[finding(p) for p in outcome.problems],
+                           what_if=WhatIf(**outcome.what_if) if outcome.what_if is not None else None))
 
 
 @bp.post("/processes", summary="Deploy a bundle as a new version",
