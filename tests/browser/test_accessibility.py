@@ -127,19 +127,22 @@ def pages_of(s: Seeded) -> dict[str, list[tuple[str, str | None]]]:
     }
 
 
-def phone_pages_of(s: Seeded) -> dict[str | None, list[str]]:
+def phone_pages_of(s: Seeded) -> dict[str | None, list[tuple[str, str | None]]]:
+    """A few key pages at 390 px wide (None: signed out)."""
     n = s.numbers
-    return {None: ["/login"],
-            "maria": ["/", "/inbox?queue=groups", f"/requests/{n['assigned']}", "/requests?q=printer", "/requests/new",
-                      "/schedule", "/reports/fulfilment"],
-            "sam": [f"/tasks/{s.task}", "/notifications"],
-            "adam": ["/admin/users"],
-            "olive": ["/processes/request_fulfillment/versions/1"]}
+    return {None: [("/login", None)],
+            "maria": [("/", None), ("/inbox?queue=groups", None), (f"/requests/{n['assigned']}", DIAGRAM),
+                      ("/requests?q=printer", None), ("/requests/new", None), ("/schedule", None),
+                      ("/reports/fulfilment", None)],
+            "sam": [(f"/tasks/{s.task}", None), ("/notifications", None)],
+            "adam": [("/admin/users", None)],
+            "olive": [("/processes/request_fulfillment/versions/1", ".rf-diagrams " + DIAGRAM)]}
 
 
 def axe_violations(page: Page) -> list[dict[str, Any]]:
-    """The serious and critical violations on the page as it is now, its folded sections opened."""
-    page.wait_for_load_state("networkidle")
+    """The serious and critical violations on the page as it is now (loaded, and whatever its scripts fetch shown:
+    `visit` waits for that), its folded sections opened."""
+    page.wait_for_load_state("load")
     page.evaluate(OPEN_FOLDED)
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         assert AXE.exists(), "no node_modules/axe-core: `npm ci` (make install) installs it"
@@ -242,8 +245,8 @@ def test_no_page_has_a_serious_or_critical_accessibility_violation(seeded, brows
         page.context.close()
     for who, paths in phone_pages_of(seeded).items():
         page = check.page(who, PHONE)
-        for path in paths:
-            check.visit(page, who, path)
+        for path, ready in paths:
+            check.visit(page, who, path, ready)
         page.context.close()
 
     assert not check.failures, (f"{len(check.failures)} of {len(check.checked)} pages have serious or critical "
