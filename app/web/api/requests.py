@@ -72,7 +72,7 @@ class RequestQuery(BaseModel):
                                                             "requester email, CRM case or staff notes")
     group: str | None = Field(None, max_length=64)
     type: RequestType | None = None
-    status: Literal["scheduled", "open", "closed"] | None = None
+    status: Literal["scheduled", "open", "closed", "cancelled"] | None = None
     priority: Priority | None = None
     created_from: date | None = None
     created_to: date | None = None
