@@ -5,6 +5,7 @@ rests at *Wait on the 60 day schedule* (bpmn/request_fulfillment.bpmn) with the 
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -14,6 +15,8 @@ from app.domain.permissions import OPERATOR
 from app.errors import Conflict, Forbidden
 from app.services.admin import auth
 from app.services.audit import replay
+from app.services.definitions import current
+from app.services.definitions import deploy as definitions
 from app.services.reports import schedule as schedules
 from app.services.requests import schedule_queue as queue
 from app.services.tasks import actions as tasks
@@ -21,6 +24,7 @@ from app.services.tasks.inbox import InboxFilters, inbox
 from app.store.models import AuditEvent, ProcessInstance, ServiceRequest, TaskRow
 from tests.conftest import START, day
 from tests.driver import Driver
+from tests.instance_states import bundled
 
 MONDAY = START.date() - timedelta(days=START.date().weekday())
 WORK_PLAN = {"work_plan": "Build the SFTP drop", "estimated_hours": 24, "planned_start": day(7),
@@ -146,3 +150,38 @@ def test_routine_enhancements_still_skip_discovery_and_the_schedule_wait(drive, 
     with services.uow() as uow:
         assert uow.session.scalars(select(TaskRow.bpmn_id).where(TaskRow.request_number == number)).all() == [
             "draw_up_work_plan"]
+
+
+def without_the_schedule_wait(files: dict[str, bytes]) -> dict[str, bytes]:
+    """The bundled process as it was before the wait: Discovery flows straight into the scheduling merge."""
+    text = files["request_fulfillment.bpmn"].decode()
+    for pattern in (r'\s*<bpmn:lane id="request_fulfillment_lane_service_provider".*?</bpmn:lane>',
+                    r'\s*<bpmn:userTask id="wait_on_schedule".*?</bpmn:userTask>',
+                    r'\s*<bpmn:sequenceFlow id="flow_wait_on_schedule_to_scheduling_merge"[^>]*/>',
+                    r'\s*<bpmndi:BPMNShape id="wait_on_schedule_di".*?</bpmndi:BPMNShape>',
+                    r'\s*<bpmndi:BPMNShape id="request_fulfillment_lane_service_provider_di".*?</bpmndi:BPMNShape>',
+                    r'\s*<bpmndi:BPMNEdge id="flow_wait_on_schedule_to_scheduling_merge_di".*?</bpmndi:BPMNEdge>'):
+        text, count = re.subn(pattern, "", text, count=1, flags=re.S)
+        assert count == 1, pattern
+    text = text.replace('targetRef="wait_on_schedule"', 'targetRef="scheduling_merge"')
+    text = text.replace("flow_wait_on_schedule_to_scheduling_merge", "flow_discovery_to_wait_on_schedule")
+    assert 'id="wait_on_schedule"' not in text and '"wait_on_schedule"' not in text
+    return {**files, "request_fulfillment.bpmn": text.encode()}
+
+
+def test_a_request_on_a_version_without_the_wait_goes_on_after_discovery_while_new_ones_wait(drive, services):
+    v1 = definitions.deploy(services, bundled(), "olive")  # the bundled process, as `rf init` deployed it
+    assert not v1.created and v1.version == 1
+    older = definitions.deploy(services, without_the_schedule_wait(bundled()), "olive")
+    assert older.created and older.current_version == older.version == 2
+    on_older = through_discovery(drive, "On the version without the wait")
+    current.make_current(services, "olive", "request_fulfillment", 1)
+    on_newer = through_discovery(drive, "On the version with the wait")
+
+    assert (drive.show(on_older)["status"], drive.open_bpmn_ids(on_older)) == ("open", ["draw_up_work_plan"])
+    assert drive.show(on_older)["definition"]["version"] == 2
+    assert (drive.show(on_newer)["status"], drive.open_bpmn_ids(on_newer)) == ("scheduled", ["wait_on_schedule"])
+    drive.complete(on_older, "draw_up_work_plan", "pete", WORK_PLAN)
+    drive.work()
+    assert drive.open_bpmn_ids(on_older) == ["fulfil_enhancement_request"]
+    assert replay.replay_request(services, on_older, reader=OPERATOR).identical
