@@ -144,3 +144,5 @@ def test_the_request_and_schedule_pages_offer_cancel_with_a_confirmation_to_mana
     again = maria.get(f"/schedule/{number}/cancel")
     assert again.status_code == 302  # not waiting any more: back to the request, nothing done
     assert len(cancelled_events(services, number)) == 1
+    page = maria.get(f"/requests/{number}").get_data(as_text=True)
+    assert "maria cancelled the request: Withdrawn by the agency" in page and "Cancel it…" not in page

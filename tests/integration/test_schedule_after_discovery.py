@@ -25,6 +25,7 @@ from app.store.models import AuditEvent, ProcessInstance, ServiceRequest, TaskRo
 from tests.conftest import START, day
 from tests.driver import Driver
 from tests.instance_states import bundled
+from tests.web import WebUser
 
 MONDAY = START.date() - timedelta(days=START.date().weekday())
 WORK_PLAN = {"work_plan": "Build the SFTP drop", "estimated_hours": 24, "planned_start": day(7),
@@ -84,6 +85,9 @@ def test_after_discovery_the_request_waits_on_the_schedule_with_its_sla_clock_pa
     assert [(w.start, [(q.number, q.may_pull, q.may_replan) for q in w.requests]) for w in plan.queue] == [
         (MONDAY, [(number, True, True)])]
     assert number not in [r.number for r in plan.rows]
+    page = WebUser(services, "pete").get(f"/requests/{number}").get_data(as_text=True)
+    assert f"Waits on the 60 day schedule after Discovery, planned for the week of {MONDAY.isoformat()}" in page
+    assert "the request is waiting on the 60 day schedule" in page  # the SLA clock's section
 
 
 def test_the_wait_is_nobodys_inbox_work_only_a_pull_completes_it(drive, services):
