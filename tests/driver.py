@@ -10,7 +10,8 @@ from app.bootstrap import Services
 from app.clock import FixedClock
 from app.domain.permissions import OPERATOR
 from app.services import worker
-from app.services.requests import intake, queries
+from app.services.admin import auth
+from app.services.requests import intake, queries, schedule_queue
 from app.services.tasks import actions as tasks
 from app.store.models import TaskRow
 
@@ -22,6 +23,9 @@ REQUEST = {
     "provider_group": "network",
     "priority": "high",
 }
+
+
+SCHEDULE_WAIT = "wait_on_schedule"  # after Discovery (bpmn/request_fulfillment.bpmn): a pull completes it
 
 
 class Driver:
@@ -43,7 +47,14 @@ class Driver:
         return rows[0]
 
     def complete(self, number: str, bpmn_id: str, user: str, data: dict[str, Any]) -> None:
+        if bpmn_id == SCHEDULE_WAIT:  # nobody's inbox work: pulling the request from the schedule completes it
+            self.open_task(number, bpmn_id)
+            self.pull(number, user)
+            return
         tasks.complete(self.services, self.open_task(number, bpmn_id).task_uuid, user, data)
+
+    def pull(self, number: str, user: str) -> schedule_queue.Pulled:
+        return schedule_queue.pull(self.services, auth.load_identity(self.services, user), number)
 
     def work(self) -> worker.WorkerPass:
         return worker.run_once(self.services, now=self.clock.now())

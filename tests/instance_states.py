@@ -72,7 +72,8 @@ DISCOVERY_NEW = Path("non-routine request for a new service", "enhancement", {
     "document_customer_need": ("carla", [{"need_summary": "SFTP drop for vendors", "customer_is_current": True,
                                           "new_service": True}]),
     "prepare_proposal": ("pete", [{"proposal_summary": "Managed SFTP", "estimated_cost": 4200,
-                                   "po_number": "PO-2026-0042"}])}, {"routine": False})
+                                   "po_number": "PO-2026-0042"}]),
+    "wait_on_schedule": ("pete", [{}])}, {"routine": False})  # pete pulls it from the schedule
 DISCOVERY_EXISTING = Path("non-routine request for an existing service", "enhancement", {
     **DISCOVERY_NEW.answers,
     "document_customer_need": ("carla", [{"need_summary": "More SFTP space", "customer_is_current": True,
@@ -112,7 +113,7 @@ STATES = [
     *[State(NOT_CHARGEABLE, target) for target in ("notify_customer_of_fulfilment", CLOSED)],
     *[State(DISCOVERY_NEW, target) for target in (
         "document_customer_need", "prepare_proposal", "attach_proposal_to_crm_case", "start_asd_service",
-        "draw_up_work_plan")],
+        "wait_on_schedule", "draw_up_work_plan")],
     State(DISCOVERY_EXISTING, "attach_proposal_to_crm_case"),
     State(DISCOVERY_EXISTING, "draw_up_work_plan"),
 ]

@@ -29,6 +29,7 @@ TEMPLATE_OF_KIND = {
     "rfc_fulfilled": "rfc_fulfilled",
     "sla_warning": "sla_escalation", "sla_breach": "sla_escalation", "escalation": "sla_escalation",
     "task_assigned": "task_assigned", "billing_forwarded": "billing_forwarded",
+    "customer_replied": "customer_replied",
 }
 
 

@@ -90,6 +90,11 @@ def may_pull_scheduled(identity: Identity, group: str, planned_week: date | None
     return identity.has_role(SERVICE_PROVIDER, group) and (planned_week is None or planned_week <= this_week)
 
 
+def may_cancel_scheduled(identity: Identity, group: str) -> bool:
+    """Cancel a request of `group` that waits on its 60 day schedule (with a reason): the group's managers."""
+    return identity.has_role(MANAGER, group)
+
+
 def sees_every_group(identity: Identity) -> bool:
     return identity.holds_any(ALL_GROUP_READERS)
 

@@ -37,7 +37,8 @@ class HumanTask:
     documentation: str | None
     assignee_variable: str | None
     data: dict[str, Any]
-    pauses_sla: bool = False  # property slaClock = paused: the request waits on the customer
+    pauses_sla: bool = False  # property slaClock = paused: the request waits on the customer (or the schedule)
+    waits_on: str | None = None  # property waitsOn (e.g. "schedule"): completed from outside the inbox
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ def _human_task(task: Any) -> HumanTask:
         instructions=ext.get("instructionsForEndUser"), documentation=spec.documentation,
         assignee_variable=props.get("assigneeVariable"), data=dict(task.data),
         pauses_sla=str(props.get("slaClock", "")).strip().lower() == "paused",
+        waits_on=str(props["waitsOn"]).strip().lower() or None if props.get("waitsOn") else None,
     )
 
 

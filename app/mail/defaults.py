@@ -67,6 +67,17 @@ DEFAULTS: dict[str, Template] = {
                    "{% if due_at %}<p>It is due {{ due_at }}.</p>{% endif %}\n"
                    "<p>Open it in your Request Fulfillment inbox.</p>",
                    _STAFF_SIGNATURE_HTML, "<p>Hello {{ recipient_name }},</p>")),
+    "customer_replied": Template(
+        subject="{{ customer_name or 'The customer' }} replied: {{ request_number }}",
+        text=("Hello {{ recipient_name }},\n\n{{ customer_name or 'The customer' }} answered the question on request "
+              "{{ request_number }} (\"{{ title }}\", {{ agency }}):\n\n{{ message }}\n\n"
+              "The task \"{{ task_name }}\" is back in your Request Fulfillment inbox"
+              "{% if due_at %}, due {{ due_at }}{% endif %}; the SLA clock runs again.\n\n" + _STAFF_SIGNATURE_TEXT),
+        html=_html("<p>{{ customer_name or 'The customer' }} answered the question on request {{ request_number }} "
+                   "(“{{ title }}”, {{ agency }}):</p>\n" + _MESSAGE_HTML + "\n<p>The task <strong>{{ task_name }}"
+                   "</strong> is back in your Request Fulfillment inbox{% if due_at %}, due {{ due_at }}{% endif %}; "
+                   "the SLA clock runs again.</p>",
+                   _STAFF_SIGNATURE_HTML, "<p>Hello {{ recipient_name }},</p>")),
     "billing_forwarded": Template(
         subject="Billing case to initiate: {{ request_number }}",
         text=("Hello {{ recipient_name }},\n\nRequest {{ request_number }} (\"{{ title }}\", {{ agency }}) is "

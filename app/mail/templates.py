@@ -68,6 +68,13 @@ VARIABLES: dict[str, tuple[Variable, ...]] = {
         Variable("due_at", "when the task is due, in the installation's time zone (may be empty)",
                  "Thu 3 Dec 2026, 17:00 CST"),
     ),
+    "customer_replied": _COMMON + _STAFF + (
+        Variable("customer_name", "the requester's name (may be empty)", "Ann Example"),
+        Variable("message", "the customer's reply, without the quoted message below it",
+                 "The field office in Tulsa, please."),
+        Variable("due_at", "when the task is due, in the installation's time zone (may be empty)",
+                 "Thu 3 Dec 2026, 17:00 CST"),
+    ),
     "billing_forwarded": _COMMON + _STAFF,
 }
 
@@ -77,6 +84,7 @@ NAMES: dict[str, str] = {
     "rfc_fulfilled": "Customer: Request for Change fulfilled",
     "sla_escalation": "Staff: SLA escalation (warning or breach)",
     "task_assigned": "Staff: a task assigned to you",
+    "customer_replied": "Staff: the customer replied to your question",
     "billing_forwarded": "Staff: a billing case forwarded to you (CAR)",
 }
 assert set(NAMES) == set(VARIABLES) == set(DEFAULTS)

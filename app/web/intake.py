@@ -8,10 +8,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from markupsafe import Markup
 
 from app.domain.measures import NO_PLAN_LIMIT_DAYS
-from app.domain.permissions import REQUEST_LOGGERS, may_pull_crm
+from app.domain.permissions import REQUEST_LOGGERS, may_cancel_scheduled, may_pull_crm
 from app.domain.vocabulary import PRIORITIES, new_request_form
 from app.errors import InvalidData
 from app.services.reports import schedule as schedules
+from app.services.requests import cancellation, queries
 from app.services.requests import crm_queue as intake
 from app.services.requests import schedule_queue as queue
 from app.web.context import identity, services
@@ -104,3 +105,28 @@ def replan(ref: str) -> Any:
     planned = queue.replan(services(), identity(), ref, request.form.get("week", ""))
     flash(f"{planned.number} planned for the week of {planned.week:%d %b %Y}.", "ok")
     return redirect(url_for("intake.schedule", group=request.form.get("group") or None))
+
+
+@bp.route("/schedule/<ref>/cancel", methods=["GET", "POST"])
+def cancel_scheduled(ref: str) -> Any:
+    """Cancel a request waiting on the schedule: a confirmation page asks for the reason, its form cancels."""
+    shown = queries.show_request(services(), ref, reader=identity())  # need-to-know: 404 for anyone else
+    if not may_cancel_scheduled(identity(), shown["provider_group"]):
+        abort(403, description=f"Only a manager of {shown['provider_group']} cancels a request waiting on its "
+                               "60 day schedule.")
+    if shown["status"] != "scheduled":
+        flash(f"{shown['number']} is not waiting on the schedule any more (it is {shown['status']}); nothing was "
+              "cancelled.", "warn")
+        return redirect(url_for("pages.request_page", ref=shown["number"]))
+    reason, error = "", ""
+    if request.method == "POST":
+        reason = request.form.get("reason", "")
+        try:
+            number = cancellation.cancel_scheduled(services(), identity(), ref, reason)
+        except InvalidData as err:
+            error = "; ".join(e.message for e in err.errors) or str(err)
+        else:
+            flash(f"{number} cancelled and taken off the 60 day schedule; the customer is told why.", "ok")
+            return redirect(url_for("pages.request_page", ref=number))
+    return render_template("cancel_scheduled.html", r=shown, reason=reason, error=error,
+                           max_reason=cancellation.CANCEL_REASON_MAX), 422 if error else 200

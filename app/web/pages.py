@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, g, render_template
 
 from app.bootstrap import Services
 from app.domain.attachment_rules import ALLOWED_EXTENSIONS
-from app.domain.permissions import may_add_to_request
+from app.domain.permissions import may_add_to_request, may_cancel_scheduled
 from app.services.audit import events as audit_views
 from app.services.requests import attachments, diagram, notes, queries, story
 from app.services.requests import dashboard as overview
@@ -42,7 +42,8 @@ def render_request(shown: dict[str, Any], **more: Any) -> str:
                     "attachments": attachments.attachments_of(services(), shown["number"], g.identity),
                     "may_add": may_add_to_request(g.identity, shown["provider_group"]),
                     "max_mb": services().settings.attachment_max_bytes / 1048576, "accept": ACCEPT}
-    return render_template("request.html", r=shown, data=data, conversation=conversation,
+    may_cancel = shown["status"] == "scheduled" and may_cancel_scheduled(g.identity, shown["provider_group"])
+    return render_template("request.html", r=shown, data=data, conversation=conversation, may_cancel=may_cancel,
                            extras=diagram.request_page_extras(services(), shown, reader=g.identity), **more)
 
 

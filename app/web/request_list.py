@@ -24,7 +24,7 @@ Q_MAX = 1000  # longer text is refused; shorter is cut into at most a dozen word
 SORT_LABELS = {"relevance": "Best match", "newest": "Newest first", "oldest": "Oldest first",
                "due": "Due soonest", "priority": "Priority"}
 SLA_LABELS = {"on_time": "On time", "warning": "At risk (75% used)", "breached": "Breached",
-              "paused": "Paused (waiting on the customer)"}
+              "paused": "Paused (waiting on the customer or the schedule)"}
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,9 @@ OPERATIONS: dict[str, Rule] = {
     "POST /api/v1/requests/{ref}/plan": Rule(NETWORK_PLANNERS, targets={"ref": "scheduled_request"},
                                              body=lambda server: {"week": day(7)},
                                              why="SCHEDULE_PLANNERS of network (manager, service provider)"),
+    "POST /api/v1/requests/{ref}/cancel": Rule(MANAGERS, targets={"ref": "scheduled_request"},
+                                               body={"reason": "The agency withdrew it"},
+                                               why="may_cancel_scheduled: network's managers"),
     # notes and attachments (app/services/requests/notes.py, attachments.py: may_read_request, may_add_to_request)
     "GET /api/v1/requests/{ref}/notes": Rule(NETWORK_READERS, why="need-to-know, as reading the request"),
     "POST /api/v1/requests/{ref}/notes": Rule(NETWORK_MEMBERS_AND_ADMINS, body={"body": "Called the agency back."},

@@ -92,6 +92,9 @@ def test_a_chargeable_enhancement_is_billed_and_recorded_in_the_asd_through_the_
     step(pete, number, "prepare_proposal",
          {"proposal_summary": "Managed SFTP", "estimated_cost": 4200, "po_number": "PO-2026-0042"})
     drive.work()
+    assert pete.get(f"/api/v1/requests/{number}").get_json()["status"] == "scheduled"  # on the 60 day schedule
+    pulled = pete.post(f"/api/v1/requests/{number}/pull", {})
+    assert pulled.status_code == 200, pulled.get_json()
     step(pete, number, "draw_up_work_plan", {"work_plan": "Managed SFTP for vendors", "estimated_hours": 16,
                                              "planned_start": day(1), "planned_finish": day(17)})
     drive.work()

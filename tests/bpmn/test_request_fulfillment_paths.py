@@ -171,8 +171,12 @@ def test_non_routine_request_goes_through_discovery_before_scheduling(drive, ser
     assert "PO-2026-0042" in note.note
     [asd] = records(services, AsdService, request_number=number)
     assert asd.status == "proposed"
-    assert drive.open_bpmn_ids(number) == ["draw_up_work_plan"]  # awaits scheduling like any enhancement
-    assert "discovery" in drive.show(number)["path"]
+    shown = drive.show(number)  # after Discovery it waits on the 60 day schedule like a routine enhancement
+    assert (shown["status"], drive.open_bpmn_ids(number)) == ("scheduled", ["wait_on_schedule"])
+    assert "discovery" in shown["path"] and shown["sla"]["state"] == "paused"
+    drive.pull(number, "pete")  # from the schedule, into the same process's enhancement branch
+    assert drive.open_bpmn_ids(number) == ["draw_up_work_plan"]
+    assert drive.show(number)["status"] == "open"
 
 
 def test_sla_breach_escalates_once_without_cancelling_the_work(drive, services, clock, mailbox):

@@ -155,3 +155,27 @@ def test_a_timer_value_is_checked_for_its_kind_as_it_is_typed(staff):
     expect(panel).to_contain_text("is an ISO 8601 duration, but this is a date timer")
     panel.get_by_label("Timer", exact=True).select_option("timeDuration")
     expect(panel).to_contain_text("passes the deploy check")
+
+
+def test_the_schedule_wait_is_shown_and_set_in_the_panel_beside_the_sla_pause(staff):
+    olive = staff("olive")
+    box = _open(olive, "request_fulfillment.bpmn")
+    panel = _select(box, "wait_on_schedule")
+    schedule_wait = panel.get_by_label("Waits on the 60 day schedule (completed by a pull)")
+    expect(schedule_wait).to_be_checked()
+    expect(panel.get_by_label("Pauses the SLA clock (waits on the customer)")).to_be_checked()
+    schedule_wait.uncheck()  # it would become inbox work of the Service Provider lane
+
+    def saved_properties() -> dict[str, str]:
+        olive.get_by_role("button", name="Check").click()
+        expect(olive.get_by_role("status").first).to_contain_text("Check passed")
+        saved = etree.fromstring(olive.locator('.modeler-file[data-file="request_fulfillment.bpmn"] '
+                                               "textarea.bpmn-source").input_value().encode())
+        return {p.get("name"): p.get("value") for p in saved.iterfind(
+            ".//bpmn:userTask[@id='wait_on_schedule']//spiffworkflow:property", NS)}
+
+    assert saved_properties() == {"formJsonSchemaFilename": "wait_on_schedule.schema.json",
+                                  "formUiSchemaFilename": "wait_on_schedule.uischema.json", "slaClock": "paused"}
+    panel = _select(box, "wait_on_schedule")
+    panel.get_by_label("Waits on the 60 day schedule (completed by a pull)").check()
+    assert saved_properties()["waitsOn"] == "schedule"

@@ -37,11 +37,13 @@ def _sqlite_only(settings):
 
 
 def log_request(page: Page, *, kind: str, title: str, agency: str, requester: str, email: str, group: str,
-                priority: str, description: str = "") -> str:
+                priority: str, description: str = "", routine: bool = True) -> str:
     """Log a request on the New request page; returns its number (from the request page it lands on)."""
     page.get_by_role("navigation", name="Main").get_by_role("link", name="New request").click()
     expect(page.get_by_role("heading", name="Log a new request")).to_be_visible()
     page.get_by_role("radio", name=kind).check()
+    if not routine:
+        labelled(page, "Routine request").uncheck()
     labelled(page, "Title").fill(title)
     if description:
         labelled(page, "Description").fill(description)
@@ -327,6 +329,48 @@ def test_chargeable_enhancement_with_a_failed_test_is_reworked_billed_and_closed
     message = email_to(mailbox, "walt@wildlife.example", f"Request for Change {number} fulfilled: {title}")
     assert notice in text_of(message)
     assert_not_in_inbox(sam, number)
+
+
+def test_non_routine_enhancement_goes_through_discovery_then_waits_on_the_schedule_until_pulled(staff):
+    title = "SFTP drop for the agency's vendors"
+    carla = staff("carla")
+    number = log_request(carla, kind="Enhancement Request", title=title, agency="Oklahoma Tax Commission",
+                         requester="Vera Vendor", email="vera@tax.example", group="apps", priority="medium",
+                         routine=False)
+    expect(carla.get_by_test_id("scheduled")).to_have_count(0)  # Discovery first: it starts at once
+
+    # Discovery: the CAR documents the need, the service provider prepares the proposal (the worker notes it on the
+    # CRM case); then the request waits on the 60 day schedule, which is nobody's inbox work.
+    open_task(carla, number, "Document the customer need")
+    labelled(carla, "Customer need").fill("Vendors need to drop monthly files for the agency.")
+    labelled(carla, "Current OMES customer").check()
+    submit(carla, "Document the customer need", number)
+    pete = staff("pete")
+    open_task(pete, number, "Prepare proposal")
+    labelled(pete, "Proposal summary").fill("Managed SFTP with one folder per vendor.")
+    labelled(pete, "Estimated cost (USD)").fill("4200")
+    labelled(pete, "PO number").fill("PO-2026-0042")
+    submit(pete, "Prepare proposal", number)
+    request_page(pete, number)
+    scheduled = reload_until(pete, pete.get_by_test_id("scheduled"))
+    expect(scheduled).to_contain_text("Waiting on the 60 day schedule")
+    expect(pete.get_by_role("main")).to_contain_text("the request is waiting on the 60 day schedule")  # SLA paused
+    assert_not_in_inbox(pete, number)
+
+    # pete pulls it from the schedule: the same process goes on to its work plan, which he lands on.
+    pete.get_by_role("navigation", name="Main").get_by_role("link", name="60 day schedule").click()
+    queued = pete.locator(f'tr[data-queued="{number}"]')
+    expect(queued).to_contain_text("this week")
+    expect(queued.get_by_role("link", name=f"Cancel {number}…")).to_have_count(0)  # a manager's
+    queued.get_by_role("button", name=f"Pull {number}").click()
+    expect(pete.get_by_role("status")).to_contain_text(f"{number} pulled from the schedule")
+    expect(pete.get_by_role("heading", level=1, name="Draw up work plan and estimates")).to_be_visible()
+    request_page(pete, number)
+    expect(pete.get_by_test_id("scheduled")).to_have_count(0)
+    main = pete.get_by_role("main")
+    expect(main).not_to_contain_text("the request is waiting on the 60 day schedule")  # the clock runs again
+    expect(main).to_contain_text("The SLA clock stopped: waiting on the 60 day schedule")  # its timeline
+    expect(main).to_contain_text(re.compile(r"Wait on the 60 day schedule\s+Pulled by\s*pete"))
 
 
 def test_managers_inbox_lists_the_groups_tasks_by_priority_and_keeps_claimed_ones_apart(staff):

@@ -15,6 +15,8 @@ from decimal import Decimal
 
 import pytest
 
+from app.services.admin import auth
+from app.services.requests import schedule_queue
 from app.services.requests import sla_targets as sla
 from app.store import audit
 from app.store.models import AsdService, AuditEvent, BillingCase, CrmCase, CrmNote, Notification, WorkListEntry
@@ -189,9 +191,16 @@ def test_non_routine_request_goes_through_discovery_before_scheduling(rf, servic
     [case] = records(services, CrmCase, CrmCase.case_number == shown["crm_case"]["case"])
     assert note.case_id == case.id and "PO-2026-0042" in note.note and "Managed SFTP" in note.note
     assert [(a["service"], a["status"]) for a in shown["asd_entries"]] == [("Managed SFTP service", "proposed")]
-    assert rf.open_bpmn_ids(number) == ["draw_up_work_plan"]  # then it is scheduled like any enhancement
+    # then it waits on the 60 day schedule like any enhancement, until it is pulled (the schedule page or the API;
+    # `rf` has no pull command, so the service the page calls pulls it here)
+    assert (shown["status"], rf.open_bpmn_ids(number)) == ("scheduled", ["wait_on_schedule"])
     assert shown["path"][:3] == ["request_received", "request_type_gateway", "routine_gateway"]
-    assert "discovery" in shown["path"] and shown["path"].index("discovery") < shown["path"].index("scheduling_merge")
+    assert "discovery" in shown["path"]
+    schedule_queue.pull(services, auth.load_identity(services, "pete"), number)
+    assert rf.open_bpmn_ids(number) == ["draw_up_work_plan"]
+    shown = rf.show(number)
+    assert shown["path"].index("discovery") < shown["path"].index("wait_on_schedule") < shown["path"].index(
+        "scheduling_merge")
 
     rf.complete(number, "draw_up_work_plan", "pete", WORK_PLAN)
     rf.work()
@@ -206,8 +215,8 @@ def test_non_routine_request_goes_through_discovery_before_scheduling(rf, servic
     assert shown["path"] == ["request_received", "request_type_gateway", "routine_gateway", "discovery_started",
                              "document_customer_need", "prepare_proposal", "attach_proposal_to_crm_case",
                              "new_service_gateway", "start_asd_service", "discovery_merge", "discovery_complete",
-                             "discovery", "scheduling_merge", "enhancement_started", "draw_up_work_plan",
-                             "update_work_list", *FULFIL_AND_TEST, "determine_chargeability",
+                             "discovery", "wait_on_schedule", "scheduling_merge", "enhancement_started",
+                             "draw_up_work_plan", "update_work_list", *FULFIL_AND_TEST, "determine_chargeability",
                              "chargeability_gateway", *ENHANCEMENT_TAIL]
     [mail] = mailbox.to("ann@tourism.example")
     assert "Your SFTP drop is ready." in text_of(mail)

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from app.errors import AppError, Conflict
 from app.services import worker
 from app.services.admin import auth
-from app.services.requests import intake, queries, schedule_queue
+from app.services.requests import cancellation, intake, queries, schedule_queue
 from app.services.tasks import actions as tasks
 from app.store import audit
 from app.store.models import AuditEvent, BillingCase, ProcessInstance, ServiceJob, ServiceRequest, TaskRow
@@ -244,4 +244,42 @@ def test_racing_pulls_from_the_schedule_start_one_process(drive, services, racer
                 AuditEvent.request_id == request_id, AuditEvent.event_type == "request_pulled")))
         assert (len(instances), len(pulls)) == (1, 1)
         assert drive.open_bpmn_ids(number) == ["draw_up_work_plan"]
+    assert_chain_intact(services)
+
+
+def test_racing_pulls_and_a_cancel_of_a_request_waiting_after_discovery_do_exactly_one_thing(drive, services):
+    """After Discovery the request waits on the schedule: two pulls and a cancel at once. One of them happens (the
+    same instance carries on, or it is cancelled), every other is a 409, and nothing is half done."""
+    pete, maria = auth.load_identity(services, "pete"), auth.load_identity(services, "maria")
+    winners: set[str] = set()
+    for _ in range(ROUNDS // 2):
+        number = drive.new("enhancement", routine=False, provider_group="apps")
+        drive.complete(number, "document_customer_need", "carla",
+                       {"need_summary": "SFTP drop", "customer_is_current": True, "new_service": False})
+        drive.complete(number, "prepare_proposal", "pete",
+                       {"proposal_summary": "Managed SFTP", "estimated_cost": 10, "po_number": "PO-1"})
+        drive.work()
+        outcomes = run_together(lambda ref=number: schedule_queue.pull(services, pete, ref),
+                                lambda ref=number: schedule_queue.pull(services, maria, ref),
+                                lambda ref=number: cancellation.cancel_scheduled(services, maria, ref, "Withdrawn"))
+        won = [o for o in outcomes if not isinstance(o, BaseException)]
+        lost = [o for o in outcomes if isinstance(o, Conflict)]
+        assert (len(won), len(lost)) == (1, 2), outcomes
+        shown = drive.show(number)
+        with services.uow() as uow:
+            request_id = uow.session.scalar(select(ServiceRequest.id).where(ServiceRequest.number == number))
+            instances = list(uow.session.scalars(select(ProcessInstance.status).where(
+                ProcessInstance.request_id == request_id)))
+            decided = list(uow.session.scalars(select(AuditEvent.event_type).where(
+                AuditEvent.request_id == request_id,
+                AuditEvent.event_type.in_(("request_pulled", "request_cancelled")))))
+        assert len(instances) == 1 and len(decided) == 1
+        if isinstance(won[0], schedule_queue.Pulled):
+            assert (shown["status"], drive.open_bpmn_ids(number)) == ("open", ["draw_up_work_plan"])
+            winners.add("pull")
+        else:
+            assert (shown["status"], instances[0], drive.open_bpmn_ids(number)) == (
+                "cancelled", "cancelled", [])
+            winners.add("cancel")
+    assert winners  # (which one wins is up to the scheduler)
     assert_chain_intact(services)

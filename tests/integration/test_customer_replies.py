@@ -17,8 +17,8 @@ from app.domain import reply_tokens
 from app.domain.permissions import OPERATOR
 from app.run import inbound_mail
 from app.services.audit import replay
-from app.store.models import AuditEvent, InboundMail, TaskRow
-from tests.conftest import free_port
+from app.store.models import AuditEvent, InboundMail, TaskRow, User, UserNotice
+from tests.conftest import free_port, html_of, text_of
 from tests.driver import Driver
 from tests.web import WebUser
 
@@ -117,6 +117,56 @@ def test_an_emailed_reply_completes_the_wait_once_and_the_request_runs_to_its_en
     page = sam.get(f"/requests/{number}").get_data(as_text=True)
     assert "Customer replied by email" in page and "The Tulsa office, please." in page
     assert replay.replay_request(services, number, reader=OPERATOR).as_dict()["identical"]  # from the audit log
+
+
+def notices_of(services, username: str) -> list[UserNotice]:
+    with services.uow() as uow:
+        rows = list(uow.session.scalars(select(UserNotice).join(User).where(User.username == username)
+                                        .order_by(UserNotice.id)))
+        uow.session.expunge_all()
+        return rows
+
+
+def test_the_specialist_is_told_of_the_reply_from_the_editable_template_not_as_a_new_assignment(
+        services, clock, mailbox, inbound):
+    drive, number, question = waiting_on_the_customer(services, clock, mailbox)
+    adam = WebUser(services, "adam")
+    listing = adam.get("/admin/email-templates").get_data(as_text=True)
+    assert "Staff: the customer replied to your question" in listing
+    edited = {"subject": "Reply on {{ request_number }} from {{ customer_name }}",
+              "text": "{{ recipient_name }}: {{ message }} ({{ task_name }})", "html": "<p>{{ message }}</p>"}
+    preview = adam.post("/admin/email-templates/customer_replied", {**edited, "action": "preview"})
+    assert preview.status_code == 200
+    assert "Reply on RF-2026-000042 from Ann Example" in preview.get_data(as_text=True)
+    assert adam.post("/admin/email-templates/customer_replied", {**edited, "action": "save"}).status_code == 302
+    mailbox.messages.clear()
+    before = len(notices_of(services, "sara"))  # assigned the fulfilment and the wait for the reply
+    send(inbound, question["Reply-To"], "Re: VPN", "The Tulsa office, please.", "<reply-9@tourism.example>")
+    drive.work()  # the outbox sends
+    [notice] = notices_of(services, "sara")[before:]  # not "assigned to you" again
+    assert notice.kind == "customer_replied" and notice.text.startswith(f"Ann Agency replied: {number}")
+    [mail] = mailbox.to("sara@omes.example")
+    assert mail["Subject"] == f"Reply on {number} from Ann Agency"
+    assert text_of(mail).strip() == "Sara Specialist: The Tulsa office, please. (Fulfil assistance request)"
+
+
+def test_the_reply_notice_reads_well_by_default_and_a_filed_reply_tells_the_specialist_too(
+        services, clock, mailbox, inbound):
+    drive, number, question = waiting_on_the_customer(services, clock, mailbox)
+    mailbox.messages.clear()
+    before = len(notices_of(services, "sara"))
+    send(inbound, "help@replies.omes.example", "About my VPN", "It is for Tulsa.", "<plain-9@tourism.example>")
+    with services.uow() as uow:
+        [mail_id] = uow.session.scalars(select(InboundMail.id)).all()
+    assert WebUser(services, "maria").post(f"/mail/unfiled/{mail_id}/file", {"request": number}).status_code == 302
+    drive.work()
+    assert [n.kind for n in notices_of(services, "sara")[before:]] == ["customer_replied"]
+    [mail] = mailbox.to("sara@omes.example")
+    assert mail["Subject"] == f"Ann Agency replied: {number}"
+    text = text_of(mail)
+    assert text.startswith("Hello Sara Specialist,") and "It is for Tulsa." in text
+    assert 'The task "Fulfil assistance request" is back in your Request Fulfillment inbox' in text
+    assert "Tulsa" in html_of(mail) and "Request Fulfillment (" in text
 
 
 def test_mail_without_a_valid_token_is_unfiled_and_a_manager_files_it_against_the_request(services, clock, mailbox,

@@ -227,6 +227,7 @@ def test_chargeable_enhancement_through_discovery_notes_the_crm_bills_and_record
     assert (proposed["status"], proposed["service_name"], proposed["live_date"]) == (
         "proposed", "Managed SFTP service", None)
 
+    drive.pull(number, "pete")  # after Discovery it waited on the 60 day schedule
     drive.complete(number, "draw_up_work_plan", "pete", WORK_PLAN)
     drive.work()
     drive.complete(number, "fulfil_enhancement_request", "pete", FULFILMENT)

@@ -208,4 +208,6 @@ def test_a_subprocess_not_entered_yet_runs_on_the_new_version_once_reached(v1):
                                                        "new_service": False})
     state = run_services(v2, step(v2, state, "prepare_proposal", {"proposal_summary": "Portal", "estimated_cost": 10,
                                                                   "po_number": "PO-1"}))
+    assert [t.bpmn_id for t in state.human_tasks] == ["wait_on_schedule"]  # on the 60 day schedule: pulled
+    state = step(v2, state, "wait_on_schedule", {"pulled_by": "pete"})
     assert [(t.bpmn_id, t.name) for t in state.human_tasks] == [("draw_up_work_plan", "Plan the work")]

@@ -98,6 +98,10 @@ VALID = {
         {"specialist": "bob", "assignment_note": "Printer on floor 3\r\nalready restarted twice"},
         {"specialist": "bob", "assignment_note": "Printer on floor 3\nalready restarted twice"},
     ),
+    "wait_on_schedule": (
+        {"pulled_by": "pete", "planned_week": "2026-12-07"},
+        {"pulled_by": "pete", "planned_week": "2026-12-07"},
+    ),
     "await_customer_reply": (
         {"customer_reply": "  The Tulsa office, please.\r\nThanks  "},
         {"customer_reply": "The Tulsa office, please.\nThanks"},

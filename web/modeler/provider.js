@@ -98,6 +98,16 @@ function SlaPause(props) {
   });
 }
 
+function ScheduleWait(props) {
+  var injector = useService("injector");
+  return h(CheckboxEntry, {
+    element: props.element, id: "rf-schedule-wait", label: "Waits on the 60 day schedule (completed by a pull)",
+    description: "Not inbox work: the request waits on its group's schedule until pulled (property waitsOn)",
+    getValue: function () { return propertyValue(props.element, "waitsOn").toLowerCase() === "schedule"; },
+    setValue: function (on) { setProperty(props.element, injector, "waitsOn", on ? "schedule" : ""); }
+  });
+}
+
 function LaneRole(props) {
   var modeling = useService("modeling");
   var element = props.element;
@@ -249,6 +259,7 @@ function entries(element, data) {
       description: "The data field naming the user this task goes to (empty: the lane's role)"
     }));
     list.push(entry("rf-sla-pause", SlaPause));
+    list.push(entry("rf-schedule-wait", ScheduleWait));
   } else if (is(element, "bpmn:Lane")) {
     list.push(entry("rf-lane-role", LaneRole));
   } else if (is(element, "bpmn:ServiceTask")) {

@@ -32,6 +32,9 @@ EVENT_WORDS = {
     "instance_migrated": "Moved to a new process version",
     "incident_data_edited": "Data corrected",
     "request_cancelled": "Request cancelled",
+    "request_scheduled": "On the 60 day schedule",
+    "request_replanned": "Re-planned",
+    "request_pulled": "Pulled from the 60 day schedule",
     "definition_made_current": "Process version made current",
     "crm_case_received": "CRM case feed",
     "crm_case_updated": "CRM case changed in the CRM",
@@ -152,6 +155,13 @@ def describe(event: AuditEvent, names: dict[str, str], task_names: dict[str, str
                                          if kind == "attachment_added" else "")
     elif kind == "customer_reply_received":
         text = f"{p.get('from')} answered “{name}”: {_short(p.get('reply', ''), 300)}"
+    elif kind == "request_scheduled":
+        text = (f"Waits on the 60 day schedule{' after Discovery' if p.get('waiting_at') else ''}, planned for the "
+                f"week of {p.get('planned_week')}")
+    elif kind == "request_replanned":
+        text = f"{event.actor} moved it from the week of {p.get('from_week')} to the week of {p.get('planned_week')}"
+    elif kind == "request_pulled":
+        text = f"{event.actor} pulled it from the 60 day schedule (planned for the week of {p.get('planned_week')})"
     elif kind == "instance_migrated":
         text = f"Moved from {p.get('process_id')} v{p.get('from_version')} to v{p.get('to_version')}"
     else:

@@ -1,4 +1,5 @@
-"""Telling staff about their work: a task assigned to them, a billing case forwarded to them, an SLA escalation.
+"""Telling staff about their work: a task assigned to them, a billing case forwarded to them, the customer's reply
+to their question, an SLA escalation.
 
 Each event writes an in-app notification for each person, and queues an email to those who want it (Preferences),
 both in the transaction of the event itself and keyed so that a retried step never writes either twice.
@@ -6,7 +7,8 @@ both in the transaction of the event itself and keyed so that a retried step nev
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -19,6 +21,7 @@ from app.domain.local_time import moment
 from app.store.models import Membership, ProviderGroup, Role, ServiceRequest, TaskRow, User, UserNotice
 
 BILLING_TASK = "initiate_billing"  # the CAR's task: a billing case forwarded to them
+_REPLY = "customer_reply"  # session.info key: the customer's reply this transaction files (see `replying`)
 _TEXT_MAX = 500
 
 
@@ -102,10 +105,40 @@ def billing_forwarded(session: Session, task: TaskRow, request: ServiceRequest, 
                    values={"task_name": task.name})
 
 
+def customer_replied(session: Session, task: TaskRow, request: ServiceRequest, reply: str, now: datetime) -> None:
+    """The customer's reply completed *Await the customer's reply* and `task` is back with its assignee: tell them,
+    with the reply (the `customer_replied` template; emailed unless they switched assignment emails off)."""
+    for user in _active(session, [task.assignee] if task.assignee else []):
+        key = f"replied-{task.task_uuid}-{user.id}"
+        text = f"{request.requester_name or 'The customer'} replied: {request.number} {request.title}"
+        if _notice(session, user, key=key, kind="customer_replied", text=text, request=request,
+                   task_uuid=task.task_uuid, now=now) and user.email_on_assignment:
+            DbOutbox(session, now).queue(
+                kind="customer_replied", to=[user.email], subject=text,
+                body=f"{text}\n\n{reply}\n\nThe task \"{task.name}\" is back in your Request Fulfillment inbox.",
+                request_number=request.number, key=key,
+                values={"recipient_name": user.full_name, "task_name": task.name, "message": reply,
+                        "due_at": moment(task.due_at, installed().zone) if task.due_at else ""})
+
+
+@contextmanager
+def replying(session: Session, reply: str) -> Iterator[None]:
+    """While the customer's `reply` completes their waiting task in `session`, the task that becomes ready for its
+    assignee is announced as the reply (`customer_replied`), not as a task assigned to them."""
+    session.info[_REPLY] = reply
+    try:
+        yield
+    finally:
+        session.info.pop(_REPLY, None)
+
+
 def new_ready_task(session: Session, task: TaskRow, request: ServiceRequest, now: datetime, actor: str) -> None:
     """A task just became ready (the projection): tell who it concerns."""
+    reply = session.info.get(_REPLY)
     if task.bpmn_id == BILLING_TASK:
         billing_forwarded(session, task, request, now)
+    elif isinstance(reply, str) and task.assignee:  # the customer answered: the work is back with its assignee
+        customer_replied(session, task, request, reply, now)
     elif task.assignee and task.assignee != actor:  # the process handed it to someone else than who acted
         task_assigned(session, task, request, now)
 

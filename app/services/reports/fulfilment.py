@@ -89,11 +89,11 @@ def fulfilment(ctx: ReportContext) -> Report:
         "Requests closed in the period (by their closing date, Oklahoma time).",
         "Time to fulfil: business time from logging to closing, in business days of 9 working hours (08:00–17:00 "
         "Oklahoma time, Monday to Friday, less state holidays), less the business time the SLA clock was paused "
-        "waiting on the customer.",
+        "(waiting on the customer, or on the 60 day schedule after Discovery).",
         "p90: nearest-rank 90th percentile, the value at rank ⌈0.9 × n⌉ of the sorted times (always a real "
         "request's time). Mean with one decimal.",
         "Within target: closed no later than the SLA target (which moves later by the time the request was "
-        "paused waiting on the customer).",
+        "paused waiting on the customer or on the 60 day schedule).",
         "On time against the 60 day plan (enhancements): closed on or before the planned finish of the work plan; "
         "an enhancement closed without a plan counts as not on time.",
     ])

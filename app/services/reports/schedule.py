@@ -14,7 +14,13 @@ from sqlalchemy import select
 
 from app.domain.business_calendar import BusinessCalendar
 from app.domain.measures import LATE, local_date, miss_reason, plan_status, spread_hours
-from app.domain.permissions import Identity, may_plan_schedule, may_pull_scheduled, sees_every_group
+from app.domain.permissions import (
+    Identity,
+    may_cancel_scheduled,
+    may_plan_schedule,
+    may_pull_scheduled,
+    sees_every_group,
+)
 from app.errors import FieldError, Forbidden
 from app.services.context import Context
 from app.services.reports.filters import BadFilter
@@ -69,6 +75,7 @@ class QueuedRequest:
     planned_week: date
     may_pull: bool
     may_replan: bool
+    may_cancel: bool = False  # the group's managers cancel it (with a reason)
 
 
 @dataclass
@@ -173,7 +180,7 @@ def _queue(identity: Identity, scheduled: list[ServiceRequest], this_week: date)
         by_week.setdefault(week, []).append(QueuedRequest(
             r.number or "", r.title, r.agency, group, r.priority, week,
             may_pull=may_plan_schedule(identity, group) and may_pull_scheduled(identity, group, week, this_week),
-            may_replan=may_plan_schedule(identity, group)))
+            may_replan=may_plan_schedule(identity, group), may_cancel=may_cancel_scheduled(identity, group)))
     return [QueueWeek(week, week == this_week, week < this_week, rows) for week, rows in by_week.items()]
 
 

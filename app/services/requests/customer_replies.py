@@ -17,6 +17,7 @@ from app.domain import reply_tokens
 from app.domain.search_terms import normalised
 from app.errors import AppError
 from app.services.context import Context
+from app.services.notices import events as notice_events
 from app.services.tasks.actions import complete_on_behalf
 from app.store import audit, search_index
 from app.store.models import InboundMail, ServiceRequest, TaskRow
@@ -56,7 +57,8 @@ def receive(services: Context, content: bytes, envelope_from: str, envelope_to: 
             task = _waiting_task(s, number)
             if task is None:
                 raise _NotWaiting(f"request {number} is not waiting for the customer's reply")
-            complete_on_behalf(services, s, task.task_uuid, CUSTOMER, {REPLY_FIELD: mail.text})
+            with notice_events.replying(s, mail.text):  # its assignee is told the customer replied
+                complete_on_behalf(services, s, task.task_uuid, CUSTOMER, {REPLY_FIELD: mail.text})
             audit.append(s, actor=CUSTOMER, event_type="customer_reply_received", request_id=task.request_id,
                          now=services.clock.now(), payload={"task": task.task_uuid, "bpmn_id": AWAIT_REPLY,
                                                             "from": mail.mail_from, "message_id": mail.message_id,

@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import engine
 from app.domain.permissions import Identity, may_list_incidents, may_repair_incidents, may_see_incidents
 from app.engine.repair import ServiceInputs
-from app.errors import ExternalSystemError, Forbidden, InvalidData, NotFound
+from app.errors import Forbidden, InvalidData, NotFound
 from app.services import job_failures
 from app.services.context import Context
-from app.services.requests import projection, sla_clock
+from app.services.requests import cancellation, projection
 from app.services.requests.intake import validate
 from app.store import audit
 from app.store.models import (
@@ -32,11 +32,9 @@ from app.store.models import (
     ProcessInstance,
     ServiceJob,
     ServiceRequest,
-    TaskRow,
 )
-from handlers import HandlerError
 
-CANCEL_REASON_MAX = 2000
+CANCEL_REASON_MAX = cancellation.CANCEL_REASON_MAX
 # Keys that name the request rather than describe the work: shown, never edited from an incident.
 IDENTIFIERS = frozenset({"request_number", "request_id", "provider_group", "request_type", "crm_case_id"})
 
@@ -189,11 +187,7 @@ def _acting(session: Session, identity: Identity, job_id: int) -> tuple[ServiceJ
 
 def _locked_instance(session: Session, job: ServiceJob) -> tuple[ProcessInstance, DefinitionVersion]:
     """The incident's instance, locked first as every writer does, and its definition version."""
-    instance = projection.lock_instance(session, job.instance_id)
-    definition = session.get(DefinitionVersion, instance.definition_version_id) if instance else None
-    if instance is None or definition is None:
-        raise NotFound(f"no instance for incident {job.id}")
-    return instance, definition
+    return cancellation.locked_instance(session, job.instance_id)
 
 
 def retry(services: Context, identity: Identity, job_id: int) -> Repair:
@@ -245,44 +239,16 @@ def correct_and_retry(services: Context, identity: Identity, job_id: int, change
 
 def cancel_request(services: Context, identity: Identity, job_id: int, reason: str) -> str:
     """Cancel the request of an incident: the process ends, open tasks and jobs are cancelled, the CRM case is
-    closed as cancelled and the customer is emailed the reason. Returns the request number."""
-    reason = reason.strip()
-    if not reason:
-        raise InvalidData("say why the request is cancelled", [])
-    if len(reason) > CANCEL_REASON_MAX:
-        raise InvalidData(f"the reason is longer than {CANCEL_REASON_MAX} characters", [])
-    validate({"type": "string"}, reason, "the reason")
+    closed as cancelled and the customer is emailed the reason (app/services/requests/cancellation.py). Returns
+    the request number."""
+    reason = cancellation.checked_reason(reason)
     now = services.clock.now()
     with services.uow() as uow:
         session = uow.session
         job, request = _acting(session, identity, job_id)
-        instance, definition = _locked_instance(session, job)
-        state = engine.cancel(definition.spec_json, instance.state_json, now)
-        projection.save_state(session, instance, instance.version, state, now)
-        session.execute(update(ProcessInstance).where(ProcessInstance.id == instance.id).values(status="cancelled"))
-        session.execute(update(TaskRow).where(TaskRow.request_id == request.id, TaskRow.status == "open")
-                        .values(status="cancelled"))
-        session.execute(update(ServiceJob).where(ServiceJob.request_id == request.id,
-                                                 ServiceJob.status.in_(["pending", "incident"]))
-                        .values(status="cancelled", updated_at=now))
-        request.status, request.closed_at = "cancelled", now
-        sla_clock.stop(request)
-        clients = services.clients(session, now)
+        instance = cancellation.locked_instance(session, job.instance_id)
+        cancellation.cancel(services, session, request, instance, reason, identity.username, now,
+                            {"task": job.task_uuid, "bpmn_id": job.bpmn_id})
         number = request.number or str(request.id)
-        if request.crm_case_id:
-            try:
-                clients.crm.close_case(request.crm_case_id, f"Cancelled: {reason}", "cancelled", now,
-                                       f"cancel-{request.id}")
-            except HandlerError as err:  # the CRM is down or refused: nothing is cancelled, the user can try again
-                raise ExternalSystemError(f"the CRM case could not be closed, so the request was not cancelled: "
-                                          f"{err}") from err
-        clients.outbox.queue(
-            kind="cancelled", to=[request.requester_email], subject=f"Request {number} cancelled",
-            body=(f"Your request {number} ({request.title}) has been cancelled.\n\nReason: {reason}\n\n"
-                  "Reply to your provider group if you have questions."),
-            request_number=number, key=f"cancel-{request.id}")
-        audit.append(session, actor=identity.username, event_type="request_cancelled", request_id=request.id,
-                     now=now, payload={"reason": reason, "task": job.task_uuid, "bpmn_id": job.bpmn_id,
-                                       "crm_case": request.crm_case_id})
         uow.commit()
         return number

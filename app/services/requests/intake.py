@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from jsonschema.exceptions import ValidationError
@@ -20,6 +20,7 @@ from app.services.context import Context
 from app.services.definitions import version_cache
 from app.services.requests import projection, sla_clock
 from app.services.requests import sla_targets as sla
+from app.services.requests.schedule_wait import week_of
 from app.store import audit, search_index
 from app.store.models import CrmCase, ProviderGroup, ServiceRequest
 
@@ -143,11 +144,6 @@ def new_request(services: Context, request_type: str, data: dict[str, Any], acto
             start_process(session, request, actor, now)
         uow.commit()
         return request
-
-
-def week_of(day: date) -> date:
-    """The Monday that starts `day`'s ISO week."""
-    return day - timedelta(days=day.weekday())
 
 
 def start_process(session: Session, request: ServiceRequest, actor: str, now: datetime) -> None:

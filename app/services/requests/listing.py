@@ -28,7 +28,7 @@ from app.store import search_index
 from app.store.models import ProviderGroup, ServiceRequest, SlaEscalation
 
 LIMIT_MAX = 200
-STATUSES = ("scheduled", "open", "closed")
+STATUSES = ("scheduled", "open", "closed", "cancelled")
 SORTS = ("relevance", "newest", "oldest", "due", "priority")
 SLA_STATES = ("on_time", "warning", "breached", "paused")
 PRIORITY_RANK = case({"critical": 0, "high": 1, "medium": 2, "low": 3}, value=ServiceRequest.priority, else_=4)

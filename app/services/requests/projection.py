@@ -12,7 +12,7 @@ from app.engine import InstanceState
 from app.errors import Conflict
 from app.observability import request_id as request_ids
 from app.services.notices import events as notice_events
-from app.services.requests import sla_clock
+from app.services.requests import schedule_wait, sla_clock
 from app.store import audit, wakeup
 from app.store.db import table_of
 from app.store.models import ProcessInstance, Role, ServiceJob, ServiceRequest, TaskRow
@@ -78,9 +78,11 @@ def project(session: Session, instance: ProcessInstance, request: ServiceRequest
             continue
         assignee = task.data.get(task.assignee_variable) if task.assignee_variable else None
         roles = lane_roles(session) if roles is None else roles
+        from_schedule = task.waits_on == schedule_wait.SCHEDULE  # the pull completes it, nobody's inbox work
         row = TaskRow(
             task_uuid=task.task_id, instance_id=instance.id, request_id=request.id, bpmn_id=task.bpmn_id,
-            process_id=task.process_id, name=task.name, lane=task.lane, role_code=roles.get(task.lane or ""),
+            process_id=task.process_id, name=task.name, lane=task.lane,
+            role_code=None if from_schedule else roles.get(task.lane or ""),
             provider_group=request.provider_group.code, assignee=assignee if isinstance(assignee, str) else None,
             status="open", completed_by=None, completed_at=None,
             priority=request.priority, due_at=sla_clock.task_due(request), form_schema=task.form_schema,
@@ -91,11 +93,16 @@ def project(session: Session, instance: ProcessInstance, request: ServiceRequest
                      payload={"task": task.task_id, "bpmn_id": task.bpmn_id, "name": task.name, "lane": task.lane,
                               "assignee": assignee})
         notice_events.new_ready_task(session, row, request, now, actor)
+        if from_schedule:
+            schedule_wait.place(session, request, task.bpmn_id, now, actor)
     _project_jobs(session, instance, request, state, now, new)
     for timer in state.fired_timers:
         audit.append(session, actor="timer", event_type="timer_fired", request_id=request.id, now=now,
                      payload={"bpmn_id": timer})
-    sla_clock.sync_pause(session, request, any(task.pauses_sla for task in state.human_tasks), now, actor)
+    pausing = [task for task in state.human_tasks if task.pauses_sla]
+    sla_clock.sync_pause(session, request, bool(pausing), now, actor,
+                         reason=schedule_wait.SCHEDULE_PAUSE_REASON if any(
+                             task.waits_on == schedule_wait.SCHEDULE for task in pausing) else None)
     if state.completed and request.status != "closed":
         request.status, request.closed_at = "closed", now
         sla_clock.stop(request)

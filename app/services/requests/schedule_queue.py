@@ -1,5 +1,7 @@
 """The 60 day schedule as a queue: enhancement requests wait on their provider group's schedule with a planned week
-until a service provider (or a manager) pulls one, which starts its process.
+until a service provider (or a manager) pulls one, which starts its process (a routine request) or completes its
+process's *Wait on the 60 day schedule* after Discovery (a non-routine one, see schedule_wait.py), so the same
+instance carries on into *Fulfil enhancement request*.
 
 - `replan`: the group's managers and service providers move a scheduled request to another week (audited).
 - `pull`: from its planned week on, a service provider of the group pulls it; a manager may pull it earlier. The
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from app.domain.measures import local_date
 from app.domain.permissions import Identity, may_plan_schedule, may_pull_scheduled, may_work_on
@@ -23,8 +26,10 @@ from app.errors import Conflict, FieldError, Forbidden, InvalidData
 from app.services.context import Context
 from app.services.requests import intake, queries
 from app.services.requests import sla_targets as sla
+from app.services.requests.schedule_wait import week_of
+from app.services.tasks.actions import complete_on_behalf
 from app.store import audit
-from app.store.models import ServiceRequest, TaskRow
+from app.store.models import ProcessInstance, ServiceRequest, TaskRow
 
 MAX_WEEKS_AHEAD = 52  # a plan further out than a year is a typing mistake
 _ISO_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -45,7 +50,7 @@ def parse_week(text: str) -> date:
         if match:
             return date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
         if len(text) == 10:
-            return intake.week_of(date.fromisoformat(text))
+            return week_of(date.fromisoformat(text))
     except ValueError:
         pass
     raise InvalidData("the week is not valid", [FieldError("week", f"{text[:40]!r} is not a week (2026-W50) "
@@ -55,7 +60,7 @@ def parse_week(text: str) -> date:
 def this_week(services: Context) -> date:
     with services.uow() as uow:
         calendar = sla.load_calendar(uow.session)
-    return intake.week_of(local_date(services.clock.now(), calendar))
+    return week_of(local_date(services.clock.now(), calendar))
 
 
 def _scheduled(request: ServiceRequest) -> None:
@@ -101,8 +106,21 @@ def replan(services: Context, identity: Identity, ref: str, week_text: str) -> P
     return Planned(number, week)
 
 
+def _schedule_task(session: Session, request: ServiceRequest) -> TaskRow | None:
+    """The open *Wait on the 60 day schedule* of a request whose process waits on the schedule (None: the request has
+    no process yet). Only that task is projected without a role (projection.py)."""
+    if session.scalars(select(ProcessInstance.id).where(ProcessInstance.request_id == request.id)).first() is None:
+        return None
+    task = session.scalars(select(TaskRow).where(TaskRow.request_id == request.id, TaskRow.status == "open",
+                                                 TaskRow.role_code.is_(None))).first()
+    if task is None:
+        raise Conflict(f"{request.number} has a process that does not wait on the schedule; reload the request")
+    return task
+
+
 def pull(services: Context, identity: Identity, ref: str) -> Pulled:
-    """Pull the scheduled request `ref` off the schedule and start its process (the enhancement branch)."""
+    """Pull the scheduled request `ref` off the schedule: start its process (the enhancement branch), or continue the
+    process that waits on the schedule after Discovery."""
     current = this_week(services)
     now = services.clock.now()
     with services.uow() as uow:
@@ -127,7 +145,14 @@ def pull(services: Context, identity: Identity, ref: str) -> Pulled:
         audit.append(s, actor=identity.username, event_type="request_pulled", request_id=request.id, now=now,
                      payload={"request_number": request.number,
                               "planned_week": request.planned_week.isoformat() if request.planned_week else None})
-        intake.start_process(s, request, identity.username, now)
+        waiting = _schedule_task(s, request)
+        if waiting is None:
+            intake.start_process(s, request, identity.username, now)
+        else:
+            data: dict[str, str] = {"pulled_by": identity.username}
+            if request.planned_week:
+                data["planned_week"] = request.planned_week.isoformat()
+            complete_on_behalf(services, s, waiting.task_uuid, identity.username, data)
         number = request.number or ""
         task = s.scalars(select(TaskRow).where(TaskRow.request_id == request.id, TaskRow.status == "open")).first()
         first = task.task_uuid if task and may_work_on(identity, task.role_code, group) else None

@@ -97,15 +97,17 @@ def _next_check(request: ServiceRequest, found: tuple[datetime, datetime], raise
     return due if "breach" not in raised else None
 
 
-def sync_pause(session: Session, request: ServiceRequest, paused: bool, now: datetime, actor: str) -> None:
-    """Pause or resume the clock to match whether a task marked `slaClock = paused` is open (after a projection)."""
+def sync_pause(session: Session, request: ServiceRequest, paused: bool, now: datetime, actor: str,
+               reason: str | None = None) -> None:
+    """Pause or resume the clock to match whether a task marked `slaClock = paused` is open (after a projection);
+    `reason`: what the request waits on (default: the customer)."""
     if request.sla_target_seconds is None or request.status == "closed":
         return
     if paused and request.sla_paused_since is None:
         request.sla_paused_since, request.sla_next_check_at = now, None
         _set_task_due(session, request.id, None)  # no due time while paused: never overdue, sorted last
         audit.append(session, actor=actor, event_type="sla_paused", request_id=request.id, now=now,
-                     payload={"reason": "waiting on the customer"})
+                     payload={"reason": reason or "waiting on the customer"})
     elif not paused and request.sla_paused_since is not None:
         calendar = _calendar(session, request)
         spent = calendar.between(request.sla_paused_since, now)

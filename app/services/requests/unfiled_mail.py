@@ -15,6 +15,7 @@ from app.domain.permissions import ADMIN, MANAGER, Identity, may_add_to_request,
 from app.domain.search_terms import normalised
 from app.errors import Conflict, Forbidden, InvalidData, NotFound
 from app.services.context import Context
+from app.services.notices import events as notice_events
 from app.services.requests.customer_replies import AWAIT_REPLY, REPLY_FIELD
 from app.services.requests.queries import find_request
 from app.services.tasks.actions import complete_on_behalf
@@ -84,7 +85,8 @@ def file(services: Context, mail_id: int, ref: str, who: Identity) -> str:
         task = s.scalars(select(TaskRow).where(TaskRow.request_id == request.id, TaskRow.bpmn_id == AWAIT_REPLY,
                                                TaskRow.status == "open")).first()
         if task is not None:
-            complete_on_behalf(services, s, task.task_uuid, who.username, {REPLY_FIELD: text[:5000]})
+            with notice_events.replying(s, text[:5000]):  # its assignee is told the customer replied
+                complete_on_behalf(services, s, task.task_uuid, who.username, {REPLY_FIELD: text[:5000]})
             done = "completed"
         else:
             s.add(RequestNote(request_id=request.id, author=who.username, author_name=who.full_name,

@@ -34,7 +34,7 @@ class UserNotice(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(120), unique=True)
-    kind: Mapped[str] = mapped_column(String(40))  # task_assigned | billing_forwarded | sla_warning | sla_breach
+    kind: Mapped[str] = mapped_column(String(40))  # task_assigned | billing_forwarded | customer_replied | sla_*
     text: Mapped[str] = mapped_column(String(500))
     request_id: Mapped[int | None] = mapped_column(ForeignKey("service_request.id", ondelete="CASCADE"))
     request_number: Mapped[str | None] = mapped_column(String(32))

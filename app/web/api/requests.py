@@ -41,7 +41,8 @@ class NewRequest(BaseModel):
     schedule: bool = Field(False, description="Put a routine enhancement request on its group's 60 day schedule "
                                               "(status `scheduled`, planned for this week) instead of starting it; "
                                               "a service provider pulls it (`POST /requests/{ref}/pull`). Other "
-                                              "requests start at once either way.")
+                                              "requests start at once either way; a non-routine enhancement waits "
+                                              "on the schedule after Discovery whatever this says.")
 
 
 class RequestSummary(BaseModel):
@@ -72,7 +73,7 @@ class RequestQuery(BaseModel):
                                                             "requester email, CRM case or staff notes")
     group: str | None = Field(None, max_length=64)
     type: RequestType | None = None
-    status: Literal["scheduled", "open", "closed"] | None = None
+    status: Literal["scheduled", "open", "closed", "cancelled"] | None = None
     priority: Priority | None = None
     created_from: date | None = None
     created_to: date | None = None
