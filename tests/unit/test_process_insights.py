@@ -22,14 +22,17 @@ def test_a_completion_waited_since_its_readiness_and_a_service_task_since_the_st
         (7, "task_ready", 3, at(0.5), "assign"),
         (7, "task_completed", 4, at(2.5), "assign"),
         (7, "service_called", 5, at(3), "close_case"),
+        (7, "timer_fired", 6, at(27), "service_live"),
     ])
     assert runs.instances == [7]
     assert runs.steps(0) == [("take_case", "s", 2, microseconds(at(0)), microseconds(at(0.5))),
                              ("assign", "u", 4, microseconds(at(0.5)), microseconds(at(2.5))),
-                             ("close_case", "s", 5, microseconds(at(2.5)), microseconds(at(3)))]
+                             ("close_case", "s", 5, microseconds(at(2.5)), microseconds(at(3))),
+                             ("service_live", "t", 6, microseconds(at(3)), microseconds(at(27)))]
     stats = element_stats(runs)
     assert [(e, s.kind, s.waits) for e, s in sorted(stats.items())] == [
-        ("assign", "user", [2.0]), ("close_case", "service", [0.5]), ("take_case", "service", [0.5])]
+        ("assign", "user", [2.0]), ("close_case", "service", [0.5]), ("service_live", "timer", [24.0]),
+        ("take_case", "service", [0.5])]
 
 
 def test_interleaved_instances_keep_their_own_pairs_and_tasks_never_completed():
