@@ -17,7 +17,8 @@ from app.cli.support import open_services
 EXIT_BROKEN = 3
 
 
-@click.group("audit", help="The audit log: verify its hash chains, record a checkpoint.")
+@click.group("audit", help="The audit log: verify its hash chains, record a checkpoint, rebuild what is derived "
+                           "from it.")
 def audit_group() -> None:
     pass
 
@@ -64,6 +65,16 @@ def checkpoint_cmd(as_json: bool) -> None:
         text = (f"checkpoint #{made.number} at {made.at.isoformat()}: {made.hash} ({made.events} events"
                 f"{'' if made.new else '; nothing new since it'})")
     click.echo(json.dumps(data, indent=2) if as_json else text)
+
+
+@audit_group.command("rebuild-paths", help="Derive the recorded steps of every finished instance (what the insights "
+                                           "of a version read) again from the audit log; the log is only read.")
+@_command
+def rebuild_paths_cmd() -> None:
+    from app.services.definitions import insights
+
+    rebuilt = insights.rebuild_paths(open_services())
+    click.echo(f"rebuilt the recorded steps of {rebuilt} finished instance{'' if rebuilt == 1 else 's'}")
 
 
 @click.command("export", help="Export the audit log as CSV (one row per event) or XES (IEEE 1849-2016, one trace "

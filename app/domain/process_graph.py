@@ -21,7 +21,7 @@ inclusive split is assumed to start all of its branches.
 from __future__ import annotations
 
 from collections import Counter, defaultdict, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -174,6 +174,13 @@ def replay_paths(graph: ProcessGraph, instance_paths: Mapping[int, Sequence[tupl
     alike: dict[tuple[tuple[str, ...], bool], list[int]] = defaultdict(list)
     for instance, path in instance_paths.items():
         alike[(tuple(element for element, _ in path), instance in done)].append(instance)
+    return replay_alike(graph, alike, lambda instance, index: instance_paths[instance][index][1])
+
+
+def replay_alike(graph: ProcessGraph, alike: Mapping[tuple[tuple[str, ...], bool], Sequence[int]],
+                 at: Callable[[int, int], datetime]) -> Replayed:
+    """`replay_paths` for instances already grouped by (recorded elements, finished); `at(instance, index)` is when
+    the instance's `index`th recorded step ended (asked only of the deviating instances)."""
     out = Replayed()
     for (elements, ended), instances in alike.items():
         flows, deviation = _replay(graph, elements, ended)
@@ -183,7 +190,7 @@ def replay_paths(graph: ProcessGraph, instance_paths: Mapping[int, Sequence[tupl
             index, expected = deviation
             for instance in instances:
                 out.deviations[instance] = Deviation(
-                    index, elements[index], instance_paths[instance][index][1],
+                    index, elements[index], at(instance, index),
                     elements[index - 1] if index else None, expected, elements[index] in graph.elements)
     return out
 

@@ -13,7 +13,7 @@ from app.errors import Conflict
 from app.observability import request_id as request_ids
 from app.services.notices import events as notice_events
 from app.services.requests import schedule_wait, sla_clock
-from app.store import audit, wakeup
+from app.store import audit, instance_paths, wakeup
 from app.store.db import table_of
 from app.store.models import ProcessInstance, Role, ServiceJob, ServiceRequest, TaskRow
 
@@ -108,6 +108,7 @@ def project(session: Session, instance: ProcessInstance, request: ServiceRequest
         sla_clock.stop(request)
         audit.append(session, actor=actor, event_type="request_closed", request_id=request.id, now=now,
                      payload={"path": state.path})
+        instance_paths.record(session, request.id)  # its steps for the insights, now that it has taken its last
     session.flush()
 
 

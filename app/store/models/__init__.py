@@ -6,7 +6,14 @@ from app.store.models.calendar import SLA_UNITS, Holiday, HolidayYear, SlaTarget
 from app.store.models.conversation import InboundMail, RequestAttachment, RequestNote
 from app.store.models.external import AsdService, BillingCase, CrmCase, CrmNote, Notification, WorkListEntry
 from app.store.models.notices import EmailTemplate, UserNotice
-from app.store.models.process import CurrentVersion, DefinitionVersion, ProcessInstance, ServiceJob, TaskRow
+from app.store.models.process import (
+    CurrentVersion,
+    DefinitionVersion,
+    InstancePath,
+    ProcessInstance,
+    ServiceJob,
+    TaskRow,
+)
 from app.store.models.reference import Membership, ProviderGroup, Role, User
 from app.store.models.saved_filter import SavedFilter
 from app.store.models.service_request import ESCALATION_LEVELS, ServiceRequest, SlaEscalation
@@ -17,7 +24,8 @@ __all__ = [
     "ApiToken", "IdempotentResponse",
     "AsdService", "AuditChain", "AuditCheckpoint", "AuditCheckpointHead", "AuditEvent", "BillingCase", "CrmCase",
     "CrmNote", "CurrentVersion",
-    "DefinitionVersion", "Membership", "Notification", "ProcessInstance", "ProviderGroup", "Role", "ServiceJob",
+    "DefinitionVersion", "InstancePath", "Membership", "Notification", "ProcessInstance", "ProviderGroup", "Role",
+    "ServiceJob",
     "ServiceRequest", "TaskRow", "User", "WorkListEntry",
     "SLA_UNITS", "Holiday", "HolidayYear", "SlaTarget", "ESCALATION_LEVELS", "SlaEscalation",
     "InstallationSetting", "SignInThrottle", "WebSession", "SavedFilter",

@@ -13,7 +13,9 @@ from app.store.db import Base, UTCDateTime
 
 class AuditEvent(Base):
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_event_chain_position", "chain", "chain_seq", unique=True),)
+    __table_args__ = (Index("ix_audit_event_chain_position", "chain", "chain_seq", unique=True),
+                      # a request's events in the log's order (its history, its replay, what came after a point)
+                      Index("ix_audit_event_request_seq", "request_id", "seq"))
 
     # Global order for display and export: a database sequence on PostgreSQL (no lock), max + 1 on SQLite (whose
     # writers are serialised by BEGIN IMMEDIATE anyway). Gaps are allowed (a rolled-back append uses a number up).
@@ -21,7 +23,7 @@ class AuditEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str] = mapped_column(String(64))
     event_type: Mapped[str] = mapped_column(String(64), index=True)
-    request_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    request_id: Mapped[int | None] = mapped_column(Integer)
     payload: Mapped[dict] = mapped_column(JSON)  # type: ignore[type-arg]
     chain: Mapped[str] = mapped_column(String(64))  # "request:<id>" or "system:<category>"
     chain_seq: Mapped[int] = mapped_column(Integer)  # 1, 2, 3… within the chain

@@ -40,6 +40,10 @@ class CurrentVersion(Base):
 
 class ProcessInstance(Base):
     __tablename__ = "process_instance"
+    # A version's instances started in a period, with their status and request (the insights of a version): the
+    # index covers the query, so the wide rows (their state) are not read.
+    __table_args__ = (Index("ix_process_instance_version_created", "definition_version_id", "created_at", "status",
+                            "request_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("service_request.id"), unique=True)
@@ -51,6 +55,27 @@ class ProcessInstance(Base):
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = stamped_on_insert()
     updated_at: Mapped[datetime] = stamped_on_write()
+
+
+class InstancePath(Base):
+    """A finished instance's recorded steps, derived from its audit events in the transaction that finished it (and
+    for earlier instances by migration 0020): what the insights of a version read instead of the events, one row per
+    instance. Never the source of truth: `app.store.instance_paths.rebuild` derives every row again from the log.
+
+    The columns of `app.domain.process_insights.Run`, one entry per step in the log's order: `path` the BPMN ids (a
+    JSON list: identical paths are identical text), `kinds` one letter per step (u user task, s service task,
+    t timer), `steps` three integers per step separated by spaces (the seq of its audit event, when it became ready
+    and when it was done, in microseconds since the epoch), `open` the user tasks that became ready and were never
+    completed (a JSON list of [BPMN id, ready]; NULL when none)."""
+
+    __tablename__ = "instance_path"
+
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_request.id"), primary_key=True, autoincrement=False)
+    through_seq: Mapped[int] = mapped_column(Integer)  # the request's newest audit event when it was derived
+    path: Mapped[str] = mapped_column(Text)
+    kinds: Mapped[str] = mapped_column(Text)
+    steps: Mapped[str] = mapped_column(Text)
+    open: Mapped[str | None] = mapped_column(Text)
 
 
 class TaskRow(Base):
