@@ -54,7 +54,9 @@
   var previewBox = el("div", { "class": "form-preview-box" });
   var previewTitle = el("h3", { id: "form-preview-title" }, "Preview");
   var status = el("p", { "class": "form-preview-status", role: "status", "aria-live": "polite" });
-  var preview = el("div", { "class": "form-preview", role: "region", "aria-labelledby": "form-preview-title" });
+  // a tab stop, so a long form's preview scrolls from the keyboard too (its fields are disabled: no tab stops)
+  var preview = el("div", { "class": "form-preview", role: "region", "aria-labelledby": "form-preview-title",
+                            tabindex: "0" });
   previewBox.appendChild(previewTitle);
   previewBox.appendChild(status);
   previewBox.appendChild(preview);

@@ -25,6 +25,29 @@
   }
   document.querySelectorAll(".form-file[data-file]").forEach(function (box) { offerForm(box.getAttribute("data-file")); });
   document.addEventListener("rf:form-added", function (event) { offerForm(event.detail.name); });
+  // the panel's preview of a task's form shows the form as edited in the page's form editor (saved or not)
+  var editor = document.querySelector(".form-editor[data-preview-url]");
+  function formText(name) {
+    var found = null;
+    document.querySelectorAll(".form-file[data-file]").forEach(function (box) {
+      if (box.getAttribute("data-file") === name) { found = box.querySelector("textarea").value; }
+    });
+    return found;
+  }
+  panelData.renderForm = function (name) {
+    var schema = formText(name);
+    if (!editor || schema === null) {
+      return fetch(panelData.previewUrl + "?schema=" + encodeURIComponent(name), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : ""; });
+    }
+    var body = new FormData();
+    body.append("csrf_token", form.querySelector("input[name=csrf_token]").value);
+    body.append("name", name);
+    body.append("schema", schema);
+    body.append("ui", formText(name.replace(/\.schema\.json$/, ".uischema.json")) || "");
+    return fetch(editor.getAttribute("data-preview-url"), { method: "POST", body: body, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : ""; });
+  };
 
   function el(tag, attrs, text) {
     var node = document.createElement(tag);

@@ -1,7 +1,7 @@
 """The modeler's form editor in Chromium against the real `rf serve`: a process owner opens a task's form, changes a
 field's label in the JSON, watches the live preview (rendered by the server's form renderer) follow it and say where
-the JSON breaks, adds a new form (offered at once as a task's form in the properties panel), deploys, and the task of a
-new request shows the new label in the inbox."""
+the JSON breaks, adds a new form (offered at once as a task's form in the properties panel, whose preview shows the
+form as edited), deploys, and the task of a new request shows the new label in the inbox."""
 
 from __future__ import annotations
 
@@ -64,6 +64,7 @@ def test_an_owner_edits_a_forms_label_sees_the_preview_follow_and_new_requests_s
     olive.get_by_role("tab", name="assistance_request.bpmn").click()
     panel = _select(olive.locator('.modeler-file[data-file="assistance_request.bpmn"]'), "assign_specialist")
     expect(panel.get_by_label("Form", exact=True).locator("option", has_text="triage.schema.json")).to_have_count(1)
+    expect(panel.locator(".rf-form-preview")).to_contain_text("Handover note")  # the form as edited, not yet saved
 
     olive.get_by_role("button", name="Deploy").click()
     expect(olive).to_have_url(re.compile(r"/processes/request_fulfillment$"))
