@@ -180,3 +180,18 @@ def test_a_new_form_chosen_by_a_task_is_deployed_with_the_version(services, oliv
     assert v2.files["triage.schema.json"] == new_form
     assert "triage.schema.json" in form_sources(olive.get(
         "/processes/request_fulfillment/versions/2/edit").get_data(as_text=True))
+
+
+def test_a_new_form_no_task_uses_is_checked_but_said_not_to_be_kept(services, olive):
+    page = olive.get(EDIT).get_data(as_text=True)
+    unused = {"spare.schema.json": '{"type": "object", "properties": {"x": {"type": "string"}}}'}
+    checked = edit(olive, modeler_sources(page), unused, "check")
+    assert checked.status_code == 200
+    [warning] = findings_of(checked.get_data(as_text=True))
+    assert (warning["severity"], warning["file"]) == ("warning", "spare.schema.json")
+    assert "no user task uses this form, so it is not stored with the version" in html.unescape(warning["message"])
+    deployed = edit(olive, modeler_sources(page), unused, "deploy")
+    assert deployed.status_code == 303  # identical to version 1 once the unused form is left out
+    assert "no user task uses this form" in html.unescape(olive.get("/processes/request_fulfillment").get_data(
+        as_text=True))
+    assert count(services, DefinitionVersion) == 1

@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from app.domain.form_rules import rule_problems
+from app.engine.xml_safety import UnsafeXml, parse_xml
 from app.errors import AppError, InvalidData, Problem
 
 SCHEMA_SUFFIX = ".schema.json"
@@ -111,3 +112,21 @@ def edited_forms(base: dict[str, str], posted: dict[str, str]) -> tuple[dict[str
             continue
         changed[name] = text
     return changed, problems
+
+
+def unused(changed: dict[str, str], files: dict[str, bytes]) -> list[Problem]:
+    """A warning for each edited or new form file no user task of the bundle names: the deploy stores only the
+    forms its tasks use, so it would not be kept."""
+    named: set[str] = set()
+    for name, data in files.items():
+        if not name.endswith(".bpmn"):
+            continue
+        try:
+            root = parse_xml(data)
+        except UnsafeXml:
+            continue
+        named.update(str(p.get("value") or "") for p in root.iter("{*}property")
+                     if p.get("name") in ("formJsonSchemaFilename", "formUiSchemaFilename"))
+    return [Problem(file=name, severity="warning", message="no user task uses this form, so it is not stored with the "
+                                                           "version: choose it as a task's Form in the panel")
+            for name in sorted(set(changed) - named)]

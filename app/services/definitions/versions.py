@@ -351,4 +351,7 @@ def submit_edit(services: Context, identity: Identity, process_id: str, version:
     if problems or form_problems:
         return Outcome(False, problems + form_problems, status=422)
     files = {name: text.encode("utf-8") for name, text in {**base, **edited, **changed}.items()}
-    return submit(services, identity, files, deploy=deploy, replay=replay)
+    outcome = submit(services, identity, files, deploy=deploy, replay=replay)
+    if outcome.ok:
+        outcome.problems = outcome.problems + form_edits.unused(changed, files)
+    return outcome
