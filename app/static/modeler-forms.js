@@ -188,7 +188,7 @@
     var id = "form-source-new-" + name.replace(/\W/g, "-");
     b.appendChild(el("label", { "for": id }, name));
     var textarea = el("textarea", { id: id, "class": "form-source", name: "form:" + name, rows: "16",
-                                    spellcheck: "false", wrap: "off" });
+                                    spellcheck: "false" });
     textarea.value = starter(name);
     b.appendChild(textarea);
     holder.appendChild(b);
