@@ -1,6 +1,7 @@
 /* The embedded modeler: every BPMN file of the version opens in its own tab in the bpmn-js Modeler (the page's
  * bundle, built from web/modeler), with a properties panel on the right for what this engine reads (forms, roles,
- * operators, conditions, timers) and live lint with our deploy rules. On "Check" or "Deploy" each modeler's saveXML() goes back into the file's textarea and
+ * operators, conditions, timers; a form added in the page's form editor is offered at once) and live lint with our
+ * deploy rules. On "Check" or "Deploy" each modeler's saveXML() goes back into the file's textarea and
  * the form posts as usual (CSRF token included), so the server runs the same checks as an upload. Without
  * JavaScript the textareas themselves are the editor. Elements with findings from the last check are outlined. A file
  * without diagram interchange is laid out automatically (bpmn-auto-layout, in the bundle) before it opens. */
@@ -16,6 +17,37 @@
   var panelData = { forms: [], uiSchemas: [], roles: [], operators: {} };
   try { panelData = JSON.parse(document.getElementById("rf-modeler-data").textContent || "{}"); } catch (err) { /* keep */ }
   var entries = [];
+
+  // forms of the page's form editor that the version does not have yet (new ones) are offered in the panel at once
+  function offerForm(name) {
+    var list = /\.uischema\.json$/.test(name) ? panelData.uiSchemas : /\.schema\.json$/.test(name) ? panelData.forms : null;
+    if (list && list.indexOf(name) < 0) { list.push(name); list.sort(); }
+  }
+  document.querySelectorAll(".form-file[data-file]").forEach(function (box) { offerForm(box.getAttribute("data-file")); });
+  document.addEventListener("rf:form-added", function (event) { offerForm(event.detail.name); });
+  // the panel's preview of a task's form shows the form as edited in the page's form editor (saved or not)
+  var editor = document.querySelector(".form-editor[data-preview-url]");
+  function formText(name) {
+    var found = null;
+    document.querySelectorAll(".form-file[data-file]").forEach(function (box) {
+      if (box.getAttribute("data-file") === name) { found = box.querySelector("textarea").value; }
+    });
+    return found;
+  }
+  panelData.renderForm = function (name) {
+    var schema = formText(name);
+    if (!editor || schema === null) {
+      return fetch(panelData.previewUrl + "?schema=" + encodeURIComponent(name), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : ""; });
+    }
+    var body = new FormData();
+    body.append("csrf_token", form.querySelector("input[name=csrf_token]").value);
+    body.append("name", name);
+    body.append("schema", schema);
+    body.append("ui", formText(name.replace(/\.schema\.json$/, ".uischema.json")) || "");
+    return fetch(editor.getAttribute("data-preview-url"), { method: "POST", body: body, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : ""; });
+  };
 
   function el(tag, attrs, text) {
     var node = document.createElement(tag);

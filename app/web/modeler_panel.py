@@ -1,5 +1,6 @@
-"""What the modeler's properties panel asks the server: a form of the version rendered by the same renderer as the
-inbox (its preview), and one condition or timer value checked by the deploy check's code as it is typed."""
+"""What the modeler's properties panel and form editor ask the server: a form of the version, or a form's JSON Schema
+as the owner types it, rendered by the same renderer as the inbox (its preview), and one condition or timer value
+checked by the deploy check's code as it is typed."""
 
 from __future__ import annotations
 
@@ -33,9 +34,30 @@ def form_preview(process_id: str, version: int) -> Any:
         schema, ui = modeler.form_schemas(services(), identity(), process_id, version, name)
     except AppError as err:
         return Response(str(err), status=err.status, mimetype="text/plain")
-    fields = Markup('<fieldset class="rf-preview-fields" disabled>{}</fieldset>').format(
-        render_form(schema, ui, {}, {}))
-    return Response(str(fields), mimetype="text/html")
+    return Response(_fields(schema, ui), mimetype="text/html")
+
+
+def _fields(schema: dict[str, Any], ui: dict[str, Any] | None) -> str:
+    return str(Markup('<fieldset class="rf-preview-fields" disabled>{}</fieldset>').format(
+        render_form(schema, ui, {}, {})))
+
+
+@bp.post("/<process_id>/versions/<int:version>/form-preview")
+@owner_only
+def typed_form_preview(process_id: str, version: int) -> Any:
+    """The form editor's live preview: form fields `schema` (the JSON Schema's text, at most 64 KiB), `ui` (its UI
+    schema's text, optional) and `name` (the file's name, for the messages); the form as the task page shows it (its
+    description, then its fields in a disabled fieldset), or a 4xx with the reason in plain text."""
+    try:
+        schema, ui = modeler.preview_schemas(services(), identity(), process_id, version,
+                                             request.form.get("schema", ""), request.form.get("ui", ""),
+                                             request.form.get("name", "").strip())
+    except AppError as err:
+        return Response(str(err), status=err.status, mimetype="text/plain")
+    description = schema.get("description")
+    intro = Markup('<p class="muted">{}</p>').format(description) if isinstance(description, str) and description \
+        else Markup("")
+    return Response(str(intro) + _fields(schema, ui), mimetype="text/html")
 
 
 @bp.get("/check-value")

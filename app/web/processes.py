@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from app.domain.permissions import PROCESS_OWNERS
 from app.errors import DefinitionRejected, InvalidData, Problem
-from app.services.definitions import current, insights, modeler, what_if
+from app.services.definitions import current, form_edits, insights, modeler, what_if
 from app.services.definitions import versions as processes
 from app.web.auth import require_role
 from app.web.context import identity, services
@@ -145,19 +145,25 @@ def edit(process_id: str, version: int) -> Any:
     main = f'id="{process_id}"'
     bpmn_files = {name: text for name, text in sorted(files.items(), key=lambda item: (main not in item[1], item[0]))
                   if name.endswith(".bpmn")}
+    form_files = {name: text for name, text in sorted(files.items()) if form_edits.is_form_file(name)}
     panel = {**modeler.panel_data(services(), identity(), process_id, version),
              "previewUrl": url_for("modeler_panel.form_preview", process_id=process_id, version=version),
              "checkUrl": url_for("modeler_panel.check_value")}
+    page = {"process_id": process_id, "version": version, "panel": panel, "max_form_bytes": form_edits.MAX_FORM_BYTES}
     if request.method == "GET":
-        return render_template("modeler.html", process_id=process_id, version=version, bpmn_files=bpmn_files,
-                               outcome=None, action="", flagged={}, panel=panel)
+        return render_template("modeler.html", bpmn_files=bpmn_files, form_files=form_files, outcome=None, action="",
+                               flagged={}, **page)
     action = "deploy" if request.form.get("action") == "deploy" else "check"
     edited = {key.removeprefix("bpmn:"): value.replace("\r\n", "\n") for key, value in request.form.items()
               if key.startswith("bpmn:")}
-    outcome = processes.submit_edit(services(), identity(), process_id, version, edited, deploy=action == "deploy")
+    forms = {key.removeprefix("form:"): value.replace("\r\n", "\n") for key, value in request.form.items()
+             if key.startswith("form:")}
+    outcome = processes.submit_edit(services(), identity(), process_id, version, edited, deploy=action == "deploy",
+                                    forms=forms)
     if outcome.ok and action == "deploy":
         return _deployed(outcome)
     shown = {name: edited.get(name, text) for name, text in bpmn_files.items()}
+    shown_forms = dict(sorted({**form_files, **{n: t for n, t in forms.items() if form_edits.is_form_file(n)}}.items()))
     flagged = {d["file"]: d["flagged"] for d in outcome.diagrams}
-    return render_template("modeler.html", process_id=process_id, version=version, bpmn_files=shown,
-                           outcome=outcome, action=action, flagged=flagged, panel=panel), outcome.status
+    return render_template("modeler.html", bpmn_files=shown, form_files=shown_forms, outcome=outcome, action=action,
+                           flagged=flagged, **page), outcome.status

@@ -54,9 +54,10 @@ function FormSelect(props) {
   useEffect(function () {
     if (!value || data.forms.indexOf(value) < 0) { preview[1](""); return undefined; }
     var live = true;
-    fetch(data.previewUrl + "?schema=" + encodeURIComponent(value), { credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.text() : ""; })
-      .then(function (html) { if (live) { preview[1](html); } });
+    // the page's own renderer when it has one (the form as edited in the page's form editor), else the stored form
+    var rendered = data.renderForm ? data.renderForm(value) : fetch(data.previewUrl + "?schema=" +
+      encodeURIComponent(value), { credentials: "same-origin" }).then(function (r) { return r.ok ? r.text() : ""; });
+    rendered.then(function (html) { if (live) { preview[1](html); } }, function () { if (live) { preview[1](""); } });
     return function () { live = false; };
   }, [value]);
   return h("div", { "class": "rf-form-entry" }, [

@@ -1,6 +1,6 @@
 """What the modeler's properties panel offers and checks: the version's forms (and one form's schemas for its
-preview), the roles a lane can act for, the service operators with their parameters, and one condition or timer
-value checked by the deploy check's own code."""
+preview, stored or as the owner types it in the page's form editor), the roles a lane can act for, the service
+operators with their parameters, and one condition or timer value checked by the deploy check's own code."""
 
 from __future__ import annotations
 
@@ -13,12 +13,10 @@ from app.domain.permissions import Identity
 from app.engine.value_check import KINDS, check_value
 from app.errors import InvalidData, NotFound
 from app.services.context import Context
+from app.services.definitions.form_edits import SCHEMA_SUFFIX, UI_SUFFIX, read_form
 from app.services.definitions.versions import require_owner, version_files
 from app.store.models import Role
 from handlers.parameters import operator_specs
-
-SCHEMA_SUFFIX = ".schema.json"
-UI_SUFFIX = ".uischema.json"
 
 
 def panel_data(services: Context, identity: Identity, process_id: str, version: int) -> dict[str, Any]:
@@ -49,6 +47,17 @@ def form_schemas(services: Context, identity: Identity, process_id: str, version
     if not isinstance(schema, dict):
         raise InvalidData(f"form {name} is not a JSON Schema object")
     return schema, ui if isinstance(ui, dict) else None
+
+
+def preview_schemas(services: Context, identity: Identity, process_id: str, version: int, schema_text: str,
+                    ui_text: str = "", name: str = "") -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The schema (and UI schema, when given) the owner is typing for a form of the version, read for its preview;
+    `name` (the form's file name, if it has one) is only said in the messages."""
+    version_files(services, identity, process_id, version)  # an owner, and a version that exists
+    named = name.endswith(SCHEMA_SUFFIX) and len(name) <= 200
+    schema = read_form(name if named else "the form", schema_text, ui=False)
+    ui_name = name.removesuffix(SCHEMA_SUFFIX) + UI_SUFFIX if named else "the UI schema"
+    return schema, read_form(ui_name, ui_text, ui=True) if ui_text.strip() else None
 
 
 def check_one_value(identity: Identity, kind: str, value: str) -> dict[str, Any]:

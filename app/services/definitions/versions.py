@@ -24,7 +24,7 @@ from app.engine.xml_safety import UnsafeXml, parse_xml
 from app.errors import DefinitionRejected, Forbidden, NotFound, Problem
 from app.services.context import Context
 from app.services.definitions import deploy as definitions
-from app.services.definitions import what_if
+from app.services.definitions import form_edits, what_if
 from app.store.models import CurrentVersion, DefinitionVersion, ProcessInstance, ServiceJob, TaskRow
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -340,12 +340,18 @@ def version_files(services: Context, identity: Identity, process_id: str, versio
 
 
 def submit_edit(services: Context, identity: Identity, process_id: str, version: int,
-                edited: dict[str, str], *, deploy: bool, replay: int | None = what_if.LAST) -> Outcome:
-    """A version's files with some BPMN files replaced by edited XML, checked or deployed like an upload."""
+                edited: dict[str, str], *, deploy: bool, replay: int | None = what_if.LAST,
+                forms: dict[str, str] | None = None) -> Outcome:
+    """A version's files with some BPMN files replaced by edited XML and some form files (`*.schema.json`,
+    `*.uischema.json`) edited or added, checked or deployed like an upload."""
     base = version_files(services, identity, process_id, version)
     unknown = sorted(set(edited) - {n for n in base if n.endswith(".bpmn")})
-    if unknown:
-        return Outcome(False, [Problem(file=n, message=f"is not a BPMN file of {process_id} version {version}")
-                               for n in unknown], status=422)
-    files = {name: text.encode("utf-8") for name, text in {**base, **edited}.items()}
-    return submit(services, identity, files, deploy=deploy, replay=replay)
+    problems = [Problem(file=n, message=f"is not a BPMN file of {process_id} version {version}") for n in unknown]
+    changed, form_problems = form_edits.edited_forms(base, forms or {})
+    if problems or form_problems:
+        return Outcome(False, problems + form_problems, status=422)
+    files = {name: text.encode("utf-8") for name, text in {**base, **edited, **changed}.items()}
+    outcome = submit(services, identity, files, deploy=deploy, replay=replay)
+    if outcome.ok:
+        outcome.problems = outcome.problems + form_edits.unused(changed, files)
+    return outcome

@@ -285,6 +285,7 @@ def html_pattern(pattern: str) -> str:
 def _ordered(properties: Mapping[str, Any], order: Any) -> list[str]:
     if not isinstance(order, list):
         return list(properties)
+    order = [name for name in order if isinstance(name, str)]  # a UI schema may list anything
     listed = [name for name in order if name in properties]
     rest = [name for name in properties if name not in listed]
     result: list[str] = []
