@@ -161,11 +161,15 @@ class _Checker:
                 Draft202012Validator.check_schema(schema)
                 if schema.get("type") != "object":
                     raise SchemaError("a form schema must have type object")
+                problems = rule_problems(schema)
         except (ValueError, SchemaError) as err:
             self.add(element_id, f"{kind} {filename} is not a valid JSON Schema: {getattr(err, 'message', err)}")
             return
+        except RecursionError:  # nested deeper than the decoder or the schema checks go: no form is like that
+            self.add(element_id, f"{kind} {filename} is nested too deeply to be a form: flatten it")
+            return
         if kind == "form":
-            for problem in rule_problems(schema):
+            for problem in problems:
                 self.add(element_id, f"form {filename} has a broken rule: {problem}")
         self.used_forms.add(filename)
 

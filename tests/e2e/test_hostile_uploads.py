@@ -133,3 +133,17 @@ def test_a_bundle_with_one_hostile_file_stores_none_of_its_files(services, olive
     assert status == 422 and 'data-file="xxe_local_file.bpmn"' in page
     no_local_file_content(page)
     assert snapshot(services) == before
+
+
+@pytest.mark.parametrize("depth", [50_000, 2_000])
+def test_a_form_nested_past_any_sensible_depth_is_refused_not_a_crash(services, olive, depth):
+    """JSON nested deeper than Python's recursion limit (the decoder gives up) or just deep enough to exhaust the
+    schema checks: a finding naming the form, never a 500."""
+    before = snapshot(services)
+    deep = '{"type": "object", "properties": {"x": ' + '{"items": ' * depth + "{}" + "}" * depth + "}}"
+    for action in ("check", "deploy"):
+        status, page = upload(olive, [("valid_baseline.bpmn", (HOSTILE / "valid_baseline.bpmn").read_bytes()),
+                                      ("assign_specialist.schema.json", deep.encode())], action)
+        assert status == 422, page[:2000]
+        assert "assign_specialist.schema.json" in page and "nested" in page
+    assert snapshot(services) == before
