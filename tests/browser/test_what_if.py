@@ -4,32 +4,18 @@ refused with its reason."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import screenshot
 from tests.driver import Driver
-from tests.integration.test_process_insights import ASK, RESOLVED, assign, fulfil
-from tests.integration.test_what_if import bundle
+from tests.integration.test_what_if import bundle, two_finished
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def test_an_owner_replays_the_last_finished_requests_with_their_times(services, clock, staff, tmp_path):
-    drive = Driver(services, clock)
-    straight = drive.new("assistance")
-    drive.work()
-    assign(drive, clock, straight, 1)
-    fulfil(drive, clock, straight, 2, RESOLVED)
-    looped = drive.new("assistance")
-    drive.work()
-    assign(drive, clock, looped, 1)
-    fulfil(drive, clock, looped, 1, ASK)
-    clock.advance(timedelta(hours=3))
-    drive.complete(looped, "await_customer_reply", "sam", {"customer_reply": "The Tulsa office"})
-    fulfil(drive, clock, looped, 1, RESOLVED)
+    _, looped = two_finished(Driver(services, clock), clock)
     paths = []
     for name, data in bundle('resolution_code == "never"').items():
         (tmp_path / name).write_bytes(data)

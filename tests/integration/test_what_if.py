@@ -29,13 +29,8 @@ def bundle(asking: str = ASKING) -> dict[str, bytes]:
     return files
 
 
-def versions_stored(services) -> int:
-    with services.uow() as uow:
-        return int(uow.session.scalar(select(func.count()).select_from(DefinitionVersion)) or 0)
-
-
-def test_checking_a_bundle_replays_the_last_finished_requests_through_it(services, clock):
-    drive = Driver(services, clock)
+def two_finished(drive: Driver, clock) -> tuple[str, str]:
+    """Two closed assistance requests: one straight through (3 h), one that asked the customer once (6 h)."""
     straight = drive.new("assistance")
     drive.work()
     assign(drive, clock, straight, 1)
@@ -47,6 +42,17 @@ def test_checking_a_bundle_replays_the_last_finished_requests_through_it(service
     clock.advance(timedelta(hours=3))
     drive.complete(looped, "await_customer_reply", "sam", {"customer_reply": "The Tulsa office"})
     fulfil(drive, clock, looped, 1, RESOLVED)
+    return straight, looped
+
+
+def versions_stored(services) -> int:
+    with services.uow() as uow:
+        return int(uow.session.scalar(select(func.count()).select_from(DefinitionVersion)) or 0)
+
+
+def test_checking_a_bundle_replays_the_last_finished_requests_through_it(services, clock):
+    drive = Driver(services, clock)
+    straight, looped = two_finished(drive, clock)
     drive.new("assistance")  # still running: not replayed
     olive = authenticate(services, "olive", "demo")
     before = versions_stored(services)

@@ -21,7 +21,7 @@ from app import engine
 from app.domain.permissions import Identity, may_cancel_scheduled
 from app.errors import Conflict, ExternalSystemError, FieldError, Forbidden, InvalidData, NotFound
 from app.services.context import Context
-from app.services.requests import projection, queries, sla_clock
+from app.services.requests import projection, queries, schedule_queue, sla_clock
 from app.services.requests.intake import validate
 from app.store import audit
 from app.store.models import DefinitionVersion, ProcessInstance, ServiceJob, ServiceRequest, TaskRow
@@ -98,12 +98,7 @@ def cancel_scheduled(services: Context, identity: Identity, ref: str, reason: st
         if request.status != "scheduled":
             raise Conflict(f"{request.number} is not waiting on the schedule (it is {request.status}); only a "
                            "request waiting on the schedule is cancelled here")
-        # The conditional UPDATE is the lock, as a pull's is: of a pull and a cancel at once exactly one happens.
-        result = s.execute(update(ServiceRequest).where(ServiceRequest.id == request.id,
-                                                        ServiceRequest.status == "scheduled")
-                           .values(status="cancelled").execution_options(synchronize_session=False))
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise Conflict(f"{request.number} was pulled or cancelled by someone else at the same time")
+        schedule_queue.leave_schedule(s, request, "cancelled")
         instance_id = s.scalars(select(ProcessInstance.id).where(ProcessInstance.request_id == request.id)).first()
         instance = locked_instance(s, instance_id) if instance_id is not None else None
         cancel(services, s, request, instance, reason, identity.username, now, {

@@ -13,14 +13,12 @@ from app import engine
 from app.adapters.crm import case_number
 from app.domain.form_rules import form_validator
 from app.domain.input_limits import MAX_JSON_DEPTH, json_depth
-from app.domain.measures import local_date
 from app.domain.vocabulary import REQUEST_SCHEMA, REQUEST_TYPES
 from app.errors import FieldError, InvalidData
 from app.services.context import Context
 from app.services.definitions import version_cache
-from app.services.requests import projection, sla_clock
+from app.services.requests import projection, schedule_wait, sla_clock
 from app.services.requests import sla_targets as sla
-from app.services.requests.schedule_wait import week_of
 from app.store import audit, search_index
 from app.store.models import CrmCase, ProviderGroup, ServiceRequest
 
@@ -137,7 +135,7 @@ def new_request(services: Context, request_type: str, data: dict[str, Any], acto
             case.status = "in_progress"  # worked on the work list; assistance cases are taken by crm.take_case
         if schedule and request_type == "enhancement" and routine:
             request.status = "scheduled"
-            request.planned_week = week_of(local_date(now, sla.load_calendar(session)))
+            request.planned_week = schedule_wait.this_week(session, now)
             audit.append(session, actor=actor, event_type="request_scheduled", request_id=request.id, now=now,
                          payload={"request_number": request.number, "planned_week": request.planned_week.isoformat()})
         else:

@@ -20,12 +20,10 @@ from datetime import date, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.domain.measures import local_date
 from app.domain.permissions import Identity, may_plan_schedule, may_pull_scheduled, may_work_on
 from app.errors import Conflict, FieldError, Forbidden, InvalidData
 from app.services.context import Context
-from app.services.requests import intake, queries
-from app.services.requests import sla_targets as sla
+from app.services.requests import intake, queries, schedule_wait
 from app.services.requests.schedule_wait import week_of
 from app.services.tasks.actions import complete_on_behalf
 from app.store import audit
@@ -59,8 +57,7 @@ def parse_week(text: str) -> date:
 
 def this_week(services: Context) -> date:
     with services.uow() as uow:
-        calendar = sla.load_calendar(uow.session)
-    return week_of(local_date(services.clock.now(), calendar))
+        return schedule_wait.this_week(uow.session, services.clock.now())
 
 
 def _scheduled(request: ServiceRequest) -> None:
@@ -118,6 +115,18 @@ def _schedule_task(session: Session, request: ServiceRequest) -> TaskRow | None:
     return task
 
 
+def leave_schedule(session: Session, request: ServiceRequest, status: str) -> None:
+    """Take `request` off the schedule into `status` (open: pulled; cancelled). The conditional UPDATE is the lock:
+    of two pulls, or a pull and a cancel, at once exactly one changes the row; the other gets Conflict."""
+    result = session.execute(update(ServiceRequest).where(ServiceRequest.id == request.id,
+                                                          ServiceRequest.status == "scheduled")
+                             .values(status=status).execution_options(synchronize_session=False))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"{request.number} was pulled or cancelled by someone else at the same time; it is "
+                       "taken off the schedule once")
+    request.status = status
+
+
 def pull(services: Context, identity: Identity, ref: str) -> Pulled:
     """Pull the scheduled request `ref` off the schedule: start its process (the enhancement branch), or continue the
     process that waits on the schedule after Discovery."""
@@ -135,13 +144,7 @@ def pull(services: Context, identity: Identity, ref: str) -> Pulled:
             raise Forbidden(f"{request.number} is planned for the week of {request.planned_week:%d %b %Y}: a "
                             "service provider pulls it from that week on (a manager may pull it earlier, or "
                             "re-plan it)")
-        # The conditional UPDATE is the lock: of two pulls at once exactly one changes the row.
-        result = s.execute(update(ServiceRequest).where(ServiceRequest.id == request.id,
-                                                        ServiceRequest.status == "scheduled")
-                           .values(status="open").execution_options(synchronize_session=False))
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise Conflict(f"{request.number} was pulled by someone else at the same time; it is started once")
-        request.status = "open"
+        leave_schedule(s, request, "open")
         audit.append(s, actor=identity.username, event_type="request_pulled", request_id=request.id, now=now,
                      payload={"request_number": request.number,
                               "planned_week": request.planned_week.isoformat() if request.planned_week else None})

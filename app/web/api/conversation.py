@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.errors import InvalidData
 from app.services.requests import attachments, notes
-from app.web.api.common import ERRORS, SECURITY, WRITE_ERRORS, caller, idempotent, principal, respond, tag
+from app.web.api.common import ERRORS, SECURITY, WRITE_ERRORS, caller, idempotent, respond, tag
 from app.web.context import services
 from app.web.downloads import attachment
 
@@ -130,5 +130,5 @@ def attach(path: RequestRef, form: FileUpload) -> tuple[dict[str, Any], int]:
           "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}, **ERRORS})
 def download(path: AttachmentRef) -> Response:
     """The file's bytes for a reader of the request (the download is audited as `attachment_downloaded`)."""
-    found = attachments.download(services(), path.ref, path.attachment_id, caller(), principal())
+    found = attachments.download(services(), path.ref, path.attachment_id, caller(), caller().username)
     return attachment(found.content, found.filename, found.content_type)
