@@ -161,9 +161,11 @@ def test_the_schedule_wait_is_shown_and_set_in_the_panel_beside_the_sla_pause(st
     olive = staff("olive")
     box = _open(olive, "request_fulfillment.bpmn")
     panel = _select(box, "wait_on_schedule")
-    # the form's preview arrives from the server after the selection and pushes the checkboxes down: wait for it
-    # before clicking one, or the click may land where the box was
+    # the form's preview arrives from the server after the selection; it is the group's last entry, below the
+    # checkboxes, so its arrival moves nothing a click is aimed at
     expect(panel.locator(".rf-form-preview label").first).to_be_visible()
+    preview_top = panel.locator(".rf-form-preview").bounding_box()["y"]
+    assert preview_top > panel.get_by_label("Waits on the 60 day schedule (completed by a pull)").bounding_box()["y"]
     schedule_wait = panel.get_by_label("Waits on the 60 day schedule (completed by a pull)")
     expect(schedule_wait).to_be_checked()
     expect(panel.get_by_label("Pauses the SLA clock (waits on the customer)")).to_be_checked()

@@ -50,6 +50,28 @@ function FormSelect(props) {
   var injector = useService("injector");
   var translate = useService("translate");
   var value = propertyValue(element, "formJsonSchemaFilename");
+  return h(SelectEntry, {
+    element: element, id: "rf-form", label: translate("Form"),
+    description: "Its preview is at the end of this group",
+    getValue: function () { return value; },
+    setValue: function (next) {
+      setProperty(element, injector, "formJsonSchemaFilename", next);
+      var ui = next.replace(/\.schema\.json$/, ".uischema.json");
+      setProperty(element, injector, "formUiSchemaFilename", next && data.uiSchemas.indexOf(ui) >= 0 ? ui : "");
+    },
+    getOptions: function () {
+      var names = data.forms.slice();
+      if (value && names.indexOf(value) < 0) { names.unshift(value); }
+      return options(names.map(function (n) { return [n, n]; }), "(no form)");
+    }
+  });
+}
+
+/* The chosen form as the inbox renders it. It is the group's last entry: it arrives from the server after the
+ * selection, and nothing below it may move while someone is about to click it. */
+function FormPreview(props) {
+  var data = props.data;
+  var value = propertyValue(props.element, "formJsonSchemaFilename");
   var preview = useState("");
   useEffect(function () {
     if (!value || data.forms.indexOf(value) < 0) { preview[1](""); return undefined; }
@@ -60,24 +82,9 @@ function FormSelect(props) {
     rendered.then(function (html) { if (live) { preview[1](html); } }, function () { if (live) { preview[1](""); } });
     return function () { live = false; };
   }, [value]);
-  return h("div", { "class": "rf-form-entry" }, [
-    h(SelectEntry, {
-      element: element, id: "rf-form", label: translate("Form"),
-      getValue: function () { return value; },
-      setValue: function (next) {
-        setProperty(element, injector, "formJsonSchemaFilename", next);
-        var ui = next.replace(/\.schema\.json$/, ".uischema.json");
-        setProperty(element, injector, "formUiSchemaFilename", next && data.uiSchemas.indexOf(ui) >= 0 ? ui : "");
-      },
-      getOptions: function () {
-        var names = data.forms.slice();
-        if (value && names.indexOf(value) < 0) { names.unshift(value); }
-        return options(names.map(function (n) { return [n, n]; }), "(no form)");
-      }
-    }),
-    preview[0] ? h("div", { "class": "rf-form-preview", "aria-label": "Form preview",
-                              dangerouslySetInnerHTML: { __html: preview[0] } }) : null
-  ]);
+  return preview[0] ? h("div", { "class": "rf-form-entry" }, [
+    h("div", { "class": "rf-form-preview", "aria-label": "Form preview", dangerouslySetInnerHTML: { __html: preview[0] } })
+  ]) : null;
 }
 
 function TextProperty(props) {
@@ -261,6 +268,7 @@ function entries(element, data) {
     }));
     list.push(entry("rf-sla-pause", SlaPause));
     list.push(entry("rf-schedule-wait", ScheduleWait));
+    list.push(entry("rf-form-preview", FormPreview));
   } else if (is(element, "bpmn:Lane")) {
     list.push(entry("rf-lane-role", LaneRole));
   } else if (is(element, "bpmn:ServiceTask")) {
