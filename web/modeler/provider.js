@@ -4,7 +4,7 @@
  * timer's value, each checked by the server (the deploy check's own code) as it is typed. */
 import { h } from "@bpmn-io/properties-panel/preact";
 import { useEffect, useState } from "@bpmn-io/properties-panel/preact/hooks";
-import { CheckboxEntry, SelectEntry, TextFieldEntry } from "@bpmn-io/properties-panel";
+import { DescriptionEntry, SelectEntry, TextFieldEntry } from "@bpmn-io/properties-panel";
 import { useService } from "bpmn-js-properties-panel";
 import {
   businessObject, operatorOf, parametersOf, propertyValue, setOperator, setParameter, setProperty
@@ -97,9 +97,24 @@ function TextProperty(props) {
   });
 }
 
+/* A checkbox entry whose box shows exactly what the element holds. The library's CheckboxEntry keeps a copy of the
+ * value and, on a change, sets that copy to the input's `value` attribute ("on"), so an unticked box is drawn ticked
+ * again until an effect catches up: a flicker, and a click that can look as if it did nothing. */
+function FlagEntry(props) {
+  var inputId = "bio-properties-panel-" + props.id;
+  return h("div", { "class": "bio-properties-panel-entry bio-properties-panel-checkbox-entry", "data-entry-id": props.id },
+    [h("div", { "class": "bio-properties-panel-checkbox" }, [
+      h("input", { id: inputId, name: props.id, type: "checkbox", "class": "bio-properties-panel-input",
+                   checked: props.getValue(),
+                   onChange: function (event) { props.setValue(event.target.checked); } }),
+      h("label", { "for": inputId, "class": "bio-properties-panel-label" }, props.label)
+    ]),
+    h(DescriptionEntry, { forId: props.id, element: props.element, value: props.description })]);
+}
+
 function SlaPause(props) {
   var injector = useService("injector");
-  return h(CheckboxEntry, {
+  return h(FlagEntry, {
     element: props.element, id: "rf-sla-pause", label: "Pauses the SLA clock (waits on the customer)",
     getValue: function () { return propertyValue(props.element, "slaClock").toLowerCase() === "paused"; },
     setValue: function (on) { setProperty(props.element, injector, "slaClock", on ? "paused" : ""); }
@@ -108,7 +123,7 @@ function SlaPause(props) {
 
 function ScheduleWait(props) {
   var injector = useService("injector");
-  return h(CheckboxEntry, {
+  return h(FlagEntry, {
     element: props.element, id: "rf-schedule-wait", label: "Waits on the 60 day schedule (completed by a pull)",
     description: "Not inbox work: the request waits on its group's schedule until pulled (property waitsOn)",
     getValue: function () { return propertyValue(props.element, "waitsOn").toLowerCase() === "schedule"; },
