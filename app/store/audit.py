@@ -42,13 +42,13 @@ from contextvars import ContextVar, Token
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import Integer, bindparam, func, insert, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import ColumnClause
 
 from app.store import webhook_outbox
-from app.store.db import table_of
+from app.store.db import insert_unless_present, table_of
 from app.store.models import AuditChain, AuditCheckpoint, AuditCheckpointHead, AuditEvent
 
 GENESIS = "0" * 64
@@ -112,9 +112,8 @@ def _postgresql(session: Session) -> bool:
 
 def _insert_missing(session: Session, model: type[AuditChain] | type[AuditCheckpointHead], key: str) -> None:
     """Create a head row if there is none (a concurrent creator wins quietly: its row is the one then locked)."""
-    make = pg_insert if _postgresql(session) else sqlite_insert
-    session.connection().execute(make(table_of(model)).values(chain=key, length=0, head_hash=GENESIS)
-                                 .on_conflict_do_nothing())
+    session.connection().execute(insert_unless_present(session, model, ["chain"])
+                                 .values(chain=key, length=0, head_hash=GENESIS))
 
 
 _TX = "rf_audit_tx"  # session.info: (transaction, {chain: its locked head}, [last seq]) of the current transaction
@@ -127,13 +126,29 @@ _HEAD_FOR_UPDATE = (select(_CHAINS.c.length, _CHAINS.c.head_hash)
 _MOVE_HEAD = (update(_CHAINS).where(_CHAINS.c.chain == bindparam("head_chain"))
               .values(length=bindparam("head_length"), head_hash=bindparam("head_digest")))
 _INSERT_EVENT = insert(_EVENTS)
+# PostgreSQL: the head's lock also draws the first event's `seq`, and each event's row and its head's move are one
+# statement (a data-modifying WITH): two round trips per append instead of three, and one fewer per transaction.
+_DRAW_SEQ: ColumnClause[int] = literal_column(f"nextval('{SEQUENCE}')", Integer)
+_HEAD_AND_SEQ_FOR_UPDATE = (select(_CHAINS.c.length, _CHAINS.c.head_hash, _DRAW_SEQ)
+                            .where(_CHAINS.c.chain == bindparam("head_chain")).with_for_update(of=_CHAINS))
+# A new chain's head (a new request's first event): created, or the one a concurrent creator made, and locked, with
+# the first seq drawn, in one statement (an upsert locks the row it returns).
+_CREATE_HEAD_AND_SEQ = (pg_insert(_CHAINS).values(chain=bindparam("head_chain"), length=0, head_hash=GENESIS)
+                        .on_conflict_do_update(index_elements=[_CHAINS.c.chain],
+                                               set_={"chain": pg_insert(_CHAINS).excluded.chain})
+                        .returning(_CHAINS.c.length, _CHAINS.c.head_hash, _DRAW_SEQ))
+_EVENT_COLUMNS = ("seq", "at", "actor", "event_type", "request_id", "payload", "chain", "chain_seq", "prev_hash",
+                  "hash")
+_INSERT_EVENT_MOVING_HEAD = (insert(_EVENTS).values({name: bindparam(f"event_{name}") for name in _EVENT_COLUMNS})
+                             .add_cte(_MOVE_HEAD.cte("moved_head")))
 _MAX_SEQ = select(func.coalesce(func.max(_EVENTS.c.seq), 0))
 _NEXTVAL = text(f"SELECT nextval('{SEQUENCE}')")
 
 
 def _this_transaction(session: Session) -> tuple[Any, dict[str, list[Any]], list[int]]:
     """What earlier appends of this transaction learnt: the chain heads they locked ([length, hash], kept current by
-    every append) and (SQLite) the last `seq`. A transaction locks a head once and keeps it until it ends, so a second
+    every append) and the `seq`: (SQLite) the last one given, (PostgreSQL) one drawn with a head's lock and not yet
+    given (0: none). A transaction locks a head once and keeps it until it ends, so a second
     append to the chain needs no read."""
     session.connection()  # begins the transaction if none has begun yet: what is cached is keyed on it
     transaction = session.get_transaction()
@@ -155,18 +170,29 @@ def _lock_head(session: Session, chain: str, fresh: bool = False) -> list[Any]:
     """Lock the chain's head row, creating it when missing; its [length, hash]. `fresh`: the chain most likely has
     no head yet, so create first (a no-op if it has one) and read once, instead of read, create, read again."""
     connection = session.connection()
-    if fresh:
+    postgresql = connection.dialect.name == "postgresql"
+    lock = _HEAD_AND_SEQ_FOR_UPDATE if postgresql else _HEAD_FOR_UPDATE
+    if fresh and postgresql:
+        head = connection.execute(_CREATE_HEAD_AND_SEQ, {"head_chain": chain}).one_or_none()
+    else:
+        if fresh:
+            _insert_missing(session, AuditChain, chain)
+        head = connection.execute(lock, {"head_chain": chain}).one_or_none()
+    if head is None:  # no row, so no seq drawn either
         _insert_missing(session, AuditChain, chain)
-    head = connection.execute(_HEAD_FOR_UPDATE, {"head_chain": chain}).one_or_none()
-    if head is None:
-        _insert_missing(session, AuditChain, chain)
-        head = connection.execute(_HEAD_FOR_UPDATE, {"head_chain": chain}).one()
+        head = connection.execute(lock, {"head_chain": chain}).one()
+    if postgresql:
+        _this_transaction(session)[2][0] = int(head[2])  # drawn now, given to the next event
     return [head[0], head[1]]
 
 
 def _next_seq(session: Session) -> int:
     connection = session.connection()
     if connection.dialect.name == "postgresql":
+        drawn = _this_transaction(session)[2]
+        if drawn[0]:
+            seq, drawn[0] = drawn[0], 0
+            return seq
         return int(connection.execute(_NEXTVAL).scalar_one())
     last = _this_transaction(session)[2]  # SQLite: this transaction is the only writer until it ends
     last[0] = (last[0] or int(connection.execute(_MAX_SEQ).scalar_one() or 0)) + 1
@@ -193,11 +219,15 @@ def append(session: Session, *, actor: str, event_type: str, payload: dict[str, 
                        payload=payload, chain=chain, chain_seq=head[0] + 1, prev_hash=head[1])
     event.hash = _digest(event)
     connection = session.connection()
-    connection.execute(_INSERT_EVENT, {
-        "seq": event.seq, "at": now, "actor": actor, "event_type": event_type, "request_id": request_id,
-        "payload": payload, "chain": chain, "chain_seq": event.chain_seq, "prev_hash": event.prev_hash,
-        "hash": event.hash})
-    connection.execute(_MOVE_HEAD, {"head_chain": chain, "head_length": event.chain_seq, "head_digest": event.hash})
+    row = {"seq": event.seq, "at": now, "actor": actor, "event_type": event_type, "request_id": request_id,
+           "payload": payload, "chain": chain, "chain_seq": event.chain_seq, "prev_hash": event.prev_hash,
+           "hash": event.hash}
+    move = {"head_chain": chain, "head_length": event.chain_seq, "head_digest": event.hash}
+    if connection.dialect.name == "postgresql":
+        connection.execute(_INSERT_EVENT_MOVING_HEAD, {**{f"event_{k}": v for k, v in row.items()}, **move})
+    else:
+        connection.execute(_INSERT_EVENT, row)
+        connection.execute(_MOVE_HEAD, move)
     head[0], head[1] = event.chain_seq, event.hash
     webhook_outbox.on_audit_event(session, event)
     return event

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, DateTime, Engine, Table, create_engine, event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, MappedColumn, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import NullPool, QueuePool
@@ -21,6 +22,14 @@ class Base(DeclarativeBase):
 def table_of(model: type[Base]) -> Table:
     """A mapped class's table, for the hot paths that write and read with prebuilt Core statements."""
     return cast(Table, model.__table__)
+
+
+def insert_unless_present(session: Session, model: type[Base], on: list[str]) -> Any:
+    """`INSERT … ON CONFLICT (on) DO NOTHING` for the session's database (PostgreSQL or SQLite): one statement where
+    a read and an insert would be two, and a concurrent writer of the same key wins quietly. Chain `.values()`
+    (and `.returning()`: no row back means the key was there)."""
+    module: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return module.insert(table_of(model)).on_conflict_do_nothing(index_elements=on)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app.adapters.mail_compose import installed
 from app.adapters.outbox import DbOutbox
 from app.domain.local_time import moment
+from app.store.db import insert_unless_present, table_of
 from app.store.models import Membership, ProviderGroup, Role, ServiceRequest, TaskRow, User, UserNotice
 
 BILLING_TASK = "initiate_billing"  # the CAR's task: a billing case forwarded to them
@@ -44,13 +45,12 @@ def _people() -> Select[int, str, str, bool, bool, bool]:
 
 def _notice(session: Session, user: Person, *, key: str, kind: str, text: str, request: ServiceRequest | None,
             task_uuid: str | None, now: datetime) -> bool:
-    """Write the notice unless one with `key` exists; whether it was written."""
-    if session.scalars(select(UserNotice.id).where(UserNotice.key == key)).first() is not None:
-        return False
-    session.add(UserNotice(user_id=user.id, key=key, kind=kind, text=text[:_TEXT_MAX], created_at=now,
-                           request_id=request.id if request else None,
-                           request_number=request.number if request else None, task_uuid=task_uuid))
-    return True
+    """Write the notice unless one with `key` exists (one statement); whether it was written."""
+    written = session.connection().execute(insert_unless_present(session, UserNotice, ["key"]).values(
+        user_id=user.id, key=key, kind=kind, text=text[:_TEXT_MAX], created_at=now,
+        request_id=request.id if request else None, request_number=request.number if request else None,
+        task_uuid=task_uuid).returning(table_of(UserNotice).c.id))
+    return written.first() is not None
 
 
 def _email(session: Session, user: Person, *, kind: str, key: str, text: str, request: ServiceRequest, now: datetime,
