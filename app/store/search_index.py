@@ -46,9 +46,9 @@ def _postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def refresh(session: Session, request: ServiceRequest) -> None:
+def refresh(session: Session, request: ServiceRequest, *, new: bool = False) -> None:
     """Index `request` as it is now (its notes so far are kept). Call after a write to its fields, in its
-    transaction, once it has its number."""
+    transaction, once it has its number; `new`: it was inserted in this transaction (never indexed)."""
     session.flush()
     head, body = head_and_body(request)
     values = {"id": request.id, "head": head, "body": body}
@@ -56,7 +56,7 @@ def refresh(session: Session, request: ServiceRequest) -> None:
     if _postgresql(session):
         connection.execute(_REFRESH_PG, values)
         return
-    if connection.execute(_REFRESH, values).rowcount == 0:  # not indexed yet (a new request): no notes so far
+    if new or connection.execute(_REFRESH, values).rowcount == 0:  # not indexed yet (a new request): no notes so far
         connection.execute(_INDEX, values | {"notes": ""})
 
 

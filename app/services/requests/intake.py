@@ -93,9 +93,7 @@ def _crm_case(session: Session, request_type: str, data: dict[str, Any], group: 
     case = CrmCase(agency=data["agency"], requester_name=data["requester_name"],
                    requester_email=data["requester_email"], subject=data["title"],
                    description=data.get("description", ""), provider_group=group.code, opened_at=now)
-    session.add(case)
-    session.flush()
-    case.case_number = case_number(case.id)
+    session.add(case)  # its number comes from its id, given when it is inserted with the request
     return case
 
 
@@ -125,14 +123,16 @@ def new_request(services: Context, request_type: str, data: dict[str, Any], acto
             agency=data["agency"], requester_name=data["requester_name"], requester_email=data["requester_email"],
             provider_group=group, priority=priority, routine=routine, crm_case_id=case.case_number,
             sla_due_at=_due(session, request_type, priority, data, now), created_by=actor, created_at=now)
-        session.add(request)
-        session.flush()
-        request.number = f"RF-{request.id:06d}"
-        search_index.refresh(session, request)  # searchable in the same transaction
         sla_clock.start(session, request)
+        session.add(request)
+        session.flush()  # the case (when new) and the request inserted: the ids their numbers are made of
+        if case.case_number is None:
+            case.case_number = request.crm_case_id = case_number(case.id)
+        request.number = f"RF-{request.id:06d}"
         case.request_number = request.number  # leaves the Pending Queue now; a second pull is refused
         if request_type == "enhancement":
             case.status = "in_progress"  # worked on the work list; assistance cases are taken by crm.take_case
+        search_index.refresh(session, request, new=True)  # searchable in the same transaction
         if schedule and request_type == "enhancement" and routine:
             request.status = "scheduled"
             request.planned_week = schedule_wait.this_week(session, now)
