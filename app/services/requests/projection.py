@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -32,8 +33,23 @@ _SAVE = (update(_INSTANCES)
                  next_timer_at=bindparam("next_timer_at"), updated_at=bindparam("now")))
 
 
+# Each database's lane -> role code map, as last read. Roles are reference data that is only ever added to (the seed
+# adds missing ones; none is renamed, moved to another lane or removed), so a lane found here is right, and a lane
+# not found is looked up again.
+_LANE_ROLES: WeakKeyDictionary[Engine | Connection, dict[str, str]] = WeakKeyDictionary()
+
+
 def lane_roles(session: Session) -> dict[str, str]:
     return {lane: code for lane, code in session.connection().execute(_ROLE_LANES) if lane}
+
+
+def _role_of_lane(session: Session, lane: str | None) -> str | None:
+    """The role code of `lane`, read from the database only when it is not known yet."""
+    bind = session.get_bind()
+    known = _LANE_ROLES.get(bind)
+    if known is None or (lane or "") not in known:
+        known = _LANE_ROLES[bind] = lane_roles(session)
+    return known.get(lane or "")
 
 
 def lock_instance(session: Session, instance_id: int, *, skip_locked: bool = False) -> ProcessInstance | None:
@@ -66,7 +82,6 @@ def save_state(session: Session, instance: ProcessInstance, seen_version: int, s
 def project(session: Session, instance: ProcessInstance, request: ServiceRequest, state: InstanceState,
             now: datetime, actor: str, *, new: bool = False) -> None:
     """`new`: the instance was inserted in this transaction, so it has no task or job rows to read yet."""
-    roles: dict[str, str] | None = None  # read only when a task becomes ready
     open_rows = {} if new else {row.task_uuid: row for row in session.scalars(
         _OPEN_TASKS, {"instance_id": instance.id})}
     ready_ids = {task.task_id for task in state.human_tasks}
@@ -77,12 +92,11 @@ def project(session: Session, instance: ProcessInstance, request: ServiceRequest
         if task.task_id in open_rows:
             continue
         assignee = task.data.get(task.assignee_variable) if task.assignee_variable else None
-        roles = lane_roles(session) if roles is None else roles
         from_schedule = task.waits_on == schedule_wait.SCHEDULE  # the pull completes it, nobody's inbox work
         row = TaskRow(
             task_uuid=task.task_id, instance_id=instance.id, request_id=request.id, bpmn_id=task.bpmn_id,
             process_id=task.process_id, name=task.name, lane=task.lane,
-            role_code=None if from_schedule else roles.get(task.lane or ""),
+            role_code=None if from_schedule else _role_of_lane(session, task.lane),
             provider_group=request.provider_group.code, assignee=assignee if isinstance(assignee, str) else None,
             status="open", completed_by=None, completed_at=None,
             priority=request.priority, due_at=sla_clock.task_due(request), form_schema=task.form_schema,
