@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 TEMPLATE_OF_KIND = {
     "customer": "customer_fulfilled",  # queued by an older process version, which named no template
     "customer_question": "customer_question", "customer_fulfilled": "customer_fulfilled",
-    "rfc_fulfilled": "rfc_fulfilled",
+    "rfc_fulfilled": "rfc_fulfilled", "cancelled": "customer_cancelled",
     "sla_warning": "sla_escalation", "sla_breach": "sla_escalation", "escalation": "sla_escalation",
     "task_assigned": "task_assigned", "billing_forwarded": "billing_forwarded",
     "customer_replied": "customer_replied",

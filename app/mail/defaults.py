@@ -52,6 +52,14 @@ DEFAULTS: dict[str, Template] = {
               "{{ message }}\n\nIf anything is not as you expected, reply to this email.\n\n" + _SIGNATURE_TEXT),
         html=_html(f"<p>Your Request for Change “{{{{ title }}}}” ({_CASE_LINE}) is fulfilled.</p>\n{_MESSAGE_HTML}\n"
                    "<p>If anything is not as you expected, reply to this email.</p>")),
+    "customer_cancelled": Template(
+        subject=_CASE_SUBJECT,
+        text=(f"{_GREETING_TEXT}\n\nYour request \"{{{{ title }}}}\" ({_CASE_LINE}) has been cancelled on "
+              "{{ sent_at }}.\n\nThe reason we were given:\n\n{{ reason }}\n\nIf you still need it, or have questions, "
+              f"reply to this email.\n\n{_SIGNATURE_TEXT}"),
+        html=_html(f"<p>Your request “{{{{ title }}}}” ({_CASE_LINE}) has been cancelled on {{{{ sent_at }}}}.</p>\n"
+                   "<p>The reason we were given:</p>\n" + _MESSAGE_HTML.replace("message", "reason") + "\n"
+                   "<p>If you still need it, or have questions, reply to this email.</p>")),
     "sla_escalation": Template(
         subject="{{ subject }}",
         text="Hello,\n\n{{ message }}\n\n" + _STAFF_SIGNATURE_TEXT,

@@ -58,6 +58,9 @@ VARIABLES: dict[str, tuple[Variable, ...]] = {
     "customer_question": _COMMON + _CUSTOMER,
     "customer_fulfilled": _COMMON + _CUSTOMER,
     "rfc_fulfilled": _COMMON + _CUSTOMER,
+    "customer_cancelled": _COMMON + _CUSTOMER + (
+        Variable("reason", "why the request was cancelled, as the manager wrote it", "The agency withdrew it."),
+    ),
     "sla_escalation": _COMMON + (
         Variable("level", "warning (75% of the target used) or breach (target passed)", "breach"),
         Variable("subject", "the escalation's subject", "SLA target passed: RF-2026-000042"),
@@ -82,6 +85,7 @@ NAMES: dict[str, str] = {
     "customer_question": "Customer: a question from the specialist",
     "customer_fulfilled": "Customer: assistance request fulfilled",
     "rfc_fulfilled": "Customer: Request for Change fulfilled",
+    "customer_cancelled": "Customer: request cancelled",
     "sla_escalation": "Staff: SLA escalation (warning or breach)",
     "task_assigned": "Staff: a task assigned to you",
     "customer_replied": "Staff: the customer replied to your question",

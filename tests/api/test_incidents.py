@@ -90,13 +90,14 @@ def test_cancelling_through_the_api_cancels_the_request(services, clock, mailbox
     with services.uow() as uow:
         request = uow.session.scalars(select(ServiceRequest).where(ServiceRequest.number == number)).one()
         assert request.status == "cancelled" and request.closed_at is not None
+        case_number = request.crm_case_id
     assert job_status(services, job) == "cancelled" and drive.open_bpmn_ids(number) == []
     [cancelled] = events(services, "request_cancelled")
     assert cancelled.payload["reason"] == "The agency withdrew the request."
     assert cancelled.actor == "maria" and cancelled.payload["via"] == maria.via
     drive.work()
     [mail] = mailbox.to("ann@tourism.example")
-    assert mail["Subject"] == f"Request {number} cancelled"
+    assert mail["Subject"] == f"Case {case_number}: Request {number} cancelled"  # the customer's case first
 
 
 def test_process_owners_only_look_and_others_are_refused_with_nothing_changed(services, clock):

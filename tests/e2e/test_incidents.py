@@ -89,13 +89,15 @@ def test_cancelling_ends_the_request_tells_the_customer_and_needs_a_reason(servi
     with services.uow() as uow:
         request = uow.session.scalars(select(ServiceRequest).where(ServiceRequest.number == number)).one()
         assert request.status == "cancelled" and request.closed_at is not None
+        case_number = request.crm_case_id
         assert uow.session.get(ServiceJob, job).status == "cancelled"
     assert drive.open_bpmn_ids(number) == []
     [cancelled] = events(services, "request_cancelled")
     assert cancelled["reason"] == "The agency withdrew the request."
     drive.work()
     [mail] = mailbox.to("ann@tourism.example")
-    assert f"Request {number} cancelled" == mail["Subject"] and "withdrew" in text_of(mail)
+    assert mail["Subject"] == f"Case {case_number}: Request {number} cancelled"  # the customer's case first
+    assert "withdrew" in text_of(mail) and mail.is_multipart()  # text and HTML, from the editable template
 
 
 def test_only_admins_and_the_groups_managers_act_and_process_owners_only_look(services, clock):

@@ -79,6 +79,10 @@ def test_a_manager_cancels_a_routine_scheduled_request_and_its_crm_case_closes_a
     with services.uow() as uow:
         [mail] = uow.session.scalars(select(Notification).where(Notification.kind == "cancelled")).all()
         assert mail.to_addrs == "ann@tourism.example" and "The agency withdrew it" in mail.body
+        # the "Customer: request cancelled" template: greeting, the CRM case in the subject, the reason, signature
+        assert mail.subject.startswith(f"Case {event.payload['crm_case']}: ")
+        assert mail.body.startswith("Dear ") and "has been cancelled on" in mail.body
+        assert "Kind regards," in mail.body and mail.html_body and "The agency withdrew it" in mail.html_body
     assert drive.show(number)["status"] == "cancelled"
     found = listing.list_requests(services, OPERATOR, RequestFilters(status="cancelled"))
     assert [r["number"] for r in found.items] == [number]  # the request list finds cancelled requests
