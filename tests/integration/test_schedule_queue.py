@@ -56,11 +56,17 @@ def state(services, number: str) -> tuple[str, date | None, int, list[str]]:
 
 def test_a_scheduled_enhancement_waits_this_week_without_a_process_and_is_listed_as_scheduled(services):
     number = scheduled(services)
-    assert state(services, number) == ("scheduled", MONDAY, 0, ["request_scheduled"])
+    assert state(services, number) == ("scheduled", MONDAY, 0, ["request_scheduled", "sla_paused"])
     shown = queries.show_request(services, number, reader=OPERATOR)
     assert (shown["status"], shown["instance"]["status"], shown["path"], shown["open_tasks"]) == (
         "scheduled", "scheduled", [], [])
     assert shown["planned_week"] == MONDAY.isoformat() and shown["crm_case"]["status"] == "in_progress"
+    with services.uow() as uow:  # nobody is late while it waits for its week: its clock is paused, with the reason
+        request = uow.session.scalars(select(ServiceRequest).where(ServiceRequest.number == number)).one()
+        assert request.sla_paused_since is not None and request.sla_next_check_at is None
+        [paused] = uow.session.scalars(select(AuditEvent.payload).where(
+            AuditEvent.request_id == request.id, AuditEvent.event_type == "sla_paused")).all()
+        assert paused["reason"] == "waiting on the 60 day schedule"
     found = listing.list_requests(services, OPERATOR, RequestFilters(q="visitor report", status="scheduled"))
     assert [(r["number"], r["status"]) for r in found.items] == [(number, "scheduled")]
 
@@ -79,7 +85,12 @@ def test_a_service_provider_pulls_a_request_in_its_week_and_its_work_plan_is_rea
     pulled = queue.pull(services, who(services, "pete"), number)
     status, week, instances, events = state(services, number)
     assert (status, week, instances) == ("open", MONDAY, 1)
-    assert events[:3] == ["request_scheduled", "request_pulled", "instance_started"]
+    # its SLA clock was paused while it waited for its week (as after Discovery) and runs from the pull
+    assert events[:4] == ["request_scheduled", "sla_paused", "request_pulled", "instance_started"]
+    assert "sla_resumed" in events
+    with services.uow() as uow:
+        request = uow.session.scalars(select(ServiceRequest).where(ServiceRequest.number == number)).one()
+        assert request.sla_paused_since is None and request.sla_next_check_at is not None
     assert Driver(services, clock).open_bpmn_ids(number) == ["draw_up_work_plan"]
     with services.uow() as uow:
         task = uow.session.scalars(select(TaskRow).where(TaskRow.task_uuid == pulled.first_task)).one()
@@ -118,7 +129,7 @@ def test_only_service_providers_and_managers_of_the_group_pull_or_replan(service
         queue.pull(services, wrong, number)
     with pytest.raises((Forbidden, NotFound)):
         queue.replan(services, wrong, number, "2026-W52")
-    assert state(services, number) == ("scheduled", MONDAY, 0, ["request_scheduled"])
+    assert state(services, number) == ("scheduled", MONDAY, 0, ["request_scheduled", "sla_paused"])
 
 
 def test_a_request_planned_for_a_later_week_waits_for_a_service_provider_but_a_manager_may_pull_it_early(services):
@@ -133,7 +144,8 @@ def test_a_request_planned_for_a_later_week_waits_for_a_service_provider_but_a_m
     pulled = queue.pull(services, who(services, "maria"), number)
     assert pulled.first_task is None  # maria does not work the service provider's task: she lands on the request
     assert state(services, number)[:3] == ("open", later, 1)
-    assert state(services, number)[3][:3] == ["request_scheduled", "request_replanned", "request_pulled"]
+    assert state(services, number)[3][:4] == ["request_scheduled", "sla_paused", "request_replanned",
+                                              "request_pulled"]
 
 
 def test_the_planned_week_accepts_an_iso_week_and_refuses_bad_past_and_far_weeks(services):

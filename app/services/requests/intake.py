@@ -138,6 +138,9 @@ def new_request(services: Context, request_type: str, data: dict[str, Any], acto
             request.planned_week = schedule_wait.this_week(session, now)
             audit.append(session, actor=actor, event_type="request_scheduled", request_id=request.id, now=now,
                          payload={"request_number": request.number, "planned_week": request.planned_week.isoformat()})
+            # as after Discovery: nobody is late while the request waits for its week; the pull starts its process,
+            # whose projection resumes the clock
+            sla_clock.sync_pause(session, request, True, now, actor, reason=schedule_wait.SCHEDULE_PAUSE_REASON)
         else:
             start_process(session, request, actor, now)
         uow.commit()
