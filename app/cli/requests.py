@@ -1,4 +1,4 @@
-"""`rf request new`, `rf show`, `rf users`: requests and the people who work them."""
+"""`rf request new|pull|cancel`, `rf show`, `rf users`: requests and the people who work them."""
 
 from __future__ import annotations
 
@@ -19,15 +19,55 @@ def request_group() -> None:
 @click.option("--data", "raw", required=True, help="JSON: title, agency, requester_name, requester_email, "
                                                      "provider_group, [priority, routine, description, crm_case_id]")
 @click.option("--user", help="Who logs the request.")
+@click.option("--schedule", is_flag=True, help="A routine enhancement waits on its group's 60 day schedule (planned "
+                                                "for this week) until it is pulled, instead of starting at once.")
 @json_option
 @command
-def request_new(request_type: str, raw: str, user: str | None, as_json: bool) -> None:
+def request_new(request_type: str, raw: str, user: str | None, schedule: bool, as_json: bool) -> None:
     from app.services.requests import intake
 
-    request = intake.new_request(open_services(), request_type, parse_data(raw), actor(user))
-    data = {"id": request.id, "number": request.number, "crm_case_id": request.crm_case_id,
+    request = intake.new_request(open_services(), request_type, parse_data(raw), actor(user), schedule=schedule)
+    data = {"id": request.id, "number": request.number, "crm_case_id": request.crm_case_id, "status": request.status,
             "sla_due_at": request.sla_due_at.isoformat() if request.sla_due_at else None}
-    emit(data, as_json, lambda d: f"{d['number']} created (CRM case {d['crm_case_id']})")
+    emit(data, as_json, lambda d: f"{d['number']} created (CRM case {d['crm_case_id']})"
+                                  + (", waiting on the 60 day schedule" if d["status"] == "scheduled" else ""))
+
+
+_acting = click.option("--user", required=True,
+                       help="Who acts: a service provider or manager of the request's group (recorded in the audit "
+                            "log; the same rules as the schedule page).")
+
+
+@request_group.command("pull", help="Pull a request off the 60 day schedule: its process starts (or goes on after "
+                                    "Discovery).")
+@click.argument("request_ref")
+@_acting
+@json_option
+@command
+def request_pull(request_ref: str, user: str, as_json: bool) -> None:
+    from app.services.admin.auth import load_identity
+    from app.services.requests import schedule_queue
+
+    services = open_services()
+    pulled = schedule_queue.pull(services, load_identity(services, user), request_ref)
+    emit({"number": pulled.number, "first_task": pulled.first_task}, as_json,
+         lambda d: f"{d['number']} pulled from the schedule; its process runs")
+
+
+@request_group.command("cancel", help="Cancel a request waiting on the 60 day schedule (a manager of its group): its "
+                                      "CRM case closes as cancelled and the customer is emailed the reason.")
+@click.argument("request_ref")
+@click.option("--reason", required=True, help="Why (required; the customer is told).")
+@_acting
+@json_option
+@command
+def request_cancel(request_ref: str, reason: str, user: str, as_json: bool) -> None:
+    from app.services.admin.auth import load_identity
+    from app.services.requests import cancellation
+
+    services = open_services()
+    number = cancellation.cancel_scheduled(services, load_identity(services, user), request_ref, reason)
+    emit({"number": number, "status": "cancelled"}, as_json, lambda d: f"{d['number']} cancelled")
 
 
 def _show_human(d: dict[str, Any]) -> str:

@@ -10,18 +10,17 @@ installed console script (`.venv/bin/rf`).
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from app.services.admin import auth
-from app.services.requests import schedule_queue
 from app.services.requests import sla_targets as sla
 from app.store import audit
 from app.store.models import AsdService, AuditEvent, BillingCase, CrmCase, CrmNote, Notification, WorkListEntry
 from tests.conftest import START, day, text_of
-from tests.e2e.conftest import Rf, count, records
+from tests.e2e.conftest import REQUEST, Rf, count, records
 
 WORK_PLAN = {"work_plan": "Add the new report to the agency portal", "estimated_hours": 16,
              "planned_start": day(1), "planned_finish": day(17)}
@@ -191,12 +190,13 @@ def test_non_routine_request_goes_through_discovery_before_scheduling(rf, servic
     [case] = records(services, CrmCase, CrmCase.case_number == shown["crm_case"]["case"])
     assert note.case_id == case.id and "PO-2026-0042" in note.note and "Managed SFTP" in note.note
     assert [(a["service"], a["status"]) for a in shown["asd_entries"]] == [("Managed SFTP service", "proposed")]
-    # then it waits on the 60 day schedule like any enhancement, until it is pulled (the schedule page or the API;
-    # `rf` has no pull command, so the service the page calls pulls it here)
+    # then it waits on the 60 day schedule like any enhancement, until it is pulled (`rf request pull`, as the
+    # schedule page's Pull)
     assert (shown["status"], rf.open_bpmn_ids(number)) == ("scheduled", ["wait_on_schedule"])
     assert shown["path"][:3] == ["request_received", "request_type_gateway", "routine_gateway"]
     assert "discovery" in shown["path"]
-    schedule_queue.pull(services, auth.load_identity(services, "pete"), number)
+    pulled = rf.ok("request", "pull", number, "--user", "pete")
+    assert pulled["number"] == number and pulled["first_task"]
     assert rf.open_bpmn_ids(number) == ["draw_up_work_plan"]
     shown = rf.show(number)
     assert shown["path"].index("discovery") < shown["path"].index("wait_on_schedule") < shown["path"].index(
@@ -221,6 +221,35 @@ def test_non_routine_request_goes_through_discovery_before_scheduling(rf, servic
     [mail] = mailbox.to("ann@tourism.example")
     assert "Your SFTP drop is ready." in text_of(mail)
     assert_chain_intact(services)
+
+
+def test_a_scheduled_enhancement_is_pulled_or_cancelled_from_the_command_line(rf, services, mailbox):
+    waiting = rf.ok("request", "new", "--type", "enhancement", "--schedule", "--user", "ann.logger",
+                    "--data", json.dumps({**REQUEST, "provider_group": "apps", "title": "Visitor report"}))
+    number = waiting["number"]
+    assert waiting["status"] == "scheduled" and rf.show(number)["status"] == "scheduled"
+    assert rf.open_bpmn_ids(number) == []  # no process until it is pulled
+
+    before = count(services, AuditEvent)
+    assert "reason" in rf.fails("request", "cancel", number, "--reason", "   ", "--user", "maria").output
+    refused = rf.fails("request", "cancel", number, "--reason", "No budget", "--user", "pete")  # not a manager
+    assert "manager" in refused.output
+    assert "no request" in rf.fails("request", "pull", number, "--user", "sam").output  # another group's: unseen
+    assert rf.fails("request", "pull", "RF-999999", "--user", "pete").exit_code == 2
+    assert count(services, AuditEvent) == before  # nothing written by a refusal
+
+    assert rf.ok("request", "cancel", number, "--reason", "The agency withdrew it", "--user", "maria") == {
+        "number": number, "status": "cancelled"}
+    assert rf.show(number)["status"] == "cancelled"
+    assert "is cancelled" in rf.fails("request", "pull", number, "--user", "pete").output
+    rf.work()
+    [mail] = mailbox.to("ann@tourism.example")
+    assert mail["Subject"].endswith(f"Request {number} cancelled") and "The agency withdrew it" in text_of(mail)
+
+    other = rf.ok("request", "new", "--type", "enhancement", "--schedule", "--user", "ann.logger",
+                  "--data", json.dumps({**REQUEST, "provider_group": "apps", "title": "Second report"}))["number"]
+    assert rf.ok("request", "pull", other, "--user", "pete")["number"] == other
+    assert rf.open_bpmn_ids(other) == ["draw_up_work_plan"]
 
 
 def test_sla_breach_escalates_once_without_cancelling_the_work(rf, services, mailbox):
