@@ -49,7 +49,8 @@ class AsdClient(Protocol):
 
 class Outbox(Protocol):
     def queue(self, *, kind: str, to: list[str], subject: str, body: str, request_number: str | None,
-              key: str) -> dict[str, Any]: ...
+              key: str, values: dict[str, Any] | None = None) -> dict[str, Any]: ...
+    # `values`: what the kind's email template takes beyond the request's own values and subject/message
 
 
 class Directory(Protocol):

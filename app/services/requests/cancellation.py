@@ -18,7 +18,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app import engine
-from app.adapters.outbox import DbOutbox
 from app.domain.permissions import Identity, may_cancel_scheduled
 from app.errors import Conflict, ExternalSystemError, FieldError, Forbidden, InvalidData, NotFound
 from app.services.context import Context
@@ -77,13 +76,11 @@ def cancel(services: Context, session: Session, request: ServiceRequest,
         except HandlerError as err:  # the CRM is down or refused: nothing is cancelled, the user can try again
             raise ExternalSystemError(f"the CRM case could not be closed, so the request was not cancelled: "
                                       f"{err}") from err
-    # the database outbox itself (the clients' one, with its style): the template takes the reason as its own value
-    outbox = clients.outbox if isinstance(clients.outbox, DbOutbox) else DbOutbox(session, now)
-    outbox.queue(
+    clients.outbox.queue(  # the "Customer: request cancelled" template takes the reason as its own value
         kind="cancelled", to=[request.requester_email], subject=f"Request {number} cancelled",
         body=(f"Your request {number} ({request.title}) has been cancelled.\n\nReason: {reason}\n\n"
               "Reply to your provider group if you have questions."),
-        request_number=number, key=f"cancel-{request.id}", request=request, values={"reason": reason})
+        request_number=number, key=f"cancel-{request.id}", values={"reason": reason})
     audit.append(session, actor=actor, event_type="request_cancelled", request_id=request.id, now=now,
                  payload={"reason": reason, **payload, "crm_case": request.crm_case_id})
 
