@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app.domain.local_time import DEFAULT_ZONE, moment, zone
 from app.mail.defaults import Template
 from app.mail.templates import Rendered, TemplateProblem, default, render
+from app.store import reference_cache
 from app.store.models import EmailTemplate, ServiceRequest
 
 log = logging.getLogger(__name__)
@@ -60,10 +61,14 @@ def installed() -> MailStyle:
 
 
 def stored(session: Session, key: str) -> Template | None:
-    """The administrator's template for `key` (None when the default is in use); three columns, no ORM object."""
-    row = session.execute(select(EmailTemplate.subject, EmailTemplate.text_body, EmailTemplate.html_body)
-                          .where(EmailTemplate.key == key)).one_or_none()
-    return None if row is None else Template(row.subject, row.text_body, row.html_body)
+    """The administrator's template for `key` (None when the default is in use): reference data, read once per
+    process and reference generation."""
+    def load() -> Template | None:
+        row = session.execute(select(EmailTemplate.subject, EmailTemplate.text_body, EmailTemplate.html_body)
+                              .where(EmailTemplate.key == key)).one_or_none()
+        return None if row is None else Template(row.subject, row.text_body, row.html_body)
+
+    return reference_cache.cached(session, "email_template", key, load)
 
 
 def request_values(session: Session, request_number: str | None, style: MailStyle, now: datetime,

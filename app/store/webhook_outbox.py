@@ -2,9 +2,9 @@
 
 `audit.append` hands every audit event it writes to `on_audit_event`; an event type that the catalogue maps to a
 webhook event gets one delivery row per active subscription to that event, in the same transaction, so a committed
-change always has its webhook events and a rolled-back one has none. The active subscriptions are read once per
-transaction (a tiny table), and only when the transaction writes a mapped event: without subscriptions the cost is
-one small query per such transaction.
+change always has its webhook events and a rolled-back one has none. The active subscriptions are reference data,
+read once per process and reference generation (app/store/reference_cache.py), and only when a transaction writes
+a mapped event.
 """
 
 from __future__ import annotations
@@ -18,29 +18,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain import webhooks
+from app.store import reference_cache
 from app.store.db import table_of
 from app.store.models import AuditEvent, ServiceRequest, WebhookDelivery, WebhookSubscription
 
-_CACHE = "rf_webhook_subscriptions"
 _SUBSCRIPTIONS = table_of(WebhookSubscription)
 _ACTIVE = (select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.events).where(_SUBSCRIPTIONS.c.active.is_(True))
            .order_by(_SUBSCRIPTIONS.c.id))
 
 
-def _subscribed(session: Session) -> list[tuple[int, frozenset[str]]]:
-    """(id, events) of the active subscriptions, read once per transaction of this session."""
-    transaction = session.get_transaction()
-    cached = session.info.get(_CACHE)
-    if cached is not None and cached[0] is transaction:
-        return list(cached[1])
-    found = [(sub_id, frozenset(events or ())) for sub_id, events in session.connection().execute(_ACTIVE)]
-    session.info[_CACHE] = (transaction, found)
-    return found
-
-
-def forget_subscriptions(session: Session) -> None:
-    """Drop the cached subscriptions (after this transaction changed them)."""
-    session.info.pop(_CACHE, None)
+def _subscribed(session: Session) -> tuple[tuple[int, frozenset[str]], ...]:
+    """(id, events) of the active subscriptions (reference data: read once per process and generation)."""
+    return reference_cache.cached(session, "webhook_subscriptions", None, lambda: tuple(
+        (sub_id, frozenset(events or ())) for sub_id, events in session.connection().execute(_ACTIVE)))
 
 
 def describe_request(request: ServiceRequest | None) -> dict[str, Any] | None:

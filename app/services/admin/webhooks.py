@@ -154,7 +154,6 @@ def subscribe(services: Context, identity: Identity, url: str, description: str,
         s.flush()
         audit.append(s, actor=identity.username, event_type="webhook_subscribed", now=now,
                      payload={"subscription": sub.id, "url": url, "description": description, "events": events})
-        webhook_outbox.forget_subscriptions(s)
         uow.commit()
         return Created(_view(sub), secret)
 
@@ -181,7 +180,6 @@ def set_active(services: Context, identity: Identity, sub_id: int, active: bool)
         sub.active = active
         audit.append(s, actor=identity.username, event_type="webhook_activated" if active else "webhook_deactivated",
                      now=now, payload={"subscription": sub.id, "url": sub.url})
-        webhook_outbox.forget_subscriptions(s)
         uow.commit()
         return _view(sub)
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from app import engine
 from app.errors import NotFound
 from app.services.context import Context
+from app.store import reference_cache
 from app.store.models import CurrentVersion, DefinitionVersion
 
 MAX_VERSIONS = 32  # versions one process keeps; a deployment has a handful in use
@@ -95,7 +96,12 @@ def numbered_key(session: Session, process_id: str, version: int) -> VersionKey:
 
 
 def current_key(session: Session, process_id: str) -> VersionKey:
-    """The identity of the version new requests start on (as `deploy.current_version`, without the big columns)."""
+    """The identity of the version new requests start on (as `deploy.current_version`, without the big columns).
+    Reference data: read once per process and reference generation (a deploy or a switch of version changes it)."""
+    return reference_cache.cached(session, "current_version", process_id, lambda: _current_key(session, process_id))
+
+
+def _current_key(session: Session, process_id: str) -> VersionKey:
     row = session.execute(select(*_KEY_COLUMNS).join(
         CurrentVersion, CurrentVersion.definition_version_id == DefinitionVersion.id).where(
         CurrentVersion.process_id == process_id)).one_or_none()

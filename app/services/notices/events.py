@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app.adapters.mail_compose import installed
 from app.adapters.outbox import DbOutbox
 from app.domain.local_time import moment
+from app.store import reference_cache
 from app.store.db import insert_unless_present, table_of
 from app.store.models import Membership, ProviderGroup, Role, ServiceRequest, TaskRow, User, UserNotice
 
@@ -64,17 +65,22 @@ def _email(session: Session, user: Person, *, kind: str, key: str, text: str, re
 
 
 def _active(session: Session, usernames: Iterable[str]) -> list[Person]:
-    names = sorted(set(usernames))
+    names = tuple(sorted(set(usernames)))
     if not names:
         return []
-    return [Person._make(row) for row in session.execute(_people().where(User.username.in_(names))
-                                                    .order_by(User.username))]
+    return list(reference_cache.cached(session, "active_people", names, lambda: tuple(
+        Person._make(row) for row in session.execute(_people().where(User.username.in_(names))
+                                                     .order_by(User.username)))))
 
 
 def _holders(session: Session, role_code: str, group_code: str) -> list[Person]:
-    rows = session.execute(_people().join(Membership).join(Role).join(ProviderGroup)
-                           .where(Role.code == role_code, ProviderGroup.code == group_code).order_by(User.username))
-    return list({row.id: Person._make(row) for row in rows}.values())  # once each, in name order
+    def load() -> tuple[Person, ...]:
+        rows = session.execute(_people().join(Membership).join(Role).join(ProviderGroup)
+                               .where(Role.code == role_code, ProviderGroup.code == group_code)
+                               .order_by(User.username))
+        return tuple({row.id: Person._make(row) for row in rows}.values())  # once each, in name order
+
+    return list(reference_cache.cached(session, "role_holders", (role_code, group_code), load))
 
 
 def task_assigned(session: Session, task: TaskRow, request: ServiceRequest, now: datetime,

@@ -6,8 +6,9 @@ from datetime import date, datetime
 from typing import Any
 
 from jsonschema.exceptions import ValidationError
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from app import engine
 from app.adapters.crm import case_number
@@ -19,7 +20,8 @@ from app.services.context import Context
 from app.services.definitions import version_cache
 from app.services.requests import projection, schedule_wait, sla_clock
 from app.services.requests import sla_targets as sla
-from app.store import audit, search_index
+from app.store import audit, reference_cache, search_index
+from app.store.db import table_of
 from app.store.models import CrmCase, ProviderGroup, ServiceRequest
 
 MAIN_PROCESS = "request_fulfillment"
@@ -97,6 +99,26 @@ def _crm_case(session: Session, request_type: str, data: dict[str, Any], group: 
     return case
 
 
+_GROUPS = table_of(ProviderGroup)
+_GROUP_BY_CODE = select(_GROUPS.c.id, _GROUPS.c.code, _GROUPS.c.name).where(_GROUPS.c.code == bindparam("code"))
+
+
+def _provider_group(session: Session, code: str) -> ProviderGroup | None:
+    """The group `code` (reference data: its row read once per process and reference generation), as an object of
+    this session without a query when it is not loaded yet."""
+    row = reference_cache.cached(session, "provider_group", code, lambda: session.execute(
+        _GROUP_BY_CODE, {"code": code}).one_or_none())
+    if row is None:
+        return None
+    loaded = session.identity_map.get(identity_key(ProviderGroup, row.id))
+    if isinstance(loaded, ProviderGroup):
+        return loaded
+    group = ProviderGroup(id=row.id, code=row.code, name=row.name)
+    make_transient_to_detached(group)
+    session.add(group)
+    return group
+
+
 def new_request(services: Context, request_type: str, data: dict[str, Any], actor: str, *,
                 schedule: bool = False) -> ServiceRequest:
     """Record a request and start its process. With `schedule`, a routine enhancement request is not started: it
@@ -109,7 +131,7 @@ def new_request(services: Context, request_type: str, data: dict[str, Any], acto
     validate(REQUEST_SCHEMA, data, "request", now.date())
     with services.uow() as uow:
         session = uow.session
-        group = session.scalars(select(ProviderGroup).where(ProviderGroup.code == data["provider_group"])).one_or_none()
+        group = _provider_group(session, data["provider_group"])
         if group is None:
             raise InvalidData("unknown provider group", [FieldError("provider_group", data["provider_group"])])
         priority = data.get("priority", "medium")

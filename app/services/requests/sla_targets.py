@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.domain.business_calendar import BusinessCalendar, oklahoma_holidays
+from app.store import reference_cache
 from app.store.db import table_of
 from app.store.models import SLA_UNITS, Holiday, SlaTarget
 
@@ -48,31 +49,25 @@ DEFAULT_TARGETS: dict[str, dict[str, Target]] = {
 _HOLIDAYS = table_of(Holiday)
 _ALL_HOLIDAYS = select(_HOLIDAYS.c.day)
 _HOLIDAYS_SINCE = select(_HOLIDAYS.c.day).where(_HOLIDAYS.c.day >= bindparam("since"))
-_CALENDARS = "rf_calendars"  # session.info: (transaction, {since: calendar}) of the current transaction
 
 
 def load_calendar(session: Session, since: date | None = None) -> BusinessCalendar:
     """The business calendar with the holiday table (from `since` on, when given: earlier dates never matter).
-    Read once per transaction and `since` (a new request asks for it twice: its due date and its SLA clock); the
-    holiday table is only written by the calendar's own use cases, which never read it back in the same one."""
-    connection = session.connection()  # begins the transaction if none has begun yet: the cache is keyed on it
-    transaction = session.get_transaction()
-    cached = session.info.get(_CALENDARS)
-    if cached is None or cached[0] is not transaction:
-        cached = (transaction, {})
-        session.info[_CALENDARS] = cached
-    calendars: dict[date | None, BusinessCalendar] = cached[1]
-    calendar = calendars.get(since)
-    if calendar is None:
-        days = connection.execute(_ALL_HOLIDAYS if since is None else _HOLIDAYS_SINCE, {"since": since})
-        calendar = calendars[since] = BusinessCalendar(holidays=frozenset(day for (day,) in days))
-    return calendar
+    Reference data: read once per process, reference generation and `since`."""
+    def load() -> BusinessCalendar:
+        days = session.connection().execute(_ALL_HOLIDAYS if since is None else _HOLIDAYS_SINCE, {"since": since})
+        return BusinessCalendar(holidays=frozenset(day for (day,) in days))
+
+    return reference_cache.cached(session, "calendar", since, load)
 
 
 def target(session: Session, request_type: str, priority: str) -> Target:
-    row = session.scalars(select(SlaTarget).where(SlaTarget.request_type == request_type,
-                                                  SlaTarget.priority == priority)).one_or_none()
-    return Target(row.amount, row.unit) if row is not None else DEFAULT_TARGETS[request_type][priority]
+    def load() -> Target:
+        row = session.execute(select(SlaTarget.amount, SlaTarget.unit).where(
+            SlaTarget.request_type == request_type, SlaTarget.priority == priority)).one_or_none()
+        return Target(row.amount, row.unit) if row is not None else DEFAULT_TARGETS[request_type][priority]
+
+    return reference_cache.cached(session, "sla_target", (request_type, priority), load)
 
 
 def due_at(session: Session, request_type: str, priority: str, start: datetime) -> datetime:

@@ -21,7 +21,7 @@ from app.services.definitions import version_cache
 from app.services.notices import events as notice_events
 from app.services.requests import projection
 from app.services.tasks.forms import group_members, schema_for, validate_submission
-from app.store import audit, search_index
+from app.store import audit, reference_cache, search_index
 from app.store.db import table_of
 from app.store.models import DefinitionVersion, ProcessInstance, ServiceRequest, TaskRow, User
 
@@ -89,7 +89,9 @@ def list_tasks(services: Context, username: str | None = None, request_id: int |
         return [_view(uow.session, r) for r in rows]
 
 
-_TASK = select(TaskRow).where(TaskRow.task_uuid == bindparam("task_uuid"))  # built once: the hot path's lookup
+# Built once: the hot path's lookup; always the row as it is now (under a completion's instance lock it must show a
+# racing completion even when this session loaded the row before).
+_TASK = select(TaskRow).where(TaskRow.task_uuid == bindparam("task_uuid")).execution_options(populate_existing=True)
 
 
 def _open_task(session: Session, task_id: str, reader: User | Identity | None = None) -> TaskRow:
@@ -150,21 +152,33 @@ class FormRejected(InvalidData):
         self.fields = fields
 
 
-_LOCK_WITH_VERSION = (
+_LOCK_FOR_TASK = (
     select(ProcessInstance, ServiceRequest, DefinitionVersion.id, DefinitionVersion.process_id,
-           DefinitionVersion.version, DefinitionVersion.sha256)
+           DefinitionVersion.version, DefinitionVersion.sha256, reference_cache.current_column())
     .join(DefinitionVersion, DefinitionVersion.id == ProcessInstance.definition_version_id)
     .join(ServiceRequest, ServiceRequest.id == ProcessInstance.request_id)
-    .where(ProcessInstance.id == bindparam("instance_id"))
+    .where(ProcessInstance.id == select(TaskRow.instance_id).where(TaskRow.task_uuid == bindparam("task_uuid"))
+           .scalar_subquery())
     .with_for_update(of=ProcessInstance).execution_options(populate_existing=True))
 
 
-def _lock_with_version(session: Session, instance_id: int) -> tuple[ProcessInstance, ServiceRequest,
-                                                                    version_cache.VersionKey]:
-    """Lock the instance row (as `projection.lock_instance`: only that row) and read its request and its definition
-    version's identity in the same statement; the version's spec and forms then come from `version_cache`."""
-    row = session.execute(_LOCK_WITH_VERSION, {"instance_id": instance_id}).one()
-    return row[0], row[1], version_cache.VersionKey(*row[2:])
+@dataclass(frozen=True)
+class _Locked:
+    instance: ProcessInstance
+    request: ServiceRequest
+    version: version_cache.VersionKey
+
+
+def _lock_for_task(session: Session, task_id: str) -> _Locked:
+    """Lock the instance of task `task_id` (as `projection.lock_instance`: only that row) before anything else is
+    read, and read its request, its definition version's identity (the spec and forms then come from
+    `version_cache`) and the reference generation in the same statement. The task row is read after it, under the
+    lock, so that a racing completion shows."""
+    row = session.execute(_LOCK_FOR_TASK, {"task_uuid": task_id}).one_or_none()
+    if row is None:
+        raise NotFound(f"no task {task_id}")
+    reference_cache.note_generation(session, row[6])
+    return _Locked(row[0], row[1], version_cache.VersionKey(*row[2:6]))
 
 
 def complete(services: Context, task_id: str, who: str | Identity, data: Any = None, *,
@@ -177,12 +191,13 @@ def complete(services: Context, task_id: str, who: str | Identity, data: Any = N
         session = uow.session
         user = _actor(session, who)
         username = user.username
+        locked = _lock_for_task(session, task_id)
         task = _open_task(session, task_id, user)
         if not _may_see(user, task):
             raise Forbidden(f"{username} does not hold the {task.lane} role in {task.provider_group}")
         if task.assignee not in (None, username):
             raise Forbidden(f"task is assigned to {task.assignee}")
-        view = _complete(services, session, task, username, data, read_form, now)
+        view = _complete(services, session, task, locked, username, data, read_form, now)
         uow.commit()
         return view
 
@@ -192,8 +207,9 @@ def complete_on_behalf(services: Context, session: Session, task_id: str, actor:
     """Complete the open task `task_id` in the caller's transaction as `actor`, someone outside the provider group
     (the customer, whose emailed reply answers "Await the customer's reply"): the caller decided that `actor` may.
     NotFound / Conflict when the task is not open; InvalidData when `data` does not fit its form."""
+    locked = _lock_for_task(session, task_id)
     task = _open_task(session, task_id)
-    return _complete(services, session, task, actor, data, None, services.clock.now())
+    return _complete(services, session, task, locked, actor, data, None, services.clock.now())
 
 
 _TASKS = table_of(TaskRow)
@@ -212,13 +228,12 @@ def _mark_completed(session: Session, task: TaskRow, username: str, now: datetim
         set_committed_value(task, name, value)
 
 
-def _complete(services: Context, session: Session, task: TaskRow, username: str, data: Any,
-              read_form: FormReader | None, now: datetime) -> TaskView:
+def _complete(services: Context, session: Session, task: TaskRow, locked: _Locked, username: str,
+              data: Any, read_form: FormReader | None, now: datetime) -> TaskView:
+    """`task` as read under the lock of its instance (`_lock_for_task`)."""
     task_id = task.task_uuid
-    instance, request, key = _lock_with_version(session, task.instance_id)
-    session.refresh(task)  # re-read under the instance lock: a racing completion shows up here
-    _still_open(task)
-    version = version_cache.data_of(session, key)
+    instance, request = locked.instance, locked.request
+    version = version_cache.data_of(session, locked.version)
     schema = schema_for(session, task, instance.definition_version_id, version)
     if read_form is None:
         submitted = validate_submission(schema, data, now.date())

@@ -13,6 +13,7 @@ from app.errors import InvalidData
 from app.services.definitions.deploy import form_file
 from app.services.definitions.version_cache import VersionData
 from app.services.requests.intake import validate
+from app.store import reference_cache
 from app.store.models import Membership, ProviderGroup, Role, TaskRow, User
 
 _MEMBERS = (select(User.username).join(Membership).join(Role).join(ProviderGroup)
@@ -21,7 +22,10 @@ _MEMBERS = (select(User.username).join(Membership).join(Role).join(ProviderGroup
 
 
 def group_members(session: Session, role_code: str, group_code: str) -> list[str]:
-    return list(session.scalars(_MEMBERS, {"role_code": role_code, "group_code": group_code}).all())
+    """The active holders of the role in the group, by username (reference data: read once per process and
+    reference generation)."""
+    return list(reference_cache.cached(session, "group_members", (role_code, group_code), lambda: tuple(
+        session.scalars(_MEMBERS, {"role_code": role_code, "group_code": group_code}))))
 
 
 def _fill_choices(session: Session, node: Any, group_code: str) -> None:

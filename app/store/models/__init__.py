@@ -14,7 +14,7 @@ from app.store.models.process import (
     ServiceJob,
     TaskRow,
 )
-from app.store.models.reference import Membership, ProviderGroup, Role, User
+from app.store.models.reference import Membership, ProviderGroup, ReferenceGeneration, Role, User
 from app.store.models.saved_filter import SavedFilter
 from app.store.models.service_request import ESCALATION_LEVELS, ServiceRequest, SlaEscalation
 from app.store.models.sign_in import InstallationSetting, SignInThrottle, WebSession
@@ -24,7 +24,8 @@ __all__ = [
     "ApiToken", "IdempotentResponse",
     "AsdService", "AuditChain", "AuditCheckpoint", "AuditCheckpointHead", "AuditEvent", "BillingCase", "CrmCase",
     "CrmNote", "CurrentVersion",
-    "DefinitionVersion", "InstancePath", "Membership", "Notification", "ProcessInstance", "ProviderGroup", "Role",
+    "DefinitionVersion", "InstancePath", "Membership", "Notification", "ProcessInstance", "ProviderGroup",
+    "ReferenceGeneration", "Role",
     "ServiceJob",
     "ServiceRequest", "TaskRow", "User", "WorkListEntry",
     "SLA_UNITS", "Holiday", "HolidayYear", "SlaTarget", "ESCALATION_LEVELS", "SlaEscalation",

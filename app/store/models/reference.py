@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint, true
+from sqlalchemy import BigInteger, Boolean, ForeignKey, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.store.db import Base
@@ -57,3 +57,13 @@ class Membership(Base):
     user: Mapped[User] = relationship(back_populates="memberships")
     role: Mapped[Role] = relationship(lazy="joined")
     provider_group: Mapped[ProviderGroup | None] = relationship(lazy="joined")
+
+
+class ReferenceGeneration(Base):
+    """One row: a random number that changes whenever reference data changes (database triggers, migration 0021).
+    Processes key what they cache of that data by it: see app/store/reference_cache.py."""
+
+    __tablename__ = "reference_generation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)

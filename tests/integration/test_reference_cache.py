@@ -1,0 +1,135 @@
+"""Reference data (users, memberships, templates, subscriptions, calendar, SLA targets, current versions) is cached
+per process keyed by the database's reference generation, which triggers change on every write to those tables,
+whoever makes it. So a change made outside this process (another process, the command line, psql) is seen by the
+very next transaction here; a transaction that changes reference data sees its own change; a rolled-back change
+leaves nothing behind; and an unchanged generation costs no read of the data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+
+from sqlalchemy import create_engine, event, text
+
+from app.bootstrap import bootstrap
+from app.services.requests import sla_targets
+from app.services.tasks.forms import group_members
+from app.store import reference_cache
+from app.store.models import Membership, User
+
+
+@contextmanager
+def outside(services) -> Iterator[object]:
+    """A connection of another engine, as another process or psql would have: raw SQL, committed on exit."""
+    other = create_engine(services.settings.database_url)
+    try:
+        with other.begin() as conn:
+            yield conn
+    finally:
+        other.dispose()
+
+
+def _specialists(services) -> list[str]:
+    with services.uow() as uow:
+        return group_members(uow.session, "specialist", "network")
+
+
+def _statements(services) -> list[str]:
+    seen: list[str] = []
+    event.listen(services.engine, "before_cursor_execute", lambda _c, _cur, statement, *_a: seen.append(statement))
+    return seen
+
+
+def _generation(services) -> int | None:
+    with services.uow() as uow:
+        return reference_cache.generation(uow.session)
+
+
+def test_an_unchanged_generation_reads_only_the_generation(services):
+    assert "sam" in _specialists(services)
+    seen = _statements(services)
+    assert "sam" in _specialists(services)
+    queries = [statement for statement in seen if not statement.startswith("BEGIN")]
+    assert len(queries) == 1 and "reference_generation" in queries[0], seen  # not the membership join
+
+
+def test_a_change_made_outside_the_process_is_seen_by_the_next_transaction(services):
+    assert "sam" in _specialists(services)
+    before = _generation(services)
+    with outside(services) as conn:
+        conn.execute(text("UPDATE app_user SET is_active = :no WHERE username = 'sam'"), {"no": False})
+    assert _generation(services) != before
+    assert "sam" not in _specialists(services)
+    with outside(services) as conn:
+        conn.execute(text("UPDATE app_user SET is_active = :yes WHERE username = 'sam'"), {"yes": True})
+    assert "sam" in _specialists(services)
+
+
+def test_a_transaction_sees_its_own_change_and_a_rolled_back_one_leaves_nothing(services):
+    assert "sam" in _specialists(services)
+    with services.uow() as uow:
+        sam = uow.session.query(User).filter_by(username="sam").one()
+        for membership in list(sam.memberships):
+            uow.session.delete(membership)
+        uow.session.flush()
+        assert "sam" not in group_members(uow.session, "specialist", "network")  # its own change
+        # rolled back on leaving without commit
+    assert "sam" in _specialists(services)
+
+
+def test_every_kind_of_write_to_every_reference_table_changes_the_generation(services):
+    with services.uow() as uow:
+        if uow.session.get_bind().dialect.name == "postgresql":
+            names = set(uow.session.execute(text(
+                "SELECT tgrelid::regclass::text FROM pg_trigger WHERE tgname LIKE 'reference_generation_on_%' "
+                "AND tgrelid::regclass::text NOT LIKE '%.%'")).scalars())
+            assert names == set(reference_cache.REFERENCE_TABLES)
+        else:
+            triggers = set(uow.session.execute(text(
+                "SELECT tbl_name || ':' || name FROM sqlite_master WHERE type = 'trigger' "
+                "AND name LIKE 'reference_generation_on_%'")).scalars())
+            assert triggers == {f"{table}:reference_generation_on_{table}_{op}"
+                                for table in reference_cache.REFERENCE_TABLES for op in ("insert", "update", "delete")}
+    seen = [_generation(services)]
+    with outside(services) as conn:  # insert, update, delete: each changes it
+        conn.execute(text("INSERT INTO holiday (day, name, source, created_by, created_at) "
+                          "VALUES ('2031-07-07', 'Test day', 'manual', 'test', '2026-12-01 00:00:00')"))
+    seen.append(_generation(services))
+    with outside(services) as conn:
+        conn.execute(text("UPDATE holiday SET name = 'Renamed' WHERE day = '2031-07-07'"))
+    seen.append(_generation(services))
+    with outside(services) as conn:
+        conn.execute(text("DELETE FROM holiday WHERE day = '2031-07-07'"))
+    seen.append(_generation(services))
+    assert len(set(seen)) == 4, seen
+
+
+def test_the_calendar_and_sla_targets_follow_an_edit_made_elsewhere(services):
+    with services.uow() as uow:
+        assert str(sla_targets.target(uow.session, "assistance", "medium")) == "3 business days"
+        assert date(2031, 7, 7) not in sla_targets.load_calendar(uow.session, since=date(2031, 1, 1)).holidays
+    with outside(services) as conn:
+        conn.execute(text("UPDATE sla_target SET amount = 2 WHERE request_type = 'assistance' "
+                          "AND priority = 'medium'"))
+        conn.execute(text("INSERT INTO holiday (day, name, source, created_by, created_at) "
+                          "VALUES ('2031-07-07', 'Test day', 'manual', 'test', '2026-12-01 00:00:00')"))
+    with services.uow() as uow:
+        assert str(sla_targets.target(uow.session, "assistance", "medium")) == "2 business days"
+        assert date(2031, 7, 7) in sla_targets.load_calendar(uow.session, since=date(2031, 1, 1)).holidays
+
+
+def test_an_orm_membership_change_in_another_engine_is_seen(services, settings, clock):
+    assert "sara" in _specialists(services)
+    other = bootstrap(settings, clock)  # another process's services, same database
+    try:
+        with other.uow() as uow:
+            sara = uow.session.query(User).filter_by(username="sara").one()
+            for membership in list(sara.memberships):
+                uow.session.delete(membership)
+            uow.commit()
+    finally:
+        other.engine.dispose()
+    assert "sara" not in _specialists(services)
+    with services.uow() as uow:
+        assert uow.session.query(Membership).count() > 0
