@@ -45,7 +45,7 @@ from typing import Any
 from sqlalchemy import Integer, bindparam, func, insert, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import Label
+from sqlalchemy.sql.expression import ColumnClause
 
 from app.store import webhook_outbox
 from app.store.db import insert_unless_present, table_of
@@ -126,24 +126,17 @@ _HEAD_FOR_UPDATE = (select(_CHAINS.c.length, _CHAINS.c.head_hash)
 _MOVE_HEAD = (update(_CHAINS).where(_CHAINS.c.chain == bindparam("head_chain"))
               .values(length=bindparam("head_length"), head_hash=bindparam("head_digest")))
 _INSERT_EVENT = insert(_EVENTS)
-# PostgreSQL: the head's lock also draws the `seq` of the transaction's next events (SEQS_PER_LOCK of them: a task
-# completion appends two, its completion and the next task), and each event's row and its head's move are one
-# statement (a data-modifying WITH): one round trip per append, plus one per chain locked. A seq drawn while the
-# transaction holds a head is greater than every seq in that chain (any other appender to it committed before the
-# lock was granted, and PostgreSQL evaluates the row again, drawing anew, when the row changed while it waited), so
-# the seqs drawn with the latest lock may go to any chain the transaction holds; those of an earlier lock are dropped
-# when a new chain is locked (gaps are allowed).
-SEQS_PER_LOCK = 2
-_DRAW_SEQS: list[Label[int]] = [literal_column(f"nextval('{SEQUENCE}')", Integer).label(f"seq_{n}")
-                                       for n in range(SEQS_PER_LOCK)]
-_HEAD_AND_SEQ_FOR_UPDATE = (select(_CHAINS.c.length, _CHAINS.c.head_hash, *_DRAW_SEQS)
+# PostgreSQL: the head's lock also draws the first event's `seq`, and each event's row and its head's move are one
+# statement (a data-modifying WITH): two round trips per append instead of three, and one fewer per transaction.
+_DRAW_SEQ: ColumnClause[int] = literal_column(f"nextval('{SEQUENCE}')", Integer)
+_HEAD_AND_SEQ_FOR_UPDATE = (select(_CHAINS.c.length, _CHAINS.c.head_hash, _DRAW_SEQ)
                             .where(_CHAINS.c.chain == bindparam("head_chain")).with_for_update(of=_CHAINS))
 # A new chain's head (a new request's first event): created, or the one a concurrent creator made, and locked, with
 # the first seq drawn, in one statement (an upsert locks the row it returns).
 _CREATE_HEAD_AND_SEQ = (pg_insert(_CHAINS).values(chain=bindparam("head_chain"), length=0, head_hash=GENESIS)
                         .on_conflict_do_update(index_elements=[_CHAINS.c.chain],
                                                set_={"chain": pg_insert(_CHAINS).excluded.chain})
-                        .returning(_CHAINS.c.length, _CHAINS.c.head_hash, *_DRAW_SEQS))
+                        .returning(_CHAINS.c.length, _CHAINS.c.head_hash, _DRAW_SEQ))
 _EVENT_COLUMNS = ("seq", "at", "actor", "event_type", "request_id", "payload", "chain", "chain_seq", "prev_hash",
                   "hash")
 _INSERT_EVENT_MOVING_HEAD = (insert(_EVENTS).values({name: bindparam(f"event_{name}") for name in _EVENT_COLUMNS})
@@ -154,14 +147,14 @@ _NEXTVAL = text(f"SELECT nextval('{SEQUENCE}')")
 
 def _this_transaction(session: Session) -> tuple[Any, dict[str, list[Any]], list[int]]:
     """What earlier appends of this transaction learnt: the chain heads they locked ([length, hash], kept current by
-    every append) and the `seq`: (SQLite) [the last one given], (PostgreSQL) those drawn with the latest head's lock
-    and not yet given. A transaction locks a head once and keeps it until it ends, so a second append to the chain
-    needs no read."""
+    every append) and the `seq`: (SQLite) the last one given, (PostgreSQL) one drawn with a head's lock and not yet
+    given (0: none). A transaction locks a head once and keeps it until it ends, so a second
+    append to the chain needs no read."""
     session.connection()  # begins the transaction if none has begun yet: what is cached is keyed on it
     transaction = session.get_transaction()
     found = session.info.get(_TX)
     if found is None or found[0] is not transaction:
-        found = (transaction, {}, [])
+        found = (transaction, {}, [0])
         session.info[_TX] = found
     return found
 
@@ -189,7 +182,7 @@ def _lock_head(session: Session, chain: str, fresh: bool = False) -> list[Any]:
         _insert_missing(session, AuditChain, chain)
         head = connection.execute(lock, {"head_chain": chain}).one()
     if postgresql:
-        _this_transaction(session)[2][:] = [int(seq) for seq in head[2:]]  # drawn now, for the next events
+        _this_transaction(session)[2][0] = int(head[2])  # drawn now, given to the next event
     return [head[0], head[1]]
 
 
@@ -197,9 +190,12 @@ def _next_seq(session: Session) -> int:
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         drawn = _this_transaction(session)[2]
-        return drawn.pop(0) if drawn else int(connection.execute(_NEXTVAL).scalar_one())
+        if drawn[0]:
+            seq, drawn[0] = drawn[0], 0
+            return seq
+        return int(connection.execute(_NEXTVAL).scalar_one())
     last = _this_transaction(session)[2]  # SQLite: this transaction is the only writer until it ends
-    last[:] = [(last[0] if last else int(connection.execute(_MAX_SEQ).scalar_one() or 0)) + 1]
+    last[0] = (last[0] or int(connection.execute(_MAX_SEQ).scalar_one() or 0)) + 1
     return last[0]
 
 

@@ -57,8 +57,11 @@ def reading(session: Session) -> Connection:
     """The session's connection for a transaction that reads first: on SQLite a deferred BEGIN, which takes no
     lock (WAL readers never wait for a writer), where every other transaction takes the write lock at BEGIN
     (IMMEDIATE) so writers queue instead of failing. Such a transaction must not write: to write after reading, end
-    it (`session.rollback()`) and take `session.connection()` again, which begins an ordinary one. No effect on
-    PostgreSQL."""
+    it (`session.rollback()`) and take `session.connection()` again, which begins an ordinary one. On PostgreSQL
+    the reads run in autocommit: each sees what is committed, as in a READ COMMITTED transaction, without the round
+    trips of its BEGIN and ROLLBACK (this is the sign-in check of every request)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return session.connection(execution_options={**READ_FIRST, "isolation_level": "AUTOCOMMIT"})
     return session.connection(execution_options=READ_FIRST)
 
 
