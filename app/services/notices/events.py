@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.adapters.mail_compose import installed
@@ -44,13 +44,26 @@ def _people() -> Select[int, str, str, bool, bool, bool]:
                   User.email_on_escalation).where(User.is_active)
 
 
+_NOTICE_COLUMNS = ("user_id", "key", "kind", "text", "created_at", "request_id", "request_number", "task_uuid")
+_WRITE_NOTICE: dict[str, Any] = {}  # per dialect, built once: the notice unless its key exists, and its id back
+
+
+def _write_notice(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    statement = _WRITE_NOTICE.get(dialect)
+    if statement is None:
+        statement = _WRITE_NOTICE[dialect] = insert_unless_present(session, UserNotice, ["key"]).values(
+            {name: bindparam(f"notice_{name}") for name in _NOTICE_COLUMNS}).returning(table_of(UserNotice).c.id)
+    return statement
+
+
 def _notice(session: Session, user: Person, *, key: str, kind: str, text: str, request: ServiceRequest | None,
             task_uuid: str | None, now: datetime) -> bool:
-    """Write the notice unless one with `key` exists (one statement); whether it was written."""
-    written = session.connection().execute(insert_unless_present(session, UserNotice, ["key"]).values(
-        user_id=user.id, key=key, kind=kind, text=text[:_TEXT_MAX], created_at=now,
-        request_id=request.id if request else None, request_number=request.number if request else None,
-        task_uuid=task_uuid).returning(table_of(UserNotice).c.id))
+    """Write the notice unless one with `key` exists (one prebuilt statement); whether it was written."""
+    written = session.connection().execute(_write_notice(session), {
+        "notice_user_id": user.id, "notice_key": key, "notice_kind": kind, "notice_text": text[:_TEXT_MAX],
+        "notice_created_at": now, "notice_request_id": request.id if request else None,
+        "notice_request_number": request.number if request else None, "notice_task_uuid": task_uuid})
     return written.first() is not None
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Connection, Engine, String, bindparam, func, literal, select, union_all, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from app.engine import InstanceState
 from app.errors import Conflict
@@ -24,8 +26,20 @@ _OPEN_JOBS = ("pending", "incident")
 # Built once: the statements every projection runs.
 _INSTANCES = table_of(ProcessInstance)
 _ROLE_LANES = select(table_of(Role).c.lane, table_of(Role).c.code)
-_OPEN_TASKS = select(TaskRow).where(TaskRow.instance_id == bindparam("instance_id"), TaskRow.status == "open")
-_JOBS = select(ServiceJob).where(ServiceJob.instance_id == bindparam("instance_id"))
+_TASKS, _JOBS = table_of(TaskRow), table_of(ServiceJob)
+# An instance's open task rows and all its job rows, in one read: (kind, id, task_uuid, status).
+_OPEN_WORK = union_all(
+    select(literal("task").label("kind"), _TASKS.c.id, _TASKS.c.task_uuid, _TASKS.c.status)
+    .where(_TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.status == "open"),
+    select(literal("job").label("kind"), _JOBS.c.id, _JOBS.c.task_uuid, _JOBS.c.status)
+    .where(_JOBS.c.instance_id == bindparam("instance_id")))
+_CANCEL_TASKS = (update(_TASKS).where(_TASKS.c.id.in_(bindparam("ids", expanding=True)))
+                 .values(status="cancelled", completed_at=bindparam("now")))
+_CANCEL_JOBS = (update(_JOBS).where(_JOBS.c.id.in_(bindparam("ids", expanding=True)))
+                .values(status="cancelled", updated_at=bindparam("now")))
+_RUN_AGAIN = (update(_JOBS).where(_JOBS.c.id == bindparam("job_id"))
+              .values(status="pending", next_attempt_at=bindparam("now"), updated_at=bindparam("now"),
+                      origin_request_id=func.coalesce(bindparam("origin", type_=String), _JOBS.c.origin_request_id)))
 _SAVE = (update(_INSTANCES)
          .where(_INSTANCES.c.id == bindparam("instance_id"), _INSTANCES.c.version == bindparam("seen_version"))
          .values(state_json=bindparam("state_json"), serializer_version=bindparam("serializer_version"),
@@ -79,17 +93,42 @@ def save_state(session: Session, instance: ProcessInstance, seen_version: int, s
         set_committed_value(instance, name, value)
 
 
+class _Rows(NamedTuple):
+    """An instance's open task rows and all its job rows, by task id: (row id, status)."""
+
+    tasks: dict[str, tuple[int, str]]
+    jobs: dict[str, tuple[int, str]]
+
+
+def _open_work(session: Session, instance_id: int) -> _Rows:
+    session.flush()  # a Core read: what the caller changed through the ORM (a job it ran) must be written first
+    rows = _Rows({}, {})
+    for kind, row_id, task_uuid, status in session.connection().execute(_OPEN_WORK, {"instance_id": instance_id}):
+        (rows.tasks if kind == "task" else rows.jobs)[task_uuid] = (row_id, status)
+    return rows
+
+
+def _written(session: Session, model: type[TaskRow] | type[ServiceJob], ids: list[int], **values: object) -> None:
+    """Rows just updated with Core: what they now hold, in the objects of this session that stand for them."""
+    for row_id in ids:
+        loaded = session.identity_map.get(identity_key(model, row_id))
+        if loaded is not None:
+            for name, value in values.items():
+                set_committed_value(loaded, name, value)
+
+
 def project(session: Session, instance: ProcessInstance, request: ServiceRequest, state: InstanceState,
             now: datetime, actor: str, *, new: bool = False) -> None:
     """`new`: the instance was inserted in this transaction, so it has no task or job rows to read yet."""
-    open_rows = {} if new else {row.task_uuid: row for row in session.scalars(
-        _OPEN_TASKS, {"instance_id": instance.id})}
+    rows = _Rows({}, {}) if new else _open_work(session, instance.id)
     ready_ids = {task.task_id for task in state.human_tasks}
-    for task_uuid, row in open_rows.items():
-        if task_uuid not in ready_ids:  # left the ready set without a completion through us: cancelled
-            row.status, row.completed_at = "cancelled", now
+    # left the ready set without a completion through us: cancelled
+    cancelled = [row_id for task_uuid, (row_id, _) in rows.tasks.items() if task_uuid not in ready_ids]
+    if cancelled:
+        session.connection().execute(_CANCEL_TASKS, {"ids": cancelled, "now": now})
+        _written(session, TaskRow, cancelled, status="cancelled", completed_at=now)
     for task in state.human_tasks:
-        if task.task_id in open_rows:
+        if task.task_id in rows.tasks:
             continue
         assignee = task.data.get(task.assignee_variable) if task.assignee_variable else None
         from_schedule = task.waits_on == schedule_wait.SCHEDULE  # the pull completes it, nobody's inbox work
@@ -109,7 +148,7 @@ def project(session: Session, instance: ProcessInstance, request: ServiceRequest
         notice_events.new_ready_task(session, row, request, now, actor)
         if from_schedule:
             schedule_wait.place(session, request, task.bpmn_id, now, actor)
-    _project_jobs(session, instance, request, state, now, new)
+    _project_jobs(session, instance, request, state, now, rows.jobs)
     for timer in state.fired_timers:
         audit.append(session, actor="timer", event_type="timer_fired", request_id=request.id, now=now,
                      payload={"bpmn_id": timer})
@@ -127,24 +166,28 @@ def project(session: Session, instance: ProcessInstance, request: ServiceRequest
 
 
 def _project_jobs(session: Session, instance: ProcessInstance, request: ServiceRequest, state: InstanceState,
-                  now: datetime, new: bool = False) -> None:
+                  now: datetime, jobs: dict[str, tuple[int, str]]) -> None:
     """One job row per service task, ever (task_uuid is unique): a ready service task keeps the row it has, whatever
     its status (a pending job, or an incident an operator has to look at), and gets one only when it has none; an open
-    job (pending or incident) whose task is no longer ready is cancelled."""
-    jobs = {} if new else {job.task_uuid: job for job in session.scalars(_JOBS, {"instance_id": instance.id})}
+    job (pending or incident) whose task is no longer ready is cancelled. `jobs`: the instance's job rows, by task."""
     ready_services = {call.task_id for call in state.service_calls}
-    for task_uuid, job in jobs.items():
-        if job.status in _OPEN_JOBS and task_uuid not in ready_services:
-            job.status, job.updated_at = "cancelled", now
+    cancelled = [row_id for task_uuid, (row_id, status) in jobs.items()
+                 if status in _OPEN_JOBS and task_uuid not in ready_services]
+    if cancelled:
+        session.connection().execute(_CANCEL_JOBS, {"ids": cancelled, "now": now})
+        _written(session, ServiceJob, cancelled, status="cancelled", updated_at=now)
     for call in state.service_calls:
         existing = jobs.get(call.task_id)
         if existing is None:
             session.add(ServiceJob(instance_id=instance.id, request_id=request.id, task_uuid=call.task_id,
                                    bpmn_id=call.bpmn_id, operator=call.operator, next_attempt_at=now,
                                    origin_request_id=request_ids.current(), created_at=now, updated_at=now))
-        elif existing.status == "cancelled":  # ready again (not by itself; kept safe): run it again
-            existing.status, existing.next_attempt_at, existing.updated_at = "pending", now, now
-            existing.origin_request_id = request_ids.current() or existing.origin_request_id
+        elif existing[1] == "cancelled":  # ready again (not by itself; kept safe): run it again
+            session.connection().execute(_RUN_AGAIN, {"job_id": existing[0], "now": now,
+                                                      "origin": request_ids.current()})
+            loaded = session.identity_map.get(identity_key(ServiceJob, existing[0]))
+            if loaded is not None:  # its origin may have been kept: read again when used
+                session.expire(loaded)
 
 
 def apply(session: Session, instance: ProcessInstance, seen_version: int, state: InstanceState, now: datetime,
