@@ -49,10 +49,11 @@ def test_a_task_form_post_is_one_commit_and_reads_no_definition_after_the_first(
     # every statement counted (SQLite's BEGIN of the sign-in read and BEGIN IMMEDIATE of the completion included):
     # the sign-in check is one read; the instance's lock also finds it by the task and brings the reference
     # generation; the task is read once, under that lock; the audit rows and the instance save are prebuilt Core
-    # statements; the instance's open tasks and its jobs are one read; on PostgreSQL an audit event's row and its chain head's move are one statement and the head's lock
-    # draws the first event's seq; assigning the specialist adds their notice and email (2: the notice written
-    # unless its key exists, the outbox row), while who they are, the choices of the form, the email template and
-    # the webhook subscriptions are reference data this process already holds at this generation
+    # statements; the instance's open tasks and its jobs are one read; on PostgreSQL an audit event's row and its
+    # chain head's move are one statement and the head's lock draws the first event's seq; assigning the specialist
+    # adds their notice and email (2: the notice written unless its key exists, the outbox row), while who they are,
+    # the choices of the form, the email template and the webhook subscriptions are reference data this process
+    # already holds at this generation
     assert len(seen["sql"]) <= {"sqlite": 18, "postgresql": 14}[services.engine.dialect.name], seen["sql"]
     assert not [sql for sql in seen["sql"] if "FROM app_user" in sql or "email_template" in sql
                 or "webhook_subscription" in sql], seen["sql"]

@@ -12,8 +12,8 @@ in any process, the command line or psql. Processes cache what they read of that
 databases, or a database and a copy of it that then changed, do not share one).
 
 On PostgreSQL the triggers are deferred constraint triggers: they run as the writing transaction commits, after it
-took every other lock, so two administrators' transactions cannot deadlock on the row. On SQLite, whose writers are
-serialised anyway, they run after each row.
+took every other lock, so two administrators' transactions cannot deadlock on the row (a TRUNCATE has a trigger of
+its own). On SQLite, whose writers are serialised anyway, they run after each row.
 """
 
 import sqlalchemy as sa
@@ -61,6 +61,8 @@ def upgrade() -> None:
         for table in REFERENCE_TABLES:
             op.execute(f"CREATE CONSTRAINT TRIGGER {_trigger(table)} AFTER INSERT OR UPDATE OR DELETE ON {table} "
                        f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {FUNCTION}()")
+            op.execute(f"CREATE TRIGGER {_trigger(table, 'TRUNCATE')} AFTER TRUNCATE ON {table} "
+                       f"FOR EACH STATEMENT EXECUTE FUNCTION {FUNCTION}()")
         return
     for table in REFERENCE_TABLES:
         for operation in ("INSERT", "UPDATE", "DELETE"):
@@ -71,6 +73,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     if _postgresql():
         for table in REFERENCE_TABLES:
+            op.execute(f"DROP TRIGGER IF EXISTS {_trigger(table, 'TRUNCATE')} ON {table}")
             op.execute(f"DROP TRIGGER IF EXISTS {_trigger(table)} ON {table}")
         op.execute(f"DROP FUNCTION IF EXISTS {FUNCTION}()")
     else:
