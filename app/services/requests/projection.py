@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from types import MappingProxyType
 from typing import NamedTuple
-from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Engine, String, bindparam, func, literal, select, union_all, update
+from sqlalchemy import String, bindparam, func, literal, select, union_all, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -16,7 +16,7 @@ from app.errors import Conflict
 from app.observability import request_id as request_ids
 from app.services.notices import events as notice_events
 from app.services.requests import schedule_wait, sla_clock
-from app.store import audit, instance_paths, wakeup
+from app.store import audit, instance_paths, reference_cache, wakeup
 from app.store.db import table_of
 from app.store.models import ProcessInstance, Role, ServiceJob, ServiceRequest, TaskRow
 
@@ -47,23 +47,11 @@ _SAVE = (update(_INSTANCES)
                  next_timer_at=bindparam("next_timer_at"), updated_at=bindparam("now")))
 
 
-# Each database's lane -> role code map, as last read. Roles are reference data that is only ever added to (the seed
-# adds missing ones; none is renamed, moved to another lane or removed), so a lane found here is right, and a lane
-# not found is looked up again.
-_LANE_ROLES: WeakKeyDictionary[Engine | Connection, dict[str, str]] = WeakKeyDictionary()
-
-
-def lane_roles(session: Session) -> dict[str, str]:
-    return {lane: code for lane, code in session.connection().execute(_ROLE_LANES) if lane}
-
-
 def _role_of_lane(session: Session, lane: str | None) -> str | None:
-    """The role code of `lane`, read from the database only when it is not known yet."""
-    bind = session.get_bind()
-    known = _LANE_ROLES.get(bind)
-    if known is None or (lane or "") not in known:
-        known = _LANE_ROLES[bind] = lane_roles(session)
-    return known.get(lane or "")
+    """The role code of `lane` (the role table is reference data: read once per process and reference generation)."""
+    roles = reference_cache.cached(session, "lane_roles", None, lambda: MappingProxyType(
+        {lane: code for lane, code in session.connection().execute(_ROLE_LANES) if lane}))
+    return roles.get(lane or "")
 
 
 def lock_instance(session: Session, instance_id: int, *, skip_locked: bool = False) -> ProcessInstance | None:
