@@ -13,6 +13,7 @@ from sqlalchemy.pool import NullPool, QueuePool
 from sqlalchemy.types import TypeDecorator
 
 from app.clock import Clock
+from app.store.pg_cursor import DescribedOnceCursor
 
 
 class Base(DeclarativeBase):
@@ -100,7 +101,8 @@ def make_engine(url: str, *, pool: dict[str, Any] | None = None, **kwargs: Any) 
         # psycopg 3 turns a statement into a server-side prepared one after its fifth use: measured here, the
         # client's bookkeeping for that cost more than the planning it saves (our statements are small and their
         # plans cheap): about 7 % of a user action's CPU and time (bench/README, fifth round).
-        kwargs = {**kwargs, "connect_args": {"prepare_threshold": None, **kwargs.get("connect_args", {})}}
+        kwargs = {**kwargs, "connect_args": {"prepare_threshold": None, "cursor_factory": DescribedOnceCursor,
+                                             **kwargs.get("connect_args", {})}}
     return create_engine(url, **options, **kwargs)
 
 
