@@ -4,11 +4,18 @@
 events without a request go to a few system chains, one per kind of event (`system:sign-in`, `system:mail`,
 `system:definitions`…, see `chain_of`). Each event carries its chain, its position in it (`chain_seq`, 1, 2, 3…)
 and the previous event's hash *in that chain* (`prev_hash`); its own hash covers all of its content, its global
-`seq` and that link. An append locks only its chain's head row (`audit_chain`): writers of one request already
-serialise on the request's instance, and writers of different requests no longer wait for one another (before,
-every write transaction of every process locked the single `audit_head` row). The global `seq` that orders the page
-and the exports comes from a database sequence on PostgreSQL (no lock; gaps are allowed) and from max + 1 on SQLite,
-whose writers are serialised by `BEGIN IMMEDIATE` anyway.
+`seq` and that link. Writing events locks only their chain's head row (`audit_chain`): writers of one request
+already serialise on the request's instance, and writers of different requests no longer wait for one another
+(before, every write transaction of every process locked the single `audit_head` row). The global `seq` that orders
+the page and the exports comes from a database sequence on PostgreSQL (no lock; gaps only where a transaction that
+drew seqs rolled back) and from max + 1 on SQLite, whose writers are serialised by `BEGIN IMMEDIATE` anyway.
+
+**Written at commit.** `append` only records the event in its transaction; the transaction's events are written
+together just before it commits (`write_pending`, from the session's `before_commit`), or earlier if the transaction
+reads the audit tables first (it then sees its own events, as it always did). So a user action that appends two
+events locks its chain's head once, draws both seqs with that lock and writes both rows and the head's move in one
+batch: two round trips, where each event used to cost two; and the head is held only from then to the commit. The
+seqs still follow the order of the appends; a rolled-back transaction writes nothing.
 
 **Checkpoints.** Chains cannot see events cut from their own end once the head row is rewritten too, and a chain can
 vanish with its head row. So from time to time (the worker, every `CHECKPOINT_EVERY`; `rf audit checkpoint`; the
@@ -42,10 +49,13 @@ from contextvars import ContextVar, Token
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, func, insert, literal_column, select, text, update
+from sqlalchemy import Connection, Engine, Integer, bindparam, event, func, insert, literal_column, select, update
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import ColumnClause
+from sqlalchemy.pool import Pool
+from sqlalchemy.sql.elements import ClauseElement, TextClause
+from sqlalchemy.sql.util import find_tables
 
 from app.store import webhook_outbox
 from app.store.db import insert_unless_present, table_of
@@ -116,9 +126,11 @@ def _insert_missing(session: Session, model: type[AuditChain] | type[AuditCheckp
                                  .values(chain=key, length=0, head_hash=GENESIS))
 
 
-_TX = "rf_audit_tx"  # session.info: (transaction, {chain: its locked head}, [last seq]) of the current transaction
+_TX = "rf_audit_tx"  # session.info: (transaction, {chain: its locked head}, [last seq], [pending events])
+_PENDING = "rf_audit_pending"  # connection info: the session whose transaction has events not yet written
+_AUDIT_TABLES = frozenset({"audit_event", "audit_chain", "audit_checkpoint", "audit_checkpoint_head"})
 
-# The append path in SQLAlchemy Core, built once: no ORM unit of work, no statement construction per append.
+# The write path in SQLAlchemy Core, built once: no ORM unit of work, no statement construction per event.
 _EVENTS = table_of(AuditEvent)
 _CHAINS = table_of(AuditChain)
 _HEAD_FOR_UPDATE = (select(_CHAINS.c.length, _CHAINS.c.head_hash)
@@ -126,111 +138,194 @@ _HEAD_FOR_UPDATE = (select(_CHAINS.c.length, _CHAINS.c.head_hash)
 _MOVE_HEAD = (update(_CHAINS).where(_CHAINS.c.chain == bindparam("head_chain"))
               .values(length=bindparam("head_length"), head_hash=bindparam("head_digest")))
 _INSERT_EVENT = insert(_EVENTS)
-# PostgreSQL: the head's lock also draws the first event's `seq`, and each event's row and its head's move are one
-# statement (a data-modifying WITH): two round trips per append instead of three, and one fewer per transaction.
-_DRAW_SEQ: ColumnClause[int] = literal_column(f"nextval('{SEQUENCE}')", Integer)
-_HEAD_AND_SEQ_FOR_UPDATE = (select(_CHAINS.c.length, _CHAINS.c.head_hash, _DRAW_SEQ)
-                            .where(_CHAINS.c.chain == bindparam("head_chain")).with_for_update(of=_CHAINS))
-# A new chain's head (a new request's first event): created, or the one a concurrent creator made, and locked, with
-# the first seq drawn, in one statement (an upsert locks the row it returns).
-_CREATE_HEAD_AND_SEQ = (pg_insert(_CHAINS).values(chain=bindparam("head_chain"), length=0, head_hash=GENESIS)
-                        .on_conflict_do_update(index_elements=[_CHAINS.c.chain],
-                                               set_={"chain": pg_insert(_CHAINS).excluded.chain})
-                        .returning(_CHAINS.c.length, _CHAINS.c.head_hash, _DRAW_SEQ))
+# PostgreSQL: the first head's lock also draws the `seq`s of all the transaction's events (exactly as many as it
+# writes: no gaps of our making), and a chain's events and its head's move are one batch (each a data-modifying
+# WITH): two round trips per transaction and chain, however many events it writes. The seqs are drawn in the lock's
+# own select list, not in a subquery: a subquery that does not depend on the row runs once before the lock is
+# granted, so a transaction that waited for the head would take seqs older than those of the one it waited for,
+# where the select list is evaluated again for the row as it is once the lock is granted.
+_SEQ_STATEMENTS: dict[tuple[str, int], Any] = {}  # (kind, count): built once per count of events
+
+
+def _drawing(count: int) -> Any:
+    return array([literal_column(f"nextval('{SEQUENCE}')", Integer) for _ in range(count)]) if count else \
+        literal_column("NULL", Integer)
+
+
+def _seq_statement(kind: str, count: int) -> Any:
+    """`lock`: the head locked, with `count` seqs; `create`: the head created, or the one a concurrent creator made
+    (an upsert locks the row it returns), and locked, with the seqs; `draw`: the seqs alone."""
+    statement = _SEQ_STATEMENTS.get((kind, count))
+    if statement is None:
+        if kind == "lock":
+            statement = (select(_CHAINS.c.length, _CHAINS.c.head_hash, _drawing(count))
+                         .where(_CHAINS.c.chain == bindparam("head_chain")).with_for_update(of=_CHAINS))
+        elif kind == "create":
+            statement = (pg_insert(_CHAINS).values(chain=bindparam("head_chain"), length=0, head_hash=GENESIS)
+                         .on_conflict_do_update(index_elements=[_CHAINS.c.chain],
+                                                set_={"chain": pg_insert(_CHAINS).excluded.chain})
+                         .returning(_CHAINS.c.length, _CHAINS.c.head_hash, _drawing(count)))
+        else:
+            statement = select(_drawing(count))
+        _SEQ_STATEMENTS[(kind, count)] = statement
+    return statement
+
+
 _EVENT_COLUMNS = ("seq", "at", "actor", "event_type", "request_id", "payload", "chain", "chain_seq", "prev_hash",
                   "hash")
+# One event's row and its head's move (the head's final place): executed once per event of the chain, in one go.
 _INSERT_EVENT_MOVING_HEAD = (insert(_EVENTS).values({name: bindparam(f"event_{name}") for name in _EVENT_COLUMNS})
                              .add_cte(_MOVE_HEAD.cte("moved_head")))
 _MAX_SEQ = select(func.coalesce(func.max(_EVENTS.c.seq), 0))
-_NEXTVAL = text(f"SELECT nextval('{SEQUENCE}')")
 
 
-def _this_transaction(session: Session) -> tuple[Any, dict[str, list[Any]], list[int]]:
-    """What earlier appends of this transaction learnt: the chain heads they locked ([length, hash], kept current by
-    every append) and the `seq`: (SQLite) the last one given, (PostgreSQL) one drawn with a head's lock and not yet
-    given (0: none). A transaction locks a head once and keeps it until it ends, so a second
-    append to the chain needs no read."""
+def _this_transaction(session: Session) -> tuple[Any, dict[str, list[Any]], list[int], list[AuditEvent]]:
+    """What this transaction holds: the chain heads it locked ([length, hash], kept current by every write), the
+    last `seq` it gave (SQLite) and its events not yet written. A transaction locks a head once and keeps it until
+    it ends, so a second write to the chain needs no read."""
     session.connection()  # begins the transaction if none has begun yet: what is cached is keyed on it
     transaction = session.get_transaction()
     found = session.info.get(_TX)
     if found is None or found[0] is not transaction:
-        found = (transaction, {}, [0])
+        found = (transaction, {}, [0], [])
         session.info[_TX] = found
     return found
 
 
-def _locked_head(session: Session, chain: str, fresh: bool = False) -> list[Any]:
-    locked = _this_transaction(session)[1]
-    if chain not in locked:
-        locked[chain] = _lock_head(session, chain, fresh)
-    return locked[chain]
-
-
-def _lock_head(session: Session, chain: str, fresh: bool = False) -> list[Any]:
-    """Lock the chain's head row, creating it when missing; its [length, hash]. `fresh`: the chain most likely has
-    no head yet, so create first (a no-op if it has one) and read once, instead of read, create, read again."""
+def _lock_head(session: Session, chain: str, fresh: bool, draw: int) -> tuple[list[Any], list[int]]:
+    """Lock the chain's head row, creating it when missing; its [length, hash], and (PostgreSQL) `draw` new seqs.
+    `fresh`: the chain most likely has no head yet, so create first (a no-op if it has one) and read once, instead
+    of read, create, read again."""
     connection = session.connection()
-    postgresql = connection.dialect.name == "postgresql"
-    lock = _HEAD_AND_SEQ_FOR_UPDATE if postgresql else _HEAD_FOR_UPDATE
-    if fresh and postgresql:
-        head = connection.execute(_CREATE_HEAD_AND_SEQ, {"head_chain": chain}).one_or_none()
-    else:
+    if connection.dialect.name != "postgresql":
         if fresh:
             _insert_missing(session, AuditChain, chain)
-        head = connection.execute(lock, {"head_chain": chain}).one_or_none()
-    if head is None:  # no row, so no seq drawn either
+        head = connection.execute(_HEAD_FOR_UPDATE, {"head_chain": chain}).one_or_none()
+        if head is None:
+            _insert_missing(session, AuditChain, chain)
+            head = connection.execute(_HEAD_FOR_UPDATE, {"head_chain": chain}).one()
+        return [head[0], head[1]], []
+    given = {"head_chain": chain}
+    row = connection.execute(_seq_statement("create" if fresh else "lock", draw), given).one_or_none()
+    if row is None:  # no row, so no seq drawn either
         _insert_missing(session, AuditChain, chain)
-        head = connection.execute(lock, {"head_chain": chain}).one()
-    if postgresql:
-        _this_transaction(session)[2][0] = int(head[2])  # drawn now, given to the next event
-    return [head[0], head[1]]
+        row = connection.execute(_seq_statement("lock", draw), given).one()
+    length, digest, drawn = row
+    return [length, digest], sorted(drawn or [])
 
 
-def _next_seq(session: Session) -> int:
+def _seqs(session: Session, count: int) -> list[int]:
+    """`count` new seqs, increasing. SQLite: max + 1 onwards, this transaction being the only writer until it ends."""
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        drawn = _this_transaction(session)[2]
-        if drawn[0]:
-            seq, drawn[0] = drawn[0], 0
-            return seq
-        return int(connection.execute(_NEXTVAL).scalar_one())
-    last = _this_transaction(session)[2]  # SQLite: this transaction is the only writer until it ends
-    last[0] = (last[0] or int(connection.execute(_MAX_SEQ).scalar_one() or 0)) + 1
-    return last[0]
+        return sorted(connection.execute(_seq_statement("draw", count)).scalar_one() or [])
+    last = _this_transaction(session)[2]
+    first = (last[0] or int(connection.execute(_MAX_SEQ).scalar_one() or 0)) + 1
+    last[0] = first + count - 1
+    return list(range(first, first + count))
 
 
 def append(session: Session, *, actor: str, event_type: str, payload: dict[str, Any], now: datetime,
-           request_id: int | None = None) -> AuditEvent:
-    """Append in the caller's transaction; only this event's chain head is locked, so appends to other chains (other
-    requests) go on meanwhile. An event that stands for a webhook event also queues its deliveries here, in the
-    same transaction (`webhook_outbox`).
-
-    The caller's pending changes are flushed first (locks are taken in the order of the writes); the event row and
-    the head move are then written with Core statements. The returned event is not attached to the session."""
-    session.flush()
-    now = now.astimezone(UTC)
-    chain = chain_of(event_type, request_id)
-    head = _locked_head(session, chain, fresh=event_type == "instance_started")  # a new request's first event
+           request_id: int | None = None) -> None:
+    """Add an event to the caller's transaction. It is written with the transaction's other events when the
+    transaction commits (`write_pending`; or earlier, when the transaction reads the audit tables): then, and only
+    then, its chain's head is locked, so appends to other chains (other requests) go on meanwhile, and a transaction
+    that writes several events locks and draws for all of them at once. An event that stands for a webhook event
+    also queues its deliveries then, in the same transaction (`webhook_outbox`)."""
+    session.flush()  # as before: the caller's pending rows are written (and get their ids) now
     via = _via.get()
     if via is not None:
         payload = {**payload, "via": via}
-    payload = json.loads(json.dumps(payload, default=str))
-    event = AuditEvent(seq=_next_seq(session), at=now, actor=actor, event_type=event_type, request_id=request_id,
-                       payload=payload, chain=chain, chain_seq=head[0] + 1, prev_hash=head[1])
-    event.hash = _digest(event)
+    event = AuditEvent(at=now.astimezone(UTC), actor=actor, event_type=event_type, request_id=request_id,
+                       payload=json.loads(json.dumps(payload, default=str)), chain=chain_of(event_type, request_id))
+    _this_transaction(session)[3].append(event)
+    session.connection().info[_PENDING] = session
+
+
+def write_pending(session: Session) -> None:
+    """Write the events this transaction appended and not yet wrote: the caller's pending changes are flushed
+    first (locks are taken in the order of the writes), then each chain's head is locked (chains in the order of
+    their first event), the events get their global `seq` in the order they were appended and link into their
+    chains, and each chain's events and its head's move are written with Core statements."""
+    found = session.info.get(_TX)
+    if found is None or found[0] is not session.get_transaction() or not found[3]:
+        return
+    events = list(found[3])
+    found[3].clear()
     connection = session.connection()
-    row = {"seq": event.seq, "at": now, "actor": actor, "event_type": event_type, "request_id": request_id,
-           "payload": payload, "chain": chain, "chain_seq": event.chain_seq, "prev_hash": event.prev_hash,
-           "hash": event.hash}
-    move = {"head_chain": chain, "head_length": event.chain_seq, "head_digest": event.hash}
-    if connection.dialect.name == "postgresql":
-        connection.execute(_INSERT_EVENT_MOVING_HEAD, {**{f"event_{k}": v for k, v in row.items()}, **move})
+    connection.info.pop(_PENDING, None)
+    session.flush()
+    by_chain: dict[str, list[AuditEvent]] = {}
+    for written in events:
+        by_chain.setdefault(written.chain, []).append(written)
+    locked = found[1]
+    seqs: list[int] = []
+    for chain, chained in by_chain.items():
+        if chain not in locked:
+            draw = 0 if seqs else len(events)
+            locked[chain], drawn = _lock_head(session, chain, any(e.event_type == "instance_started"
+                                                                  for e in chained), draw)
+            seqs = seqs or drawn
+    if not seqs:
+        seqs = _seqs(session, len(events))
+    for written, seq in zip(events, seqs, strict=True):
+        written.seq = seq
+    postgresql = connection.dialect.name == "postgresql"
+    for chain, chained in by_chain.items():
+        head = locked[chain]
+        rows = []
+        for written in chained:
+            written.chain_seq, written.prev_hash = head[0] + 1, head[1]
+            written.hash = _digest(written)
+            head[0], head[1] = written.chain_seq, written.hash
+            rows.append({"seq": written.seq, "at": written.at, "actor": written.actor,
+                         "event_type": written.event_type, "request_id": written.request_id,
+                         "payload": written.payload, "chain": chain,
+                         "chain_seq": written.chain_seq, "prev_hash": written.prev_hash, "hash": written.hash})
+        move = {"head_chain": chain, "head_length": head[0], "head_digest": head[1]}
+        if postgresql:
+            connection.execute(_INSERT_EVENT_MOVING_HEAD,
+                               [{**{f"event_{k}": v for k, v in row.items()}, **move} for row in rows])
+        else:
+            connection.execute(_INSERT_EVENT, rows)
+            connection.execute(_MOVE_HEAD, move)
+    for written in events:
+        webhook_outbox.on_audit_event(session, written)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_before_commit(session: Session) -> None:
+    write_pending(session)
+
+
+@event.listens_for(Engine, "before_execute")
+def _write_before_reading(conn: Connection, statement: Any, *_args: Any) -> None:
+    """A statement about to read (or write) the audit tables while this transaction has events not yet written:
+    write them first, so that the transaction sees its own events as it always did."""
+    session = conn.info.get(_PENDING)
+    if session is None or session._flushing:  # a flush's own statements wait for it to end
+        return
+    if isinstance(statement, TextClause):
+        touches = "audit_" in statement.text
+    elif isinstance(statement, ClauseElement):
+        touches = any(getattr(table, "name", None) in _AUDIT_TABLES
+                      for table in find_tables(statement, include_crud=True, include_joins=True))
     else:
-        connection.execute(_INSERT_EVENT, row)
-        connection.execute(_MOVE_HEAD, move)
-    head[0], head[1] = event.chain_seq, event.hash
-    webhook_outbox.on_audit_event(session, event)
-    return event
+        touches = False
+    if touches:
+        write_pending(session)
+
+
+@event.listens_for(Engine, "commit")
+@event.listens_for(Engine, "rollback")
+def _transaction_ended(conn: Connection) -> None:
+    conn.info.pop(_PENDING, None)
+
+
+@event.listens_for(Pool, "checkin")
+def _returned(_dbapi_connection: Any, record: Any) -> None:
+    if record is not None:
+        record.info.pop(_PENDING, None)
 
 
 # --- checkpoints ---------------------------------------------------------------------------------------------------
@@ -241,6 +336,7 @@ def checkpoint(session: Session, now: datetime, *, every: timedelta | None = Non
 
     With `every`, only when the latest checkpoint is at least that old. Returns the new checkpoint, or the latest one
     when nothing changed (None when there is none at all, or when `every` says it is not yet time)."""
+    write_pending(session)
     now = now.astimezone(UTC)
     query = (select(AuditCheckpointHead).where(AuditCheckpointHead.chain == CHECKPOINTS).with_for_update()
              .execution_options(populate_existing=True))

@@ -259,9 +259,10 @@ def test_appends_for_two_requests_do_not_wait_for_each_other_on_postgresql(servi
     first, second = _two_requests(services, clock)
     with services.uow() as uow:
         ids = {number: id_ for number, id_ in uow.session.execute(select(ServiceRequest.number, ServiceRequest.id))}
-    with services.uow() as holder:  # an open transaction in the middle of appending to the first request's chain
+    with services.uow() as holder:  # an open transaction that has written to the first request's chain
         audit.append(holder.session, actor="maria", event_type="task_claimed", request_id=ids[first],
                      payload={"step": "held"}, now=clock.now())
+        audit.write_pending(holder.session)  # as a commit does first (or a read of the audit tables)
         began = time.monotonic()
         with services.uow() as other:  # the second request's append commits at once (2 s lock timeout to prove it)
             other.session.execute(text("SET LOCAL lock_timeout = '2s'"))
@@ -278,6 +279,7 @@ def test_appends_for_two_requests_do_not_wait_for_each_other_on_postgresql(servi
             same.session.execute(text("SET LOCAL lock_timeout = '300ms'"))
             audit.append(same.session, actor="sam", event_type="task_claimed", request_id=ids[first],
                          payload={"step": "queued"}, now=clock.now())
+            same.commit()
         holder.commit()
     with services.uow() as uow:
         report = audit.verify(uow.session)
