@@ -287,6 +287,41 @@ def test_appends_for_two_requests_do_not_wait_for_each_other_on_postgresql(servi
         assert [e.payload.get("step") for e in _chain(uow.session, first)[1]][-1] == "held"
 
 
+def test_a_transactions_events_are_written_as_it_commits_in_the_order_appended(services, clock):
+    from sqlalchemy import event
+
+    first, second = _two_requests(services, clock)
+    with services.uow() as uow:
+        ids = {number: id_ for number, id_ in uow.session.execute(select(ServiceRequest.number, ServiceRequest.id))}
+        audit.append(uow.session, actor="sam", event_type="login", payload={}, now=clock.now())  # a head exists
+        uow.commit()
+        before = uow.session.scalar(select(func.count()).select_from(AuditEvent))
+    with services.uow() as uow:  # rolled back: nothing written, no head moved
+        audit.append(uow.session, actor="sam", event_type="task_claimed", request_id=ids[first],
+                     payload={"step": "dropped"}, now=clock.now())
+    seen: list[str] = []
+    event.listen(services.engine, "before_cursor_execute", lambda _c, _cur, sql, *_a: seen.append(sql))
+    with services.uow() as uow:
+        for step, request_id in (("one", ids[first]), ("login", None), ("two", ids[first])):
+            audit.append(uow.session, actor="sam", event_type="task_claimed" if request_id else "login",
+                         request_id=request_id, payload={"step": step}, now=clock.now())
+        assert not [sql for sql in seen if "audit_" in sql]  # nothing written yet
+        mine = list(uow.session.scalars(select(AuditEvent).where(AuditEvent.seq > 0).order_by(AuditEvent.seq)))
+        assert [e.payload.get("step") for e in mine[-3:]] == ["one", "login", "two"]  # a read sees them
+        uow.commit()
+    heads = [sql for sql in seen if "audit_chain" in sql and sql.lstrip().upper().startswith("SELECT")]
+    assert len(heads) == 2  # the request's chain and the sign-in chain, each locked once
+    if services.engine.dialect.name == "postgresql":
+        assert len([sql for sql in seen if "nextval" in sql]) == 1  # every seq drawn with the first lock
+    with services.uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(AuditEvent)) == before + 3
+        chain, events = _chain(uow.session, first)
+        assert [e.payload.get("step") for e in events[-2:]] == ["one", "two"]
+        assert events[-1].chain_seq == events[-2].chain_seq + 1 and events[-1].prev_hash == events[-2].hash
+        assert uow.session.get(AuditChain, chain).length == events[-1].chain_seq
+    _intact(services)
+
+
 def test_concurrent_appends_to_many_requests_keep_every_chain_intact(services, clock):
     numbers = [Driver(services, clock).new("assistance") for _ in range(4)]
     with services.uow() as uow:
