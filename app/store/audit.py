@@ -45,6 +45,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import weakref
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -303,17 +305,31 @@ def _write_before_reading(conn: Connection, statement: Any, *_args: Any) -> None
     """A statement about to read (or write) the audit tables while this transaction has events not yet written:
     write them first, so that the transaction sees its own events as it always did."""
     session = conn.info.get(_PENDING)
-    if session is None or session._flushing:  # a flush's own statements wait for it to end
-        return
+    if session is not None and not session._flushing and _touches_audit(statement):  # (a flush's own statements
+        write_pending(session)  # wait for it to end)
+
+
+_touching: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()  # per statement object: the answer
+_touching_lock = threading.Lock()
+
+
+def _touches_audit(statement: Any) -> bool:
+    """Whether the statement names an audit table anywhere (subqueries included); kept per statement object, as
+    walking a statement costs more than running a small one and the hot path's statements are built once."""
+    with _touching_lock:
+        known = _touching.get(statement)
+    if known is not None:
+        return known
     if isinstance(statement, TextClause):
         touches = "audit_" in statement.text
     elif isinstance(statement, ClauseElement):
         touches = any(getattr(table, "name", None) in _AUDIT_TABLES
                       for table in find_tables(statement, include_crud=True, include_joins=True))
     else:
-        touches = False
-    if touches:
-        write_pending(session)
+        return False
+    with _touching_lock:
+        _touching[statement] = touches
+    return touches
 
 
 @event.listens_for(Engine, "commit")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -192,12 +192,10 @@ def complete(services: Context, task_id: str, who: str | Identity, data: Any = N
         user = _actor(session, who)
         username = user.username
         locked = _lock_for_task(session, task_id)
-        task = _open_task(session, task_id, user)
+        task = _take_open_task(session, task_id, user, now)
         if not _may_see(user, task):
             raise Forbidden(f"{username} does not hold the {task.lane} role in {task.provider_group}")
-        if task.assignee not in (None, username):
-            raise Forbidden(f"task is assigned to {task.assignee}")
-        view = _complete(services, session, task, locked, username, data, read_form, now)
+        view = _complete(services, session, task, locked, username, data, read_form, now, marked=True)
         uow.commit()
         return view
 
@@ -218,6 +216,30 @@ _COMPLETE_TASK = (update(_TASKS).where(_TASKS.c.id == bindparam("row_id"))
                           assignee=bindparam("new_assignee")))
 
 
+# The open task, marked completed by the user, and read back, in one statement (under its instance's lock): the
+# rest of the completion (the form's checks, the engine step) fails or succeeds with it in the same transaction.
+_TAKE_OPEN_TASK = (update(TaskRow).where(TaskRow.task_uuid == bindparam("taken"), TaskRow.status == "open",
+                                         or_(TaskRow.assignee.is_(None), TaskRow.assignee == bindparam("by")))
+                   .values(status="completed", completed_by=bindparam("by"), completed_at=bindparam("at"),
+                           assignee=func.coalesce(TaskRow.assignee, bindparam("by")))
+                   .returning(TaskRow)
+                   .execution_options(populate_existing=True, synchronize_session=False))
+
+
+def _take_open_task(session: Session, task_id: str, user: Identity, now: datetime) -> TaskRow:
+    """The open task `task_id`, now marked completed by `user` (its assignee, or unassigned); otherwise the error
+    `_open_task` gives (no such task for them, not open), or Forbidden when someone else holds it."""
+    task = session.scalars(_TAKE_OPEN_TASK, {"taken": task_id, "by": user.username, "at": now}).one_or_none()
+    if task is None:
+        task = _open_task(session, task_id, user)  # says why (and raises)
+        if not _may_see(user, task):
+            raise Forbidden(f"{user.username} does not hold the {task.lane} role in {task.provider_group}")
+        raise Forbidden(f"task is assigned to {task.assignee}")
+    if not may_read_request(user, task.provider_group):
+        raise NotFound(f"no task {task_id}")
+    return task
+
+
 def _mark_completed(session: Session, task: TaskRow, username: str, now: datetime) -> None:
     """The task row completed by `username` (a prebuilt Core UPDATE; the loaded row is told what it now holds)."""
     assignee = task.assignee or username
@@ -229,8 +251,8 @@ def _mark_completed(session: Session, task: TaskRow, username: str, now: datetim
 
 
 def _complete(services: Context, session: Session, task: TaskRow, locked: _Locked, username: str,
-              data: Any, read_form: FormReader | None, now: datetime) -> TaskView:
-    """`task` as read under the lock of its instance (`_lock_for_task`)."""
+              data: Any, read_form: FormReader | None, now: datetime, *, marked: bool = False) -> TaskView:
+    """`task` as read under the lock of its instance (`_lock_for_task`); `marked`: already marked completed."""
     task_id = task.task_uuid
     instance, request = locked.instance, locked.request
     version = version_cache.data_of(session, locked.version)
@@ -248,7 +270,8 @@ def _complete(services: Context, session: Session, task: TaskRow, locked: _Locke
             raise FormRejected(data, {e.field: e.message for e in err.errors} or {"": str(err)}) from None
     seen = instance.version
     state = engine.complete_human_task(version.spec_json, instance.state_json, task_id, submitted, now)
-    _mark_completed(session, task, username, now)
+    if not marked:
+        _mark_completed(session, task, username, now)
     audit.append(session, actor=username, event_type="task_completed", request_id=task.request_id, now=now,
                  payload={"task": task_id, "bpmn_id": task.bpmn_id, "process_id": task.process_id,
                           "name": task.name, "data": submitted})
