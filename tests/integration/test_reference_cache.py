@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 
+import pytest
 from sqlalchemy import create_engine, event, text
 
 from app.bootstrap import bootstrap
@@ -135,3 +136,25 @@ def test_an_orm_membership_change_in_another_engine_is_seen(services, settings, 
     finally:
         other.engine.dispose()
     assert "sara" not in _specialists(services)
+
+
+def test_the_sign_in_check_sees_a_changed_role_and_a_deactivation_made_elsewhere_at_once(services):
+    from app.services.admin import web_sessions
+
+    with services.uow() as uow:
+        maria = uow.session.query(User).filter_by(username="maria").one()
+        token = web_sessions.start(uow.session, maria, "127.0.0.1", services.clock.now())
+        uow.commit()
+    first = web_sessions.resume(services, token)
+    assert first.username == "maria" and first.has_role("manager", "network")
+    seen = _statements(services)
+    assert web_sessions.resume(services, token) == first
+    assert not [sql for sql in seen if "app_user" in sql or "membership" in sql]  # from this process's memory
+    with outside(services) as conn:
+        conn.execute(text("DELETE FROM membership WHERE user_id = (SELECT id FROM app_user WHERE username = 'maria')"
+                          " AND role_id = (SELECT id FROM role WHERE code = 'manager')"))
+    assert not web_sessions.resume(services, token).has_role("manager", "network")
+    with outside(services) as conn:
+        conn.execute(text("UPDATE app_user SET is_active = false WHERE username = 'maria'"))
+    with pytest.raises(web_sessions.SessionEnded, match="not active"):
+        web_sessions.resume(services, token)

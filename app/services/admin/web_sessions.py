@@ -9,14 +9,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.domain.permissions import Identity
 from app.errors import NotFound
 from app.services.context import Context
-from app.store import audit
+from app.store import audit, reference_cache
 from app.store.db import reading, table_of
 from app.store.models import Membership, ProviderGroup, Role, User, WebSession
 
@@ -53,22 +53,38 @@ def start(session: Session, user: User, remote: str, now: datetime) -> str:
     return token
 
 
-# One prebuilt Core statement per signed-in request: the session, its user and the user's grants (a row per
-# membership; one row with empty grants for a user without any). No ORM objects are made for what every page reads.
+# One prebuilt Core statement per signed-in request: the session's row and the reference generation. The user and
+# their grants are reference data (`reference_cache`): read once per process and generation, so a deactivation or a
+# changed role is seen by the very next request, and an unchanged one costs no join.
 _SESSIONS, _USERS = table_of(WebSession), table_of(User)
 _MEMBERSHIPS, _ROLES, _GROUPS = table_of(Membership), table_of(Role), table_of(ProviderGroup)
-_SIGNED_IN = (
-    select(_SESSIONS.c.id, _SESSIONS.c.ended_at, _SESSIONS.c.created_at, _SESSIONS.c.last_seen_at,
-           _USERS.c.id.label("user_id"), _USERS.c.username, _USERS.c.full_name, _USERS.c.email,
-           _USERS.c.is_active, _USERS.c.time_zone, _ROLES.c.code.label("role"), _GROUPS.c.code.label("group"))
-    .select_from(_SESSIONS.outerjoin(_USERS, _USERS.c.id == _SESSIONS.c.user_id)
-                 .outerjoin(_MEMBERSHIPS, _MEMBERSHIPS.c.user_id == _USERS.c.id)
+_SIGNED_IN = (select(_SESSIONS.c.id, _SESSIONS.c.ended_at, _SESSIONS.c.created_at, _SESSIONS.c.last_seen_at,
+                     _SESSIONS.c.user_id, reference_cache.current_column())
+              .where(_SESSIONS.c.token_hash == bindparam("token_hash")))
+_USER_AND_GRANTS = (  # a row per membership; one row with empty grants for a user without any
+    select(_USERS.c.username, _USERS.c.full_name, _USERS.c.email, _USERS.c.is_active, _USERS.c.time_zone,
+           _ROLES.c.code, _GROUPS.c.code)
+    .select_from(_USERS.outerjoin(_MEMBERSHIPS, _MEMBERSHIPS.c.user_id == _USERS.c.id)
                  .outerjoin(_ROLES, _ROLES.c.id == _MEMBERSHIPS.c.role_id)
                  .outerjoin(_GROUPS, _GROUPS.c.id == _MEMBERSHIPS.c.provider_group_id))
-    .where(_SESSIONS.c.token_hash == bindparam("token_hash")))
+    .where(_USERS.c.id == bindparam("user_id")))
 _SEEN = update(_SESSIONS).where(_SESSIONS.c.id == bindparam("session_id")).values(last_seen_at=bindparam("seen"))
 _ENDED = (update(_SESSIONS).where(_SESSIONS.c.id == bindparam("session_id"))
           .values(ended_at=bindparam("ended"), end_reason=bindparam("reason")))
+
+
+def _signed_in_user(session: Session, connection: Connection, user_id: int) -> tuple[Identity, bool] | None:
+    """The user `user_id` as an Identity with their grants, and whether they are active; None if there is none."""
+    def load() -> tuple[Identity, bool] | None:
+        rows = connection.execute(_USER_AND_GRANTS, {"user_id": user_id}).all()
+        if not rows:
+            return None
+        first = rows[0]
+        return Identity(first.username, first.full_name, first.email,
+                        frozenset((row[5], row[6]) for row in rows if row[5] is not None), first.time_zone), \
+            bool(first.is_active)
+
+    return reference_cache.cached(session, "signed_in_user", user_id, load)
 
 
 def resume(services: Context, token: str) -> Identity:
@@ -76,25 +92,25 @@ def resume(services: Context, token: str) -> Identity:
     now = services.clock.now()
     lifetime = Lifetime.from_settings(services.settings)
     with services.uow() as uow:
-        rows = reading(uow.session).execute(_SIGNED_IN, {"token_hash": token_hash(token)}).all()
-        if not rows or rows[0].ended_at is not None:
+        connection = reading(uow.session)
+        row = connection.execute(_SIGNED_IN, {"token_hash": token_hash(token)}).one_or_none()
+        if row is None or row.ended_at is not None:
             raise SessionEnded("You were signed out. Sign in again.")
-        row = rows[0]
-        reason = (DEACTIVATED if row.user_id is None or not row.is_active else
+        reference_cache.note_generation(uow.session, row[5])
+        user = _signed_in_user(uow.session, connection, row.user_id) if row.user_id is not None else None
+        reason = (DEACTIVATED if user is None or not user[1] else
                   EXPIRED if now - row.created_at > lifetime.longest else
                   IDLE if now - row.last_seen_at > lifetime.idle else None)
-        if reason is not None or row.user_id is None:
+        if reason is not None or user is None:
             uow.session.rollback()  # the read took no lock; the write begins its own transaction
             uow.session.connection().execute(_ENDED, {"session_id": row.id, "ended": now, "reason": reason})
             uow.commit()
             raise SessionEnded(_why(reason, lifetime))
-        identity = Identity(row.username, row.full_name, row.email,
-                            frozenset((r.role, r.group) for r in rows if r.role is not None), row.time_zone)
         if now - row.last_seen_at >= TOUCH_EVERY:
             uow.session.rollback()
             uow.session.connection().execute(_SEEN, {"session_id": row.id, "seen": now})
             uow.commit()
-        return identity
+        return user[0]
 
 
 def _why(reason: str | None, lifetime: Lifetime) -> str:
