@@ -78,10 +78,11 @@ def add_words(session: Session, request_id: int, notes: str) -> None:
     if not notes:
         return
     values = {"id": request_id, "notes": notes}
+    connection = session.connection()  # Core: nothing of the session's is read or written
     if _postgresql(session):
-        session.execute(_APPEND_NOTES_PG, values)
+        connection.execute(_APPEND_NOTES_PG, values)
         return
-    session.execute(_APPEND_NOTES, values)  # FTS5 re-indexes the row itself; no row (not indexed): nothing
+    connection.execute(_APPEND_NOTES, values)  # FTS5 re-indexes the row itself; no row (not indexed): nothing
 
 
 def counts_with_the_page(session: Session) -> bool:

@@ -6,8 +6,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import NamedTuple
 
-from sqlalchemy import String, bindparam, func, literal, select, union_all, update
-from sqlalchemy.orm import Session
+from sqlalchemy import String, bindparam, func, insert, literal, select, union_all, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -105,6 +105,19 @@ def _written(session: Session, model: type[TaskRow] | type[ServiceJob], ids: lis
                 set_committed_value(loaded, name, value)
 
 
+_TASK_COLUMNS = tuple(column.key for column in _TASKS.columns if column.key != "id")
+_INSERT_TASK = insert(_TASKS).values({name: bindparam(f"task_{name}") for name in _TASK_COLUMNS}).returning(_TASKS.c.id)
+
+
+def _insert_task(session: Session, row: TaskRow) -> None:
+    """Insert the new task row with a prebuilt Core statement (no unit of work for one row) and put `row` into the
+    session as what it now is: a persistent row with its id (every column is set: nothing is left to load)."""
+    row.id = session.connection().execute(
+        _INSERT_TASK, {f"task_{name}": getattr(row, name) for name in _TASK_COLUMNS}).scalar_one()
+    make_transient_to_detached(row)
+    session.add(row)
+
+
 def project(session: Session, instance: ProcessInstance, request: ServiceRequest, state: InstanceState,
             now: datetime, actor: str, *, new: bool = False) -> None:
     """`new`: the instance was inserted in this transaction, so it has no task or job rows to read yet."""
@@ -129,7 +142,7 @@ def project(session: Session, instance: ProcessInstance, request: ServiceRequest
             priority=request.priority, due_at=sla_clock.task_due(request), form_schema=task.form_schema,
             ui_schema=task.ui_schema, instructions=task.instructions, request_number=request.number or "",
             request_title=request.title, agency=request.agency, created_at=now)
-        session.add(row)
+        _insert_task(session, row)
         audit.append(session, actor=actor, event_type="task_ready", request_id=request.id, now=now,
                      payload={"task": task.task_id, "bpmn_id": task.bpmn_id, "name": task.name, "lane": task.lane,
                               "assignee": assignee})
