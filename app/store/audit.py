@@ -140,13 +140,17 @@ _HEAD_FOR_UPDATE = (select(_CHAINS.c.length, _CHAINS.c.head_hash)
 _MOVE_HEAD = (update(_CHAINS).where(_CHAINS.c.chain == bindparam("head_chain"))
               .values(length=bindparam("head_length"), head_hash=bindparam("head_digest")))
 _INSERT_EVENT = insert(_EVENTS)
-# PostgreSQL: the first head's lock also draws the `seq`s of all the transaction's events (exactly as many as it
+# PostgreSQL: the last head's lock also draws the `seq`s of all the transaction's events (exactly as many as it
 # writes: no gaps of our making), and a chain's events and its head's move are one batch (each a data-modifying
 # WITH): two round trips per transaction and chain, however many events it writes. The seqs are drawn in the lock's
 # own select list, not in a subquery: a subquery that does not depend on the row runs once before the lock is
 # granted, so a transaction that waited for the head would take seqs older than those of the one it waited for,
 # where the select list is evaluated again for the row as it is once the lock is granted.
 _SEQ_STATEMENTS: dict[tuple[str, int], Any] = {}  # (kind, count): built once per count of events
+DRAWN_WITH_A_LOCK = 8  # more events in one transaction (a bulk import): their seqs drawn by a statement of their own
+_DRAW_SEQS: Any = (select(func.array_agg(literal_column("drawn")))  # any number, once the heads are locked
+                   .select_from(select(literal_column(f"nextval('{SEQUENCE}')", Integer).label("drawn"))
+                                .select_from(func.generate_series(1, bindparam("count", type_=Integer))).subquery()))
 
 
 def _drawing(count: int) -> Any:
@@ -156,7 +160,7 @@ def _drawing(count: int) -> Any:
 
 def _seq_statement(kind: str, count: int) -> Any:
     """`lock`: the head locked, with `count` seqs; `create`: the head created, or the one a concurrent creator made
-    (an upsert locks the row it returns), and locked, with the seqs; `draw`: the seqs alone."""
+    (an upsert locks the row it returns), and locked, with the seqs."""
     statement = _SEQ_STATEMENTS.get((kind, count))
     if statement is None:
         if kind == "lock":
@@ -168,7 +172,7 @@ def _seq_statement(kind: str, count: int) -> Any:
                                                 set_={"chain": pg_insert(_CHAINS).excluded.chain})
                          .returning(_CHAINS.c.length, _CHAINS.c.head_hash, _drawing(count)))
         else:
-            statement = select(_drawing(count))
+            raise ValueError(kind)
         _SEQ_STATEMENTS[(kind, count)] = statement
     return statement
 
@@ -220,7 +224,7 @@ def _seqs(session: Session, count: int) -> list[int]:
     """`count` new seqs, increasing. SQLite: max + 1 onwards, this transaction being the only writer until it ends."""
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        return sorted(connection.execute(_seq_statement("draw", count)).scalar_one() or [])
+        return sorted(connection.execute(_DRAW_SEQS, {"count": count}).scalar_one() or [])
     last = _this_transaction(session)[2]
     first = (last[0] or int(connection.execute(_MAX_SEQ).scalar_one() or 0)) + 1
     last[0] = first + count - 1
@@ -261,13 +265,17 @@ def write_pending(session: Session) -> None:
     for written in events:
         by_chain.setdefault(written.chain, []).append(written)
     locked = found[1]
+    # Every seq is drawn once every chain written is locked (the last lock draws them, in its select list; else a
+    # statement after it): a seq drawn before a chain's lock could be older than one a writer of that chain drew and
+    # wrote meanwhile, and then that chain's positions and seqs would no longer grow together.
+    to_lock = [chain for chain in by_chain if chain not in locked]
+    draw = len(events) if len(events) <= DRAWN_WITH_A_LOCK else 0
     seqs: list[int] = []
-    for chain, chained in by_chain.items():
-        if chain not in locked:
-            draw = 0 if seqs else len(events)
-            locked[chain], drawn = _lock_head(session, chain, any(e.event_type == "instance_started"
-                                                                  for e in chained), draw)
-            seqs = seqs or drawn
+    for index, chain in enumerate(to_lock):
+        last = index == len(to_lock) - 1
+        locked[chain], drawn = _lock_head(session, chain, any(e.event_type == "instance_started"
+                                                              for e in by_chain[chain]), draw if last else 0)
+        seqs = drawn if last else seqs
     if not seqs:
         seqs = _seqs(session, len(events))
     for written, seq in zip(events, seqs, strict=True):

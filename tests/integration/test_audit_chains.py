@@ -312,7 +312,7 @@ def test_a_transactions_events_are_written_as_it_commits_in_the_order_appended(s
     heads = [sql for sql in seen if "audit_chain" in sql and sql.lstrip().upper().startswith("SELECT")]
     assert len(heads) == 2  # the request's chain and the sign-in chain, each locked once
     if services.engine.dialect.name == "postgresql":
-        assert len([sql for sql in seen if "nextval" in sql]) == 1  # every seq drawn with the first lock
+        assert len([sql for sql in seen if "nextval" in sql]) == 1  # every seq drawn with the last lock
     with services.uow() as uow:
         assert uow.session.scalar(select(func.count()).select_from(AuditEvent)) == before + 3
         chain, events = _chain(uow.session, first)
@@ -320,6 +320,45 @@ def test_a_transactions_events_are_written_as_it_commits_in_the_order_appended(s
         assert events[-1].chain_seq == events[-2].chain_seq + 1 and events[-1].prev_hash == events[-2].hash
         assert uow.session.get(AuditChain, chain).length == events[-1].chain_seq
     _intact(services)
+
+
+def test_a_transaction_writing_two_chains_draws_its_seqs_only_once_both_are_locked(services, clock):
+    """T1 writes to the first request's chain and then the second's, whose head T0 holds; T0 then writes its own
+    event to the second chain and commits. T1's event comes after T0's in that chain, so its seq must be larger:
+    drawn after T1 got that head, not with the first chain's lock."""
+    if services.engine.dialect.name != "postgresql":
+        pytest.skip("row locks: SQLite serialises every writer on its database lock")
+    first, second = _two_requests(services, clock)
+    with services.uow() as uow:
+        ids = {number: id_ for number, id_ in uow.session.execute(select(ServiceRequest.number, ServiceRequest.id))}
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            with services.uow() as uow:
+                for number in (first, second):
+                    audit.append(uow.session, actor="maria", event_type="task_claimed", request_id=ids[number],
+                                 payload={"step": "both"}, now=clock.now())
+                uow.commit()  # locks the first chain, then waits for the second
+        except BaseException as err:  # noqa: BLE001 - reported by the assertion below
+            errors.append(err)
+
+    with services.uow() as holder:
+        holder.session.execute(text("SELECT 1 FROM audit_chain WHERE chain = :chain FOR UPDATE"),
+                               {"chain": f"request:{ids[second]}"})
+        thread = threading.Thread(target=writer)
+        thread.start()
+        time.sleep(0.5)  # T1 has locked the first chain and waits for the second
+        audit.append(holder.session, actor="sam", event_type="task_claimed", request_id=ids[second],
+                     payload={"step": "held"}, now=clock.now())
+        holder.commit()
+    thread.join(30)
+    assert errors == []
+    with services.uow() as uow:
+        report = audit.verify(uow.session)
+        assert report.intact, report.message
+        steps = [e.payload.get("step") for e in _chain(uow.session, second)[1]][-2:]
+        assert steps == ["held", "both"]
 
 
 def test_concurrent_appends_to_many_requests_keep_every_chain_intact(services, clock):
