@@ -55,12 +55,11 @@ from sqlalchemy import Connection, Engine, Integer, bindparam, event, func, inse
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import Pool
 from sqlalchemy.sql.elements import ClauseElement, TextClause
 from sqlalchemy.sql.util import find_tables
 
 from app.store import webhook_outbox
-from app.store.db import insert_unless_present, table_of
+from app.store.db import forget_when_transaction_ends, insert_unless_present, table_of
 from app.store.models import AuditChain, AuditCheckpoint, AuditCheckpointHead, AuditEvent
 
 GENESIS = "0" * 64
@@ -340,63 +339,12 @@ def _touches_audit(statement: Any) -> bool:
     return touches
 
 
-@event.listens_for(Engine, "commit")
-@event.listens_for(Engine, "rollback")
-def _transaction_ended(conn: Connection) -> None:
-    conn.info.pop(_PENDING, None)
+forget_when_transaction_ends(_PENDING)
 
 
-@event.listens_for(Pool, "checkin")
-def _returned(_dbapi_connection: Any, record: Any) -> None:
-    if record is not None:
-        record.info.pop(_PENDING, None)
-
-
-# --- checkpoints ---------------------------------------------------------------------------------------------------
-
-
-def checkpoint(session: Session, now: datetime, *, every: timedelta | None = None) -> AuditCheckpoint | None:
-    """Record the head of every chain that changed since the previous checkpoint, in the caller's transaction.
-
-    With `every`, only when the latest checkpoint is at least that old. Returns the new checkpoint, or the latest one
-    when nothing changed (None when there is none at all, or when `every` says it is not yet time)."""
-    write_pending(session)
-    now = now.astimezone(UTC)
-    query = (select(AuditCheckpointHead).where(AuditCheckpointHead.chain == CHECKPOINTS).with_for_update()
-             .execution_options(populate_existing=True))
-    top = session.scalars(query).one_or_none()
-    if top is None:
-        _insert_missing(session, AuditCheckpointHead, CHECKPOINTS)
-        top = session.scalars(query).one()
-    latest = session.get(AuditCheckpoint, top.length) if top.length else None
-    if every is not None and latest is not None and latest.at + every > now:
-        return None
-    recorded = {row.chain: row for row in session.scalars(
-        select(AuditCheckpointHead).where(AuditCheckpointHead.chain != CHECKPOINTS))}
-    current = {row.chain: (row.length, row.head_hash) for row in session.scalars(select(AuditChain))}
-    before = {chain: (row.length, row.head_hash) for chain, row in recorded.items()}
-    changed: dict[str, tuple[int, str]] = {chain: head for chain, head in sorted(current.items())
-                                           if head[0] and before.get(chain) != head}
-    if not changed:
-        return latest
-    made = AuditCheckpoint(id=top.length + 1, at=now, events=sum(length for length, _ in current.values()),
-                           heads={chain: list(head) for chain, head in changed.items()}, prev_hash=top.head_hash)
-    made.hash = _checkpoint_digest(made)
-    session.add(made)
-    for chain, (length, digest) in changed.items():
-        if chain in recorded:
-            recorded[chain].length, recorded[chain].head_hash = length, digest
-        else:
-            session.add(AuditCheckpointHead(chain=chain, length=length, head_hash=digest))
-    top.length, top.head_hash = made.id, made.hash
-    session.flush()
-    return made
-
-
-def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
-    return session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)).one_or_none()
-
-
-# Verification lives in its own module; it is reached as `audit.verify` and `audit.ChainReport` as before.
+# Checkpoints and verification live in modules of their own; they are reached as `audit.checkpoint`,
+# `audit.latest_checkpoint`, `audit.verify` and `audit.ChainReport` as before.
+from app.store.audit_checkpoints import checkpoint as checkpoint  # noqa: E402
+from app.store.audit_checkpoints import latest_checkpoint as latest_checkpoint  # noqa: E402
 from app.store.audit_verify import ChainReport as ChainReport  # noqa: E402
 from app.store.audit_verify import verify as verify  # noqa: E402

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, DateTime, Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, MappedColumn, Session, mapped_column, sessionmaker
-from sqlalchemy.pool import NullPool, QueuePool
+from sqlalchemy.pool import NullPool, Pool, QueuePool
 from sqlalchemy.types import TypeDecorator
 
 from app.clock import Clock
@@ -64,6 +64,22 @@ def reading(session: Session) -> Connection:
     if session.get_bind().dialect.name == "postgresql":
         return session.connection(execution_options={**READ_FIRST, "isolation_level": "AUTOCOMMIT"})
     return session.connection(execution_options=READ_FIRST)
+
+
+def forget_when_transaction_ends(key: str) -> None:
+    """Connection info `key` describes the connection's current transaction: drop it when the transaction commits
+    or rolls back, and when the connection goes back to the pool."""
+
+    def _ended(conn: Connection) -> None:
+        conn.info.pop(key, None)
+
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info.pop(key, None)
+
+    event.listen(Engine, "commit", _ended)
+    event.listen(Engine, "rollback", _ended)
+    event.listen(Pool, "checkin", _returned)
 
 
 def make_engine(url: str, *, pool: dict[str, Any] | None = None, **kwargs: Any) -> Engine:

@@ -25,10 +25,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, event, select
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import Pool
 from sqlalchemy.sql.dml import UpdateBase
 
-from app.store.db import table_of
+from app.store.db import forget_when_transaction_ends, table_of
 from app.store.models import ReferenceGeneration
 
 T = TypeVar("T")
@@ -105,13 +104,4 @@ def _note_reference_write(conn: Connection, statement: Any, *_args: Any) -> None
             conn.info[_WROTE] = True
 
 
-@event.listens_for(Engine, "commit")
-@event.listens_for(Engine, "rollback")
-def _transaction_ended(conn: Connection) -> None:
-    conn.info.pop(_WROTE, None)
-
-
-@event.listens_for(Pool, "checkin")
-def _returned(_dbapi_connection: Any, record: Any) -> None:
-    if record is not None:
-        record.info.pop(_WROTE, None)
+forget_when_transaction_ends(_WROTE)

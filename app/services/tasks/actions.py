@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app import engine
 from app.domain.permissions import MANAGER, Identity, may_read_request, may_work_on
@@ -22,7 +21,6 @@ from app.services.notices import events as notice_events
 from app.services.requests import projection
 from app.services.tasks.forms import group_members, schema_for, validate_submission
 from app.store import audit, reference_cache, search_index
-from app.store.db import table_of
 from app.store.models import DefinitionVersion, ProcessInstance, ServiceRequest, TaskRow, User
 
 
@@ -195,7 +193,7 @@ def complete(services: Context, task_id: str, who: str | Identity, data: Any = N
         task = _take_open_task(session, task_id, user, now)
         if not _may_see(user, task):
             raise Forbidden(f"{username} does not hold the {task.lane} role in {task.provider_group}")
-        view = _complete(services, session, task, locked, username, data, read_form, now, marked=True)
+        view = _complete(services, session, task, locked, username, data, read_form, now)
         uow.commit()
         return view
 
@@ -206,53 +204,49 @@ def complete_on_behalf(services: Context, session: Session, task_id: str, actor:
     (the customer, whose emailed reply answers "Await the customer's reply"): the caller decided that `actor` may.
     NotFound / Conflict when the task is not open; InvalidData when `data` does not fit its form."""
     locked = _lock_for_task(session, task_id)
-    task = _open_task(session, task_id)
-    return _complete(services, session, task, locked, actor, data, None, services.clock.now())
+    now = services.clock.now()
+    task = _take_open_task(session, task_id, actor, now)
+    return _complete(services, session, task, locked, actor, data, None, now)
 
 
-_TASKS = table_of(TaskRow)
-_COMPLETE_TASK = (update(_TASKS).where(_TASKS.c.id == bindparam("row_id"))
-                  .values(status="completed", completed_by=bindparam("by"), completed_at=bindparam("at"),
-                          assignee=bindparam("new_assignee")))
+def _taking(*where: Any) -> Any:
+    """The open task marked completed by `:by` (and given to them if it had no assignee), read back, in one statement
+    (under its instance's lock): the rest of the completion (the form's checks, the engine step) fails or succeeds
+    with it in the same transaction."""
+    return (update(TaskRow).where(TaskRow.task_uuid == bindparam("taken"), TaskRow.status == "open", *where)
+            .values(status="completed", completed_by=bindparam("by"), completed_at=bindparam("at"),
+                    assignee=func.coalesce(TaskRow.assignee, bindparam("by")))
+            .returning(TaskRow)
+            .execution_options(populate_existing=True, synchronize_session=False))
 
 
-# The open task, marked completed by the user, and read back, in one statement (under its instance's lock): the
-# rest of the completion (the form's checks, the engine step) fails or succeeds with it in the same transaction.
-_TAKE_OPEN_TASK = (update(TaskRow).where(TaskRow.task_uuid == bindparam("taken"), TaskRow.status == "open",
-                                         or_(TaskRow.assignee.is_(None), TaskRow.assignee == bindparam("by")))
-                   .values(status="completed", completed_by=bindparam("by"), completed_at=bindparam("at"),
-                           assignee=func.coalesce(TaskRow.assignee, bindparam("by")))
-                   .returning(TaskRow)
-                   .execution_options(populate_existing=True, synchronize_session=False))
+_TAKE_OPEN_TASK = _taking(or_(TaskRow.assignee.is_(None), TaskRow.assignee == bindparam("by")))  # mine or nobody's
+_TAKE_ANY_OPEN_TASK = _taking()  # on someone's behalf: whoever holds it
 
 
-def _take_open_task(session: Session, task_id: str, user: Identity, now: datetime) -> TaskRow:
-    """The open task `task_id`, now marked completed by `user` (its assignee, or unassigned); otherwise the error
-    `_open_task` gives (no such task for them, not open), or Forbidden when someone else holds it."""
-    task = session.scalars(_TAKE_OPEN_TASK, {"taken": task_id, "by": user.username, "at": now}).one_or_none()
+def _take_open_task(session: Session, task_id: str, user: Identity | str, now: datetime) -> TaskRow:
+    """The open task `task_id`, now marked completed: by `user` (an Identity: if it is theirs or nobody's), or on
+    someone's behalf (a name: whoever holds it). Otherwise the error `_open_task` gives (no such task for them, not
+    open), or Forbidden when someone else holds it."""
+    reader = user if isinstance(user, Identity) else None
+    statement = _TAKE_OPEN_TASK if reader is not None else _TAKE_ANY_OPEN_TASK
+    by = reader.username if reader is not None else str(user)
+    task: TaskRow | None = session.scalars(statement, {"taken": task_id, "by": by, "at": now}).one_or_none()
     if task is None:
-        task = _open_task(session, task_id, user)  # says why (and raises)
-        if not _may_see(user, task):
-            raise Forbidden(f"{user.username} does not hold the {task.lane} role in {task.provider_group}")
+        task = _open_task(session, task_id, reader)  # says why (and raises)
+        if reader is None:  # cannot be: an open task is taken on someone's behalf whoever holds it
+            raise Conflict(f"task {task.name!r} could not be completed; reload the request")
+        if not _may_see(reader, task):
+            raise Forbidden(f"{by} does not hold the {task.lane} role in {task.provider_group}")
         raise Forbidden(f"task is assigned to {task.assignee}")
-    if not may_read_request(user, task.provider_group):
+    if reader is not None and not may_read_request(reader, task.provider_group):
         raise NotFound(f"no task {task_id}")
     return task
 
 
-def _mark_completed(session: Session, task: TaskRow, username: str, now: datetime) -> None:
-    """The task row completed by `username` (a prebuilt Core UPDATE; the loaded row is told what it now holds)."""
-    assignee = task.assignee or username
-    session.connection().execute(_COMPLETE_TASK, {"row_id": task.id, "by": username, "at": now,
-                                                  "new_assignee": assignee})
-    for name, value in (("status", "completed"), ("completed_by", username), ("completed_at", now),
-                        ("assignee", assignee)):
-        set_committed_value(task, name, value)
-
-
 def _complete(services: Context, session: Session, task: TaskRow, locked: _Locked, username: str,
-              data: Any, read_form: FormReader | None, now: datetime, *, marked: bool = False) -> TaskView:
-    """`task` as read under the lock of its instance (`_lock_for_task`); `marked`: already marked completed."""
+              data: Any, read_form: FormReader | None, now: datetime) -> TaskView:
+    """`task` as taken under the lock of its instance (`_lock_for_task`, `_take_open_task`)."""
     task_id = task.task_uuid
     instance, request = locked.instance, locked.request
     version = version_cache.data_of(session, locked.version)
@@ -270,8 +264,6 @@ def _complete(services: Context, session: Session, task: TaskRow, locked: _Locke
             raise FormRejected(data, {e.field: e.message for e in err.errors} or {"": str(err)}) from None
     seen = instance.version
     state = engine.complete_human_task(version.spec_json, instance.state_json, task_id, submitted, now)
-    if not marked:
-        _mark_completed(session, task, username, now)
     audit.append(session, actor=username, event_type="task_completed", request_id=task.request_id, now=now,
                  payload={"task": task_id, "bpmn_id": task.bpmn_id, "process_id": task.process_id,
                           "name": task.name, "data": submitted})
