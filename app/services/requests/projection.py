@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import String, bindparam, func, insert, literal, select, union_all, update
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import String, bindparam, cast, func, insert, literal, select, union_all, update
+from sqlalchemy.orm import Session, aliased, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -81,16 +81,50 @@ def save_state(session: Session, instance: ProcessInstance, seen_version: int, s
         set_committed_value(instance, name, value)
 
 
-class _Rows(NamedTuple):
+class OpenWork(NamedTuple):
     """An instance's open task rows and all its job rows, by task id: (row id, status)."""
 
     tasks: dict[str, tuple[int, str]]
     jobs: dict[str, tuple[int, str]]
 
 
-def _open_work(session: Session, instance_id: int) -> _Rows:
+_OTHER_TASKS, _ITS_JOBS = aliased(TaskRow, name="other_task"), aliased(ServiceJob, name="its_job")
+
+
+def open_work_columns() -> tuple[Any, Any]:
+    """For a statement on one task row (`TaskRow`) run under its instance's lock: that instance's other open task
+    rows and all its job rows, as two scalar subqueries (`id:task_uuid` and `id:status:task_uuid`, comma-separated),
+    so that a completion reads them with the statement that takes its task (`open_work_of` reads them back). In the
+    statement after the lock, not in the lock: on PostgreSQL a statement that waited for the lock still reads other
+    rows as they were when it began. On PostgreSQL only (see `tasks.actions._taking`)."""
+    tasks = (select(func.aggregate_strings(cast(_OTHER_TASKS.id, String) + ":" + _OTHER_TASKS.task_uuid, ","))
+             .where(_OTHER_TASKS.instance_id == TaskRow.instance_id, _OTHER_TASKS.status == "open",
+                    _OTHER_TASKS.task_uuid != TaskRow.task_uuid)
+             .scalar_subquery())
+    jobs = (select(func.aggregate_strings(cast(_ITS_JOBS.id, String) + ":" + _ITS_JOBS.status + ":"
+                                          + _ITS_JOBS.task_uuid, ","))
+            .where(_ITS_JOBS.instance_id == TaskRow.instance_id)
+            .scalar_subquery())
+    return tasks, jobs
+
+
+def open_work_of(tasks: str | None, jobs: str | None) -> OpenWork:
+    """What the two `open_work_columns` read: the instance's open task rows (but the one taken) and its job rows."""
+    rows = OpenWork({}, {})
+    for item in (tasks or "").split(","):
+        if item:
+            row_id, task_uuid = item.split(":", 1)
+            rows.tasks[task_uuid] = (int(row_id), "open")
+    for item in (jobs or "").split(","):
+        if item:
+            row_id, status, task_uuid = item.split(":", 2)
+            rows.jobs[task_uuid] = (int(row_id), status)
+    return rows
+
+
+def _open_work(session: Session, instance_id: int) -> OpenWork:
     session.flush()  # a Core read: what the caller changed through the ORM (a job it ran) must be written first
-    rows = _Rows({}, {})
+    rows = OpenWork({}, {})
     for kind, row_id, task_uuid, status in session.connection().execute(_OPEN_WORK, {"instance_id": instance_id}):
         (rows.tasks if kind == "task" else rows.jobs)[task_uuid] = (row_id, status)
     return rows
@@ -119,9 +153,11 @@ def _insert_task(session: Session, row: TaskRow) -> None:
 
 
 def project(session: Session, instance: ProcessInstance, request: ServiceRequest, state: InstanceState,
-            now: datetime, actor: str, *, new: bool = False) -> None:
-    """`new`: the instance was inserted in this transaction, so it has no task or job rows to read yet."""
-    rows = _Rows({}, {}) if new else _open_work(session, instance.id)
+            now: datetime, actor: str, *, new: bool = False, rows: OpenWork | None = None) -> None:
+    """`new`: the instance was inserted in this transaction, so it has no task or job rows to read yet; `rows`: its
+    open task and job rows as the caller read them under the instance's lock (`open_work_of`), else read here."""
+    if rows is None:
+        rows = OpenWork({}, {}) if new else _open_work(session, instance.id)
     ready_ids = {task.task_id for task in state.human_tasks}
     # left the ready set without a completion through us: cancelled
     cancelled = [row_id for task_uuid, (row_id, _) in rows.tasks.items() if task_uuid not in ready_ids]
@@ -192,12 +228,13 @@ def _project_jobs(session: Session, instance: ProcessInstance, request: ServiceR
 
 
 def apply(session: Session, instance: ProcessInstance, seen_version: int, state: InstanceState, now: datetime,
-          actor: str, request: ServiceRequest | None = None) -> None:
-    """Save the state (optimistic lock) and project it; `request`, when the caller has it loaded, saves a read."""
+          actor: str, request: ServiceRequest | None = None, rows: OpenWork | None = None) -> None:
+    """Save the state (optimistic lock) and project it; `request`, when the caller has it loaded, saves a read, and
+    so do `rows` (see `project`)."""
     save_state(session, instance, seen_version, state, now)
     request = request or session.get(ServiceRequest, instance.request_id)
     assert request is not None
-    project(session, instance, request, state, now, actor)
+    project(session, instance, request, state, now, actor, rows=rows)
 
 
 def new_instance(session: Session, request: ServiceRequest, definition_version_id: int, state: InstanceState,

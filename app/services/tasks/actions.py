@@ -190,10 +190,10 @@ def complete(services: Context, task_id: str, who: str | Identity, data: Any = N
         user = _actor(session, who)
         username = user.username
         locked = _lock_for_task(session, task_id)
-        task = _take_open_task(session, task_id, user, now)
-        if not _may_see(user, task):
-            raise Forbidden(f"{username} does not hold the {task.lane} role in {task.provider_group}")
-        view = _complete(services, session, task, locked, username, data, read_form, now)
+        taken = _take_open_task(session, task_id, user, now)
+        if not _may_see(user, taken.task):
+            raise Forbidden(f"{username} does not hold the {taken.task.lane} role in {taken.task.provider_group}")
+        view = _complete(services, session, taken, locked, username, data, read_form, now)
         uow.commit()
         return view
 
@@ -205,48 +205,64 @@ def complete_on_behalf(services: Context, session: Session, task_id: str, actor:
     NotFound / Conflict when the task is not open; InvalidData when `data` does not fit its form."""
     locked = _lock_for_task(session, task_id)
     now = services.clock.now()
-    task = _take_open_task(session, task_id, actor, now)
-    return _complete(services, session, task, locked, actor, data, None, now)
+    taken = _take_open_task(session, task_id, actor, now)
+    return _complete(services, session, taken, locked, actor, data, None, now)
 
 
-def _taking(*where: Any) -> Any:
+def _taking(*where: Any, with_open_work: bool) -> Any:
     """The open task marked completed by `:by` (and given to them if it had no assignee), read back, in one statement
     (under its instance's lock): the rest of the completion (the form's checks, the engine step) fails or succeeds
-    with it in the same transaction."""
+    with it in the same transaction. `with_open_work` (PostgreSQL): with its instance's other open work
+    (`projection.open_work_columns`), which the projection would read next. Not on SQLite: there a subquery in an
+    UPDATE's RETURNING that refers to the row updated did not read that row's instance (seen: every instance's jobs)."""
+    returned = (TaskRow, *projection.open_work_columns()) if with_open_work else (TaskRow,)
     return (update(TaskRow).where(TaskRow.task_uuid == bindparam("taken"), TaskRow.status == "open", *where)
             .values(status="completed", completed_by=bindparam("by"), completed_at=bindparam("at"),
                     assignee=func.coalesce(TaskRow.assignee, bindparam("by")))
-            .returning(TaskRow)
+            .returning(*returned)
             .execution_options(populate_existing=True, synchronize_session=False))
 
 
-_TAKE_OPEN_TASK = _taking(or_(TaskRow.assignee.is_(None), TaskRow.assignee == bindparam("by")))  # mine or nobody's
-_TAKE_ANY_OPEN_TASK = _taking()  # on someone's behalf: whoever holds it
+_MINE_OR_NOBODYS = or_(TaskRow.assignee.is_(None), TaskRow.assignee == bindparam("by"))
+# (on someone's behalf: whoever holds it, on PostgreSQL) -> the statement
+_TAKE = {(False, False): _taking(_MINE_OR_NOBODYS, with_open_work=False),
+         (False, True): _taking(_MINE_OR_NOBODYS, with_open_work=True),
+         (True, False): _taking(with_open_work=False),
+         (True, True): _taking(with_open_work=True)}
 
 
-def _take_open_task(session: Session, task_id: str, user: Identity | str, now: datetime) -> TaskRow:
+@dataclass(frozen=True)
+class _Taken:
+    task: TaskRow
+    open_work: projection.OpenWork | None  # its instance's other open tasks and its jobs, when the take read them
+
+
+def _take_open_task(session: Session, task_id: str, user: Identity | str, now: datetime) -> _Taken:
     """The open task `task_id`, now marked completed: by `user` (an Identity: if it is theirs or nobody's), or on
     someone's behalf (a name: whoever holds it). Otherwise the error `_open_task` gives (no such task for them, not
     open), or Forbidden when someone else holds it."""
     reader = user if isinstance(user, Identity) else None
-    statement = _TAKE_OPEN_TASK if reader is not None else _TAKE_ANY_OPEN_TASK
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    statement = _TAKE[reader is None, postgresql]
     by = reader.username if reader is not None else str(user)
-    task: TaskRow | None = session.scalars(statement, {"taken": task_id, "by": by, "at": now}).one_or_none()
-    if task is None:
+    taken = session.execute(statement, {"taken": task_id, "by": by, "at": now}).one_or_none()
+    if taken is None:
         task = _open_task(session, task_id, reader)  # says why (and raises)
         if reader is None:  # cannot be: an open task is taken on someone's behalf whoever holds it
             raise Conflict(f"task {task.name!r} could not be completed; reload the request")
         if not _may_see(reader, task):
             raise Forbidden(f"{by} does not hold the {task.lane} role in {task.provider_group}")
         raise Forbidden(f"task is assigned to {task.assignee}")
+    task = taken[0]
     if reader is not None and not may_read_request(reader, task.provider_group):
         raise NotFound(f"no task {task_id}")
-    return task
+    return _Taken(task, projection.open_work_of(taken[1], taken[2]) if postgresql else None)
 
 
-def _complete(services: Context, session: Session, task: TaskRow, locked: _Locked, username: str,
+def _complete(services: Context, session: Session, taken: _Taken, locked: _Locked, username: str,
               data: Any, read_form: FormReader | None, now: datetime) -> TaskView:
-    """`task` as taken under the lock of its instance (`_lock_for_task`, `_take_open_task`)."""
+    """`taken` under the lock of its instance (`_lock_for_task`, `_take_open_task`)."""
+    task = taken.task
     task_id = task.task_uuid
     instance, request = locked.instance, locked.request
     version = version_cache.data_of(session, locked.version)
@@ -269,7 +285,7 @@ def _complete(services: Context, session: Session, task: TaskRow, locked: _Locke
                           "name": task.name, "data": submitted})
     search_index.add_notes(session, task.request_id, submitted)  # its notes become searchable
     try:
-        projection.apply(session, instance, seen, state, now, username, request)
+        projection.apply(session, instance, seen, state, now, username, request, taken.open_work)
     except Conflict:
         raise Conflict(f"task {task.name!r} was completed or changed by someone else meanwhile; "
                        "reload the request") from None
