@@ -13,6 +13,11 @@ by the next transaction everywhere, as an uncached read would see it. A transact
 itself reads it uncached until it ends (its writes are noted as they are executed), so it sees its own changes and
 never leaves an uncommitted value behind.
 
+One web request reads the number once: its sign-in check brings it along and `carry`s it, and the request's later
+transactions take it from there instead of reading it again (as if they had begun with the sign-in check, whose
+identity and grants the whole request acts on anyway). So an edit made elsewhere is seen by the next web request.
+A write to reference data drops what is carried: the transactions after it in the same request read afresh.
+
 Values kept must be immutable (tuples, frozensets, named tuples): every caller shares them.
 """
 
@@ -21,6 +26,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, event, select
@@ -42,6 +48,8 @@ _GENERATION = "rf_reference_generation"  # session.info: (the transaction, the n
 _WROTE = "rf_wrote_reference_data"  # connection info: this transaction wrote reference data
 CURRENT = select(table_of(ReferenceGeneration).c.value).where(table_of(ReferenceGeneration).c.id == 1)
 
+# The generation the current web request's sign-in check read (see `carry`); None: read it per transaction.
+_CARRIED: ContextVar[int | None] = ContextVar("rf_reference_generation_carried", default=None)
 _lock = threading.Lock()
 _entries: OrderedDict[tuple[str, Hashable], tuple[int, Any]] = OrderedDict()
 
@@ -57,11 +65,22 @@ def note_generation(session: Session, value: int | None) -> None:
         session.info[_GENERATION] = (session.get_transaction(), value)
 
 
+def carry(value: int | None) -> None:
+    """Let the next transactions of this unit of work (one web request, in its thread and context) take `value`,
+    the generation its sign-in check read, rather than read it again; `carry(None)` ends that (every web request
+    starts and ends with it). Dropped as soon as a statement writes reference data."""
+    _CARRIED.set(value)
+
+
 def generation(session: Session) -> int | None:
-    """This transaction's reference generation, read once per transaction."""
+    """This transaction's reference generation, read once per transaction (or carried: see `carry`)."""
     noted = session.info.get(_GENERATION)
     if noted is not None and noted[0] is session.get_transaction():
         return int(noted[1])
+    carried = _CARRIED.get()
+    if carried is not None:
+        note_generation(session, carried)
+        return carried
     value = session.connection().execute(CURRENT).scalar_one_or_none()
     note_generation(session, value)
     return value
@@ -102,6 +121,7 @@ def _note_reference_write(conn: Connection, statement: Any, *_args: Any) -> None
         table = getattr(statement, "table", None)
         if getattr(table, "name", None) in REFERENCE_TABLES:
             conn.info[_WROTE] = True
+            _CARRIED.set(None)  # the number changes with this write: the rest of the web request reads it afresh
 
 
 forget_when_transaction_ends(_WROTE)

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import event, select
 
 from app.store.models import AuditEvent, TaskRow
-from tests.driver import Driver
+from tests.api.client import Api
+from tests.driver import REQUEST, Driver
 from tests.web import WebUser
 
 FORM = {"specialist": "sam", "assignment_note": "VPN team"}
@@ -71,6 +72,23 @@ def test_a_task_form_post_is_one_commit_and_reads_no_definition_after_the_first(
         payload = uow.session.scalars(select(AuditEvent.payload).where(
             AuditEvent.event_type == "task_completed", AuditEvent.request_id == done.request_id)).one()
         assert payload["data"] == FORM
+
+
+def test_a_web_request_reads_the_reference_generation_once_with_its_sign_in_check(services, clock):
+    """The sign-in check (a session cookie or an API token) brings the reference generation along, and the
+    request's own transaction takes it from there: a new request reads it once, whichever way it is signed in."""
+    maria = WebUser(services, "maria")
+    new_request = {"request_type": "assistance", "routine": "true", **REQUEST, "title": "Printer"}
+    api = Api(services, "maria")
+    calls = [lambda: maria.post("/requests/new", new_request),
+             lambda: api.post("/api/v1/requests", {"request_type": "assistance",
+                                                   "data": {**REQUEST, "title": "Printer"}})]
+    for call in calls + calls:  # the first of each fills this process's caches
+        with statements(services) as seen:
+            answer = call()
+        assert answer.status_code in (201, 302), answer.get_data(as_text=True)
+        assert len([sql for sql in seen["sql"] if "reference_generation" in sql]) == 1, seen["sql"]
+        assert "reference_generation" in seen["sql"][0] or "reference_generation" in seen["sql"][1], seen["sql"]
 
 
 def test_a_rejected_form_writes_nothing_and_shows_the_fields_messages(services, clock):

@@ -158,3 +158,27 @@ def test_the_sign_in_check_sees_a_changed_role_and_a_deactivation_made_elsewhere
         conn.execute(text("UPDATE app_user SET is_active = false WHERE username = 'maria'"))
     with pytest.raises(web_sessions.SessionEnded, match="not active"):
         web_sessions.resume(services, token)
+
+
+def test_a_carried_generation_saves_its_read_until_a_reference_write_drops_it(services):
+    """A web request's later transactions take the generation its sign-in check read (`carry`); a write to reference
+    data in the request drops it, so what comes after the write reads afresh and sees the change."""
+    assert "sam" in _specialists(services)
+    reference_cache.carry(_generation(services))
+    try:
+        seen = _statements(services)
+        assert "sam" in _specialists(services)
+        assert not [statement for statement in seen if not statement.startswith("BEGIN")], seen  # nothing read
+        with services.uow() as uow:  # the request deactivates sam (the ORM: the write is seen as it is flushed)
+            uow.session.query(User).filter_by(username="sam").one().is_active = False
+            uow.session.flush()
+            uow.commit()
+        seen.clear()
+        assert "sam" not in _specialists(services)
+        assert any("reference_generation" in statement for statement in seen), seen  # read again
+    finally:
+        reference_cache.carry(None)
+    with services.uow() as uow:
+        uow.session.query(User).filter_by(username="sam").one().is_active = True
+        uow.commit()
+    assert "sam" in _specialists(services)

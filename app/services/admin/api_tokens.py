@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from app.domain.permissions import Identity, may_create_service_tokens, may_manage_token
 from app.errors import AppError, FieldError, Forbidden, InvalidData, NotFound
 from app.services.context import Context
-from app.store import audit
+from app.store import audit, reference_cache
 from app.store.db import reading, table_of
 from app.store.models import ApiToken, Membership, ProviderGroup, Role, User
 
@@ -158,7 +158,8 @@ _MEMBERSHIPS, _ROLES, _GROUPS = table_of(Membership), table_of(Role), table_of(P
 _BEARER = (
     select(_TOKENS.c.id, _TOKENS.c.name, _TOKENS.c.revoked_at, _TOKENS.c.expires_at, _TOKENS.c.last_used_at,
            _USERS.c.id.label("user_id"), _USERS.c.username, _USERS.c.full_name, _USERS.c.email,
-           _USERS.c.is_active, _USERS.c.time_zone, _ROLES.c.code.label("role"), _GROUPS.c.code.label("group"))
+           _USERS.c.is_active, _USERS.c.time_zone, _ROLES.c.code.label("role"), _GROUPS.c.code.label("group"),
+           reference_cache.current_column().label("generation"))
     .select_from(_TOKENS.outerjoin(_USERS, _USERS.c.id == _TOKENS.c.user_id)
                  .outerjoin(_MEMBERSHIPS, _MEMBERSHIPS.c.user_id == _USERS.c.id)
                  .outerjoin(_ROLES, _ROLES.c.id == _MEMBERSHIPS.c.role_id)
@@ -175,6 +176,7 @@ def authenticate(services: Context, secret: str) -> Bearer:
         if not rows:
             raise TokenRefused("unknown API token")
         row = rows[0]
+        reference_cache.note_generation(uow.session, row.generation)
         state = "revoked" if row.revoked_at is not None else \
             "expired" if row.expires_at is not None and row.expires_at <= now else "active"
         if state != "active":
@@ -184,6 +186,7 @@ def authenticate(services: Context, secret: str) -> Bearer:
         identity = Identity(row.username, row.full_name, row.email,
                             frozenset((r.role, r.group) for r in rows if r.role is not None), row.time_zone)
         bearer = Bearer(identity, row.name, row.id)
+        reference_cache.carry(row.generation)  # the rest of this API call takes it from here (see reference_cache)
         if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
             uow.session.rollback()  # the read took no lock; the write begins its own transaction
             uow.session.connection().execute(_USED, {"token_id": row.id, "used": now})

@@ -14,7 +14,7 @@ from app.domain.permissions import Identity
 from app.errors import Forbidden, NotFound
 from app.services.admin import sign_in_throttle, web_sessions
 from app.services.context import Context
-from app.store import audit
+from app.store import audit, reference_cache
 from app.store.models import InstallationSetting, User
 
 # A throwaway hash so an unknown username costs as much time as a wrong password.
@@ -26,6 +26,12 @@ DEMO_SETTING = "demo"
 class SignedIn:
     identity: Identity
     token: str  # the web session's token, for the (signed) cookie; "" when no session was started
+
+
+def between_requests() -> None:
+    """A web request starts and ends carrying no reference generation (the sign-in check carries the one it read
+    through the request: see `reference_cache.carry`); a thread serves one request after another."""
+    reference_cache.carry(None)
 
 
 def identity_of(user: User) -> Identity:

@@ -97,6 +97,7 @@ def resume(services: Context, token: str) -> Identity:
         if row is None or row.ended_at is not None:
             raise SessionEnded("You were signed out. Sign in again.")
         reference_cache.note_generation(uow.session, row[5])
+        reference_cache.carry(row[5])  # the rest of this web request takes it from here (see reference_cache)
         user = _signed_in_user(uow.session, connection, row.user_id) if row.user_id is not None else None
         reason = (DEACTIVATED if user is None or not user[1] else
                   EXPIRED if now - row.created_at > lifetime.longest else
