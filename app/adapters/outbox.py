@@ -48,6 +48,16 @@ class DbOutbox:
             select(Notification).where(Notification.idempotency_key == key)).one_or_none()
         if row is not None:
             return {"notification_id": row.id, "to": row.to_addrs, "status": "queued"}
+        message = self.composed(kind=kind, to=to, subject=subject, body=body, request_number=request_number, key=key,
+                                values=values, request=request)
+        # a prebuilt Core INSERT (no unit of work for a row nobody reads back in this transaction)
+        new_id = self.session.connection().execute(_INSERT, message).scalar_one()
+        return {"notification_id": new_id, "to": message["to_addrs"], "status": "queued"}
+
+    def composed(self, *, kind: str, to: list[str], subject: str, body: str, request_number: str | None, key: str,
+                 values: dict[str, Any] | None = None, request: ServiceRequest | None = None) -> dict[str, Any]:
+        """The outbox row `queue` would write, due at once, by column (for a caller that writes it in a statement
+        of its own)."""
         html: str | None = None
         template = TEMPLATE_OF_KIND.get(kind)
         if template is not None:
@@ -56,13 +66,9 @@ class DbOutbox:
             rendered = compose(self.session, template, given)
             if rendered is not None:
                 subject, body, html = rendered.subject, rendered.text, rendered.html
-        to_addrs = ", ".join(to)
-        # a prebuilt Core INSERT (no unit of work for a row nobody reads back in this transaction)
-        new_id = self.session.connection().execute(_INSERT, {
-            "kind": kind, "to_addrs": to_addrs, "subject": one_line(subject, SUBJECT_MAX), "body": body,
-            "html_body": html, "request_number": request_number, "idempotency_key": key,
-            "created_at": self.now, "next_attempt_at": self.now}).scalar_one()  # due at once
-        return {"notification_id": new_id, "to": to_addrs, "status": "queued"}
+        return {"kind": kind, "to_addrs": ", ".join(to), "subject": one_line(subject, SUBJECT_MAX), "body": body,
+                "html_body": html, "request_number": request_number, "idempotency_key": key,
+                "created_at": self.now, "next_attempt_at": self.now}
 
 
 @dataclass(frozen=True)

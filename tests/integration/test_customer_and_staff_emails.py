@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from app.services import worker
-from app.store.models import EmailTemplate, Notification, ProviderGroup, ServiceRequest, User, UserNotice
+from app.services.notices import events
+from app.store.models import EmailTemplate, Notification, ProviderGroup, ServiceRequest, TaskRow, User, UserNotice
 from tests.conftest import day, html_of, text_of
 from tests.driver import Driver
 
@@ -102,6 +103,26 @@ def test_an_assignment_emails_the_specialist_once_and_leaves_a_notice_even_when_
     with services.uow() as uow:
         assert uow.session.scalars(select(Notification).where(Notification.kind == "task_assigned",
                                                               Notification.request_number == other)).all() == []
+
+
+def test_an_assignment_told_again_writes_neither_its_notice_nor_its_email_twice(drive, services):
+    """A retried step tells of the same assignment again: the notice's key is there, so neither it nor its email is
+    written again (on PostgreSQL both in one statement, the email inserted from the notice's insert)."""
+    number = drive.new("assistance")
+    drive.work()
+    drive.complete(number, "assign_specialist", "maria", {"specialist": "sam"})
+    for _ in range(2):
+        with services.uow() as uow:
+            task = uow.session.scalars(select(TaskRow).where(TaskRow.request_number == number,
+                                                             TaskRow.status == "open")).one()
+            events.task_assigned(uow.session, task, uow.session.get(ServiceRequest, task.request_id),
+                                 drive.clock.now())
+            uow.commit()
+    with services.uow() as uow:
+        notices = uow.session.scalars(select(UserNotice.key).where(UserNotice.task_uuid == task.task_uuid)).all()
+        emails = uow.session.scalars(select(Notification.idempotency_key).where(
+            Notification.kind == "task_assigned", Notification.request_number == number)).all()
+    assert len(notices) == 1 and notices == emails and notices[0].startswith(f"assigned-{task.task_uuid}-")
 
 
 def test_a_chargeable_enhancement_tells_the_car_a_billing_case_is_forwarded(drive, services, mailbox):

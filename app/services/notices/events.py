@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, insert, literal, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from app.adapters.mail_compose import installed
@@ -20,7 +21,7 @@ from app.adapters.outbox import DbOutbox
 from app.domain.local_time import moment
 from app.store import reference_cache
 from app.store.db import insert_unless_present, table_of
-from app.store.models import Membership, ProviderGroup, Role, ServiceRequest, TaskRow, User, UserNotice
+from app.store.models import Membership, Notification, ProviderGroup, Role, ServiceRequest, TaskRow, User, UserNotice
 
 BILLING_TASK = "initiate_billing"  # the CAR's task: a billing case forwarded to them
 _REPLY = "customer_reply"  # session.info key: the customer's reply this transaction files (see `replying`)
@@ -45,6 +46,7 @@ def _people() -> Select[int, str, str, bool, bool, bool]:
 
 
 _NOTICE_COLUMNS = ("user_id", "key", "kind", "text", "created_at", "request_id", "request_number", "task_uuid")
+_NOTIFICATIONS = table_of(Notification)
 _WRITE_NOTICE: dict[str, Any] = {}  # per dialect, built once: the notice unless its key exists, and its id back
 
 
@@ -57,24 +59,47 @@ def _write_notice(session: Session) -> Any:
     return statement
 
 
+# On PostgreSQL, a notice and its email in one statement: the outbox row is inserted from the notice's insert, so
+# only when the notice was written (its key was not there yet); queued, no attempt yet (as the columns' defaults).
+_WRITTEN_NOTICE = (postgresql.insert(table_of(UserNotice)).on_conflict_do_nothing(index_elements=["key"])
+                   .values({name: bindparam(f"notice_{name}") for name in _NOTICE_COLUMNS})
+                   .returning(table_of(UserNotice).c.id).cte("written_notice"))
+_MAIL_COLUMNS = ("kind", "to_addrs", "subject", "body", "html_body", "request_number", "idempotency_key",
+                 "created_at", "next_attempt_at")
+_NOTICE_AND_EMAIL = (
+    insert(_NOTIFICATIONS)
+    .from_select((*_MAIL_COLUMNS, "status", "attempts"),
+                 select(*(bindparam(f"mail_{name}", type_=_NOTIFICATIONS.c[name].type) for name in _MAIL_COLUMNS),
+                        literal("queued"), literal(0)).select_from(_WRITTEN_NOTICE), include_defaults=False)
+    .add_cte(_WRITTEN_NOTICE)
+    .returning(_NOTIFICATIONS.c.id))
+
+
 def _notice(session: Session, user: Person, *, key: str, kind: str, text: str, request: ServiceRequest | None,
-            task_uuid: str | None, now: datetime) -> bool:
-    """Write the notice unless one with `key` exists (one prebuilt statement); whether it was written."""
-    written = session.connection().execute(_write_notice(session), {
-        "notice_user_id": user.id, "notice_key": key, "notice_kind": kind, "notice_text": text[:_TEXT_MAX],
-        "notice_created_at": now, "notice_request_id": request.id if request else None,
-        "notice_request_number": request.number if request else None, "notice_task_uuid": task_uuid})
-    return written.first() is not None
+            task_uuid: str | None, now: datetime, email: dict[str, Any] | None = None) -> bool:
+    """Write the notice unless one with `key` exists (one prebuilt statement); whether it was written. With `email`
+    (`DbOutbox.queue`'s arguments, but the key): queue that email too when the notice was written, in the same
+    statement on PostgreSQL."""
+    notice = {"notice_user_id": user.id, "notice_key": key, "notice_kind": kind, "notice_text": text[:_TEXT_MAX],
+              "notice_created_at": now, "notice_request_id": request.id if request else None,
+              "notice_request_number": request.number if request else None, "notice_task_uuid": task_uuid}
+    connection = session.connection()
+    if email is not None and connection.dialect.name == "postgresql":
+        message = DbOutbox(session, now).composed(**email, key=key)
+        return connection.execute(_NOTICE_AND_EMAIL, notice | {
+            f"mail_{name}": value for name, value in message.items()}).first() is not None
+    written = connection.execute(_write_notice(session), notice).first() is not None
+    if written and email is not None:  # no message of that key can exist yet: its notice was just written
+        DbOutbox(session, now).queue(**email, key=key, unseen_key=True)
+    return written
 
 
-def _email(session: Session, user: Person, *, kind: str, key: str, text: str, request: ServiceRequest, now: datetime,
-           values: dict[str, Any]) -> None:
-    """Queue the email (composed from the `kind` template; `text` is what goes out should no template render). Only
-    called after `_notice` wrote the notice of the same `key`: no message of that key can exist yet."""
-    DbOutbox(session, now).queue(kind=kind, to=[user.email], subject=text,
-                                 body=f"{text}\n\nOpen it in your Request Fulfillment inbox.",
-                                 request_number=request.number, key=key, request=request, unseen_key=True,
-                                 values={"recipient_name": user.full_name, **values})
+def _email(user: Person, *, kind: str, text: str, request: ServiceRequest, values: dict[str, Any]) -> dict[str, Any]:
+    """The email of a notice (composed from the `kind` template; `text` is what goes out should no template
+    render), as `_notice` takes it."""
+    return {"kind": kind, "to": [user.email], "subject": text,
+            "body": f"{text}\n\nOpen it in your Request Fulfillment inbox.", "request_number": request.number,
+            "request": request, "values": {"recipient_name": user.full_name, **values}}
 
 
 def _active(session: Session, usernames: Iterable[str]) -> list[Person]:
@@ -104,11 +129,11 @@ def task_assigned(session: Session, task: TaskRow, request: ServiceRequest, now:
     for user in _active(session, [task.assignee]):
         key = f"assigned-{task.task_uuid}-{user.id}"  # fits the outbox key column (80)
         text = f"Assigned to you: {task.name} — {request.number} {request.title}"
-        if _notice(session, user, key=key, kind="task_assigned", text=text, request=request,
-                   task_uuid=task.task_uuid, now=now) and user.email_on_assignment:
-            _email(session, user, kind="task_assigned", key=key, text=text, request=request, now=now, values={
-                "task_name": task.name, "assigned_by": by.full_name if by else "",
-                "due_at": moment(task.due_at, installed().zone) if task.due_at else ""})
+        email = _email(user, kind="task_assigned", text=text, request=request, values={
+            "task_name": task.name, "assigned_by": by.full_name if by else "",
+            "due_at": moment(task.due_at, installed().zone) if task.due_at else ""})
+        _notice(session, user, key=key, kind="task_assigned", text=text, request=request, task_uuid=task.task_uuid,
+                now=now, email=email if user.email_on_assignment else None)
 
 
 def billing_forwarded(session: Session, task: TaskRow, request: ServiceRequest, now: datetime) -> None:
@@ -118,10 +143,9 @@ def billing_forwarded(session: Session, task: TaskRow, request: ServiceRequest, 
     for user in people:
         key = f"billing-{task.task_uuid}-{user.id}"
         text = f"Billing case for you: {request.number} {request.title} ({request.agency})"
-        if _notice(session, user, key=key, kind="billing_forwarded", text=text, request=request,
-                   task_uuid=task.task_uuid, now=now) and user.email_on_billing:
-            _email(session, user, kind="billing_forwarded", key=key, text=text, request=request, now=now,
-                   values={"task_name": task.name})
+        email = _email(user, kind="billing_forwarded", text=text, request=request, values={"task_name": task.name})
+        _notice(session, user, key=key, kind="billing_forwarded", text=text, request=request,
+                task_uuid=task.task_uuid, now=now, email=email if user.email_on_billing else None)
 
 
 def customer_replied(session: Session, task: TaskRow, request: ServiceRequest, reply: str, now: datetime) -> None:
@@ -130,14 +154,13 @@ def customer_replied(session: Session, task: TaskRow, request: ServiceRequest, r
     for user in _active(session, [task.assignee] if task.assignee else []):
         key = f"replied-{task.task_uuid}-{user.id}"
         text = f"{request.requester_name or 'The customer'} replied: {request.number} {request.title}"
-        if _notice(session, user, key=key, kind="customer_replied", text=text, request=request,
-                   task_uuid=task.task_uuid, now=now) and user.email_on_assignment:
-            DbOutbox(session, now).queue(
-                kind="customer_replied", to=[user.email], subject=text,
-                body=f"{text}\n\n{reply}\n\nThe task \"{task.name}\" is back in your Request Fulfillment inbox.",
-                request_number=request.number, key=key,
-                values={"recipient_name": user.full_name, "task_name": task.name, "message": reply,
-                        "due_at": moment(task.due_at, installed().zone) if task.due_at else ""})
+        email = {"kind": "customer_replied", "to": [user.email], "subject": text,
+                 "body": f"{text}\n\n{reply}\n\nThe task \"{task.name}\" is back in your Request Fulfillment inbox.",
+                 "request_number": request.number, "request": request,
+                 "values": {"recipient_name": user.full_name, "task_name": task.name, "message": reply,
+                            "due_at": moment(task.due_at, installed().zone) if task.due_at else ""}}
+        _notice(session, user, key=key, kind="customer_replied", text=text, request=request,
+                task_uuid=task.task_uuid, now=now, email=email if user.email_on_assignment else None)
 
 
 @contextmanager
