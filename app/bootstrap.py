@@ -77,7 +77,7 @@ def bootstrap(settings: Settings | None = None, clock: Clock | None = None,
     engine = make_engine(settings.database_url, pool={
         "pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow,
         "pool_timeout": settings.db_pool_timeout, "pool_recycle": settings.db_pool_recycle or -1,
-        "pool_pre_ping": settings.db_pool_pre_ping})
+        "pool_pre_ping": settings.db_pool_pre_ping, "ping_after": settings.db_pool_ping_after})
     configure_scripts(ScriptLimits(settings.script_time_limit_seconds, settings.script_memory_limit_mb))
     configure_mail(mail_style(settings))  # outboxes built outside a service call (staff emails) sign the same way
     configure_timer_zone(settings.time_zone)  # a timer date without an offset is read in the installation's zone

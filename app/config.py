@@ -115,6 +115,8 @@ class Settings:
     db_pool_timeout: float = 30.0  # RF_DB_POOL_TIMEOUT: seconds to wait for a free connection before failing
     db_pool_recycle: int = 1800  # RF_DB_POOL_RECYCLE: reopen a connection older than this (seconds; 0: never)
     db_pool_pre_ping: bool = True  # RF_DB_POOL_PRE_PING: test a connection before use (survives a DB restart)
+    # RF_DB_POOL_PING_AFTER: test it only when it sat in the pool at least this long (seconds; 0: before every use)
+    db_pool_ping_after: float = 1.0
     # Logs and metrics (see the README's "Running in production")
     log_format: str = "json"  # RF_LOG_FORMAT: json (one object per line on stderr) | text
     log_level: str = "INFO"  # RF_LOG_LEVEL: DEBUG | INFO | WARNING | ERROR
@@ -230,6 +232,7 @@ def _observability(env: Mapping[str, str]) -> dict[str, Any]:
         "db_pool_timeout": _bounded("RF_DB_POOL_TIMEOUT", env.get("RF_DB_POOL_TIMEOUT", "30"), float, 0, 3600),
         "db_pool_recycle": _positive(env, "RF_DB_POOL_RECYCLE", 1800, allow_zero=True),
         "db_pool_pre_ping": pre_ping,
+        "db_pool_ping_after": _bounded("RF_DB_POOL_PING_AFTER", env.get("RF_DB_POOL_PING_AFTER", "1"), float, 0, 3600),
         "log_format": log_format, "log_level": log_level, "metrics_token": token,
     }
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, DateTime, Engine, Table, create_engine, event, inspect, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, MappedColumn, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import NullPool, Pool, QueuePool
 from sqlalchemy.types import TypeDecorator
@@ -86,8 +88,9 @@ def make_engine(url: str, *, pool: dict[str, Any] | None = None, **kwargs: Any) 
     """Create the engine; SQLite gets WAL, a busy timeout and immediate transactions so writers queue cleanly.
 
     `pool` (PostgreSQL only) takes QueuePool's pool_size, max_overflow, pool_timeout, pool_recycle and
-    pool_pre_ping. An engine belongs to one process: a forked process (a gunicorn worker) makes its own and never
-    uses a connection its parent opened.
+    pool_pre_ping, and `ping_after` (seconds, default 1): with pool_pre_ping, a connection is tested only when it sat
+    in the pool that long (see `_ping_when_idle`). An engine belongs to one process: a forked process (a gunicorn
+    worker) makes its own and never uses a connection its parent opened.
 
     A SQLite file keeps up to five idle connections open (any number while busy, never waiting for one): opening a
     connection per use cost a connect and, worse, closing the last open connection of a WAL database checkpoints
@@ -113,13 +116,52 @@ def make_engine(url: str, *, pool: dict[str, Any] | None = None, **kwargs: Any) 
 
         return engine
     options: dict[str, Any] = {"pool_pre_ping": True, **(pool or {})}
+    ping_after = float(options.pop("ping_after", 1.0))
+    ping = bool(options.pop("pool_pre_ping"))
     if make_url(url).drivername == "postgresql+psycopg":
         # psycopg 3 turns a statement into a server-side prepared one after its fifth use: measured here, the
         # client's bookkeeping for that cost more than the planning it saves (our statements are small and their
         # plans cheap): about 7 % of a user action's CPU and time (bench/README, fifth round).
         kwargs = {**kwargs, "connect_args": {"prepare_threshold": None, "cursor_factory": DescribedOnceCursor,
                                              **kwargs.get("connect_args", {})}}
-    return create_engine(url, **options, **kwargs)
+    engine = create_engine(url, pool_pre_ping=ping and ping_after <= 0, **options, **kwargs)
+    if ping and ping_after > 0:
+        _ping_when_idle(engine, ping_after)
+    return engine
+
+
+_RETURNED_AT = "rf_returned_at"  # connection record info: time.monotonic() when it was opened or last checked in
+
+
+def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """SQLAlchemy's pre-ping, but only for a connection that sat in the pool `idle_seconds` or longer: a connection
+    is tested with a round trip before it is handed out (a broken one, after a database restart or a dropped
+    connection, is replaced, and the caller never sees it), except when it was in use less than `idle_seconds` ago.
+    Every web request checks out a connection twice (its sign-in check, then its action): the test was two round
+    trips of every request, about 7 % of a completion's server time. A connection broken within `idle_seconds` of
+    its last use fails the one statement that finds it (SQLAlchemy then replaces every connection of the pool),
+    as a connection broken in use does anyway."""
+
+    @event.listens_for(engine, "connect")
+    def _opened(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _handed_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED_AT)
+        if returned is not None and time.monotonic() - returned < idle_seconds:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as err:  # noqa: BLE001 - whatever the driver raises: the connection is not usable
+            raise DisconnectionError(f"connection test failed: {err}") from err
+        if not alive:
+            raise DisconnectionError("connection test failed")
 
 
 # Timestamp columns the session fills from the application's clock when the code did not set them.
