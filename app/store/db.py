@@ -73,6 +73,8 @@ def forget_when_transaction_ends(key: str) -> None:
     or rolls back, and when the connection goes back to the pool."""
 
     def _ended(conn: Connection) -> None:
+        if conn.invalidated:  # its connection is gone (cut, the database restarted), and its info with it: reading
+            return  # `info` would try to reconnect inside the failed transaction and hide the database's error
         conn.info.pop(key, None)
 
     def _returned(_dbapi_connection: Any, record: Any) -> None:

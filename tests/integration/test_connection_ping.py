@@ -1,6 +1,7 @@
 """The pool tests a PostgreSQL connection before handing it out only when it sat idle long enough
 (RF_DB_POOL_PING_AFTER): one in use a moment ago is handed out as it is (no round trip), and one that idled and was
-cut behind the pool's back (a database restart, a dropped connection) is replaced before anyone uses it."""
+cut behind the pool's back (a database restart, a dropped connection) is replaced before anyone uses it. A
+connection cut in the middle of a transaction fails that transaction with the database's own error."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from app.store.db import make_engine
 
@@ -39,6 +41,16 @@ def _counting_pings(engine: Engine) -> list[int]:
     return pings
 
 
+def _terminate(database_url: str, pid: int) -> None:
+    """Cut connection `pid` from another engine, as a database restart or a network cut would."""
+    other = create_engine(database_url)
+    try:
+        with other.connect() as conn:
+            assert conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        other.dispose()
+
+
 def _backend_pid(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.scalar(text("SELECT pg_backend_pid()")))
@@ -56,12 +68,20 @@ def test_a_connection_used_a_moment_ago_is_handed_out_untested(engine):
 
 def test_an_idle_connection_cut_behind_the_pools_back_is_replaced_before_use(engine, database_url):
     first = _backend_pid(engine)
-    other = create_engine(database_url)
-    try:
-        with other.connect() as conn:
-            assert conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
-    finally:
-        other.dispose()
+    _terminate(database_url, first)
     time.sleep(PING_AFTER + 0.1)
     replaced = _backend_pid(engine)  # no error: the test found it dead and the pool opened another
     assert replaced != first
+
+
+def test_a_connection_cut_in_a_transaction_fails_with_the_databases_error(services, database_url):
+    """The request that was running when the database went away gets its error (a 503 on the web), not a failure
+    of the clean-up that rolls its transaction back."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a SQLite file has no connection to lose")
+    with pytest.raises(OperationalError, match="terminating connection"), services.uow() as uow:
+        own = uow.session.connection().scalar(text("SELECT pg_backend_pid()"))
+        _terminate(database_url, own)
+        uow.session.connection().execute(text("SELECT 1"))
+    with services.uow() as uow:  # and the next transaction has a connection again
+        assert uow.session.connection().scalar(text("SELECT 1")) == 1
