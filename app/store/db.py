@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, DateTime, Engine, Table, create_engine, event, inspect, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import DeclarativeBase, MappedColumn, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    MappedColumn,
+    Session,
+    make_transient_to_detached,
+    mapped_column,
+    sessionmaker,
+)
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.pool import NullPool, Pool, QueuePool
 from sqlalchemy.types import TypeDecorator
 
@@ -20,6 +30,9 @@ from app.store.pg_cursor import DescribedOnceCursor
 
 class Base(DeclarativeBase):
     pass
+
+
+M = TypeVar("M", bound=Base)
 
 
 def table_of(model: type[Base]) -> Table:
@@ -66,6 +79,22 @@ def reading(session: Session) -> Connection:
     if session.get_bind().dialect.name == "postgresql":
         return session.connection(execution_options={**READ_FIRST, "isolation_level": "AUTOCOMMIT"})
     return session.connection(execution_options=READ_FIRST)
+
+
+def as_persistent(session: Session, model: type[M], values: Mapping[str, Any]) -> M:
+    """The `model` object of the row a Core statement of this transaction just wrote or read back (`values`: every
+    column, by attribute name), as if the session had loaded it: the session's own object for that row, its
+    columns set to `values`, else a new one put into the session as persistent (nothing to load, nothing to flush).
+    A Core statement built once costs a fraction of the ORM's execution of the same statement."""
+    found = session.identity_map.get(identity_key(model, values["id"]))
+    if found is not None:
+        for name, value in values.items():
+            set_committed_value(found, name, value)
+        return found
+    made = model(**values)
+    make_transient_to_detached(made)  # its attributes as loaded: committed, no history
+    session.add(made)
+    return made
 
 
 def forget_when_transaction_ends(key: str) -> None:

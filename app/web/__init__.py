@@ -117,8 +117,9 @@ def create_app(services: Services | None = None, config: dict[str, Any] | None =
     @flask_app.errorhandler(OperationalError)
     def _database_unavailable(err: OperationalError) -> Any:
         """The database went away (restarting, unreachable, the connection cut): a passing trouble, so 503 with
-        Retry-After rather than a 500. The pool tests connections before use (RF_DB_POOL_PRE_PING), so this is the
-        request that was running when it happened, or one while the database is still down."""
+        Retry-After rather than a 500. The pool tests a connection idle for a while before use (RF_DB_POOL_PRE_PING,
+        RF_DB_POOL_PING_AFTER), so this is the request that was running when it happened, one that found a
+        connection broken within a second of its last use, or one while the database is still down."""
         flask_app.logger.warning("database unavailable: %s", str(err.orig or err).splitlines()[0])
         detail = "the database is unavailable for a moment (restarting or unreachable); retry shortly"
         if request.path.startswith("/api/"):

@@ -7,7 +7,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from sqlalchemy import String, bindparam, cast, func, insert, literal, select, union_all, update
-from sqlalchemy.orm import Session, aliased, make_transient_to_detached
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -17,7 +17,7 @@ from app.observability import request_id as request_ids
 from app.services.notices import events as notice_events
 from app.services.requests import schedule_wait, sla_clock
 from app.store import audit, instance_paths, reference_cache, wakeup
-from app.store.db import table_of
+from app.store.db import as_persistent, table_of
 from app.store.models import ProcessInstance, Role, ServiceJob, ServiceRequest, TaskRow
 
 _OPEN_JOBS = ("pending", "incident")
@@ -143,13 +143,12 @@ _TASK_COLUMNS = tuple(column.key for column in _TASKS.columns if column.key != "
 _INSERT_TASK = insert(_TASKS).values({name: bindparam(f"task_{name}") for name in _TASK_COLUMNS}).returning(_TASKS.c.id)
 
 
-def _insert_task(session: Session, row: TaskRow) -> None:
-    """Insert the new task row with a prebuilt Core statement (no unit of work for one row) and put `row` into the
-    session as what it now is: a persistent row with its id (every column is set: nothing is left to load)."""
-    row.id = session.connection().execute(
-        _INSERT_TASK, {f"task_{name}": getattr(row, name) for name in _TASK_COLUMNS}).scalar_one()
-    make_transient_to_detached(row)
-    session.add(row)
+def _insert_task(session: Session, values: dict[str, Any]) -> TaskRow:
+    """Insert the new task row (`values`: every column but its id) with a prebuilt Core statement (no unit of work
+    for one row): the row as now stored, a persistent object of the session with its id (nothing left to load)."""
+    row_id = session.connection().execute(_INSERT_TASK, {f"task_{name}": value for name, value in values.items()}
+                                          ).scalar_one()
+    return as_persistent(session, TaskRow, {"id": row_id, **values})
 
 
 def project(session: Session, instance: ProcessInstance, request: ServiceRequest, state: InstanceState,
@@ -169,7 +168,7 @@ def project(session: Session, instance: ProcessInstance, request: ServiceRequest
             continue
         assignee = task.data.get(task.assignee_variable) if task.assignee_variable else None
         from_schedule = task.waits_on == schedule_wait.SCHEDULE  # the pull completes it, nobody's inbox work
-        row = TaskRow(
+        row = _insert_task(session, dict(
             task_uuid=task.task_id, instance_id=instance.id, request_id=request.id, bpmn_id=task.bpmn_id,
             process_id=task.process_id, name=task.name, lane=task.lane,
             role_code=None if from_schedule else _role_of_lane(session, task.lane),
@@ -177,8 +176,7 @@ def project(session: Session, instance: ProcessInstance, request: ServiceRequest
             status="open", completed_by=None, completed_at=None,
             priority=request.priority, due_at=sla_clock.task_due(request), form_schema=task.form_schema,
             ui_schema=task.ui_schema, instructions=task.instructions, request_number=request.number or "",
-            request_title=request.title, agency=request.agency, created_at=now)
-        _insert_task(session, row)
+            request_title=request.title, agency=request.agency, created_at=now))
         audit.append(session, actor=actor, event_type="task_ready", request_id=request.id, now=now,
                      payload={"task": task.task_id, "bpmn_id": task.bpmn_id, "name": task.name, "lane": task.lane,
                               "assignee": assignee})
