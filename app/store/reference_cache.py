@@ -48,8 +48,14 @@ _GENERATION = "rf_reference_generation"  # session.info: (the transaction, the n
 _WROTE = "rf_wrote_reference_data"  # connection info: this transaction wrote reference data
 CURRENT = select(table_of(ReferenceGeneration).c.value).where(table_of(ReferenceGeneration).c.id == 1)
 
-# The generation the current web request's sign-in check read (see `carry`); None: read it per transaction.
-_CARRIED: ContextVar[int | None] = ContextVar("rf_reference_generation_carried", default=None)
+class _Carried:
+    """What a web request carries: the generation its sign-in check read (None: not yet, or dropped)."""
+
+    value: int | None = None
+
+
+# Set only while a web request runs (`carrying`); None everywhere else (the worker, the CLI, a direct service call).
+_CARRIED: ContextVar[_Carried | None] = ContextVar("rf_reference_generation_carried", default=None)
 _lock = threading.Lock()
 _entries: OrderedDict[tuple[str, Hashable], tuple[int, Any]] = OrderedDict()
 
@@ -65,11 +71,18 @@ def note_generation(session: Session, value: int | None) -> None:
         session.info[_GENERATION] = (session.get_transaction(), value)
 
 
+def carrying(on: bool) -> None:
+    """A web request starts (`True`) or ends (`False`): only between the two does `carry` keep anything, so that a
+    service called outside a web request (a script, a test, the worker) never leaves a number behind in its thread."""
+    _CARRIED.set(_Carried() if on else None)
+
+
 def carry(value: int | None) -> None:
-    """Let the next transactions of this unit of work (one web request, in its thread and context) take `value`,
-    the generation its sign-in check read, rather than read it again; `carry(None)` ends that (every web request
-    starts and ends with it). Dropped as soon as a statement writes reference data."""
-    _CARRIED.set(value)
+    """Within a web request (see `carrying`): let its next transactions take `value`, the generation its sign-in
+    check read, rather than read it again. Dropped as soon as a statement writes reference data."""
+    carried = _CARRIED.get()
+    if carried is not None:
+        carried.value = value
 
 
 def generation(session: Session) -> int | None:
@@ -78,9 +91,9 @@ def generation(session: Session) -> int | None:
     if noted is not None and noted[0] is session.get_transaction():
         return int(noted[1])
     carried = _CARRIED.get()
-    if carried is not None:
-        note_generation(session, carried)
-        return carried
+    if carried is not None and carried.value is not None:
+        note_generation(session, carried.value)
+        return carried.value
     value = session.connection().execute(CURRENT).scalar_one_or_none()
     note_generation(session, value)
     return value
@@ -121,7 +134,9 @@ def _note_reference_write(conn: Connection, statement: Any, *_args: Any) -> None
         table = getattr(statement, "table", None)
         if getattr(table, "name", None) in REFERENCE_TABLES:
             conn.info[_WROTE] = True
-            _CARRIED.set(None)  # the number changes with this write: the rest of the web request reads it afresh
+            carried = _CARRIED.get()
+            if carried is not None:  # the number changes with this write: the rest of the web request reads it afresh
+                carried.value = None
 
 
 forget_when_transaction_ends(_WROTE)

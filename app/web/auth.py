@@ -60,14 +60,14 @@ def _bearer() -> Response | None:
 
 
 def teardown_request(_: BaseException | None = None) -> None:
-    auth.between_requests()
+    auth.request_ended()
     acting = g.pop("acting", None)
     if acting is not None:
         api_tokens.done_acting(acting)
 
 
 def before_request() -> Response | None:
-    auth.between_requests()
+    auth.request_started()
     g.identity = None
     g.bearer = None
     if request.path.startswith("/api/") and "Authorization" in request.headers \

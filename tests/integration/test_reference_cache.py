@@ -164,6 +164,7 @@ def test_a_carried_generation_saves_its_read_until_a_reference_write_drops_it(se
     """A web request's later transactions take the generation its sign-in check read (`carry`); a write to reference
     data in the request drops it, so what comes after the write reads afresh and sees the change."""
     assert "sam" in _specialists(services)
+    reference_cache.carrying(True)  # as a web request starts
     reference_cache.carry(_generation(services))
     try:
         seen = _statements(services)
@@ -177,8 +178,23 @@ def test_a_carried_generation_saves_its_read_until_a_reference_write_drops_it(se
         assert "sam" not in _specialists(services)
         assert any("reference_generation" in statement for statement in seen), seen  # read again
     finally:
-        reference_cache.carry(None)
+        reference_cache.carrying(False)
     with services.uow() as uow:
         uow.session.query(User).filter_by(username="sam").one().is_active = True
         uow.commit()
     assert "sam" in _specialists(services)
+
+
+def test_a_sign_in_check_outside_a_web_request_carries_nothing(services):
+    """A script or the worker calling the sign-in check directly leaves no number behind in its thread: the next
+    transaction there reads the generation again (and so sees a change made elsewhere meanwhile)."""
+    from app.services.admin import web_sessions
+
+    with services.uow() as uow:
+        maria = uow.session.query(User).filter_by(username="maria").one()
+        token = web_sessions.start(uow.session, maria, "127.0.0.1", services.clock.now())
+        uow.commit()
+    web_sessions.resume(services, token)
+    seen = _statements(services)
+    assert "sam" in _specialists(services)
+    assert any("reference_generation" in statement for statement in seen), seen

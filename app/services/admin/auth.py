@@ -28,10 +28,15 @@ class SignedIn:
     token: str  # the web session's token, for the (signed) cookie; "" when no session was started
 
 
-def between_requests() -> None:
-    """A web request starts and ends carrying no reference generation (the sign-in check carries the one it read
-    through the request: see `reference_cache.carry`); a thread serves one request after another."""
-    reference_cache.carry(None)
+def request_started() -> None:
+    """A web request starts: its sign-in check may carry the reference generation it read through the request
+    (see `reference_cache.carrying`)."""
+    reference_cache.carrying(True)
+
+
+def request_ended() -> None:
+    """A web request ended: nothing is carried any more (a thread serves one request after another)."""
+    reference_cache.carrying(False)
 
 
 def identity_of(user: User) -> Identity:
