@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app import engine
-from app.domain.permissions import MANAGER, Identity, may_read_request, may_work_on
+from app.domain.permissions import MANAGER, Identity, may_read_request
 from app.errors import Conflict, FieldError, Forbidden, InvalidData, NotFound
 from app.services.admin.auth import identity_of
 from app.services.context import Context
@@ -20,8 +20,8 @@ from app.services.definitions import version_cache
 from app.services.notices import events as notice_events
 from app.services.requests import projection
 from app.services.tasks.forms import group_members, schema_for, validate_submission
+from app.services.tasks.taking import Taken, may_see, open_task, take_open_task
 from app.store import audit, reference_cache, search_index
-from app.store.db import as_persistent, table_of
 from app.store.models import DefinitionVersion, ProcessInstance, ServiceRequest, TaskRow, User
 
 
@@ -58,10 +58,6 @@ def _user(session: Session, username: str) -> User:
     return user
 
 
-def _may_see(user: User | Identity, task: TaskRow) -> bool:
-    return may_work_on(user if isinstance(user, Identity) else identity_of(user), task.role_code, task.provider_group)
-
-
 def _actor(session: Session, who: str | Identity) -> Identity:
     """The acting user: an Identity the entry point has just loaded for this call (its web session or API token,
     active and with its current roles) is used as it is; a username is looked up."""
@@ -84,40 +80,16 @@ def list_tasks(services: Context, username: str | None = None, request_id: int |
         rows = list(uow.session.scalars(query))
         if username is not None:
             user = _user(uow.session, username)
-            rows = [r for r in rows if _may_see(user, r) and r.assignee in (None, username)]
+            rows = [r for r in rows if may_see(user, r) and r.assignee in (None, username)]
         return [_view(uow.session, r) for r in rows]
-
-
-# Built once: the hot path's lookup; always the row as it is now (under a completion's instance lock it must show a
-# racing completion even when this session loaded the row before).
-_TASK = select(TaskRow).where(TaskRow.task_uuid == bindparam("task_uuid")).execution_options(populate_existing=True)
-
-
-def _open_task(session: Session, task_id: str, reader: User | Identity | None = None) -> TaskRow:
-    """The open task `task_id`; for a `reader` who may not read its request (need-to-know) it does not exist, as on
-    the task page, whatever they try to do with it."""
-    task = session.scalars(_TASK, {"task_uuid": task_id}).one_or_none()
-    if task is None or (reader is not None and not may_read_request(
-            reader if isinstance(reader, Identity) else identity_of(reader), task.provider_group)):
-        raise NotFound(f"no task {task_id}")
-    return _still_open(task)
-
-
-def _still_open(task: TaskRow) -> TaskRow:
-    if task.status == "completed":
-        when = task.completed_at.isoformat(timespec="seconds") if task.completed_at else "earlier"
-        raise Conflict(f"task {task.name!r} was already completed by {task.completed_by} at {when}")
-    if task.status != "open":
-        raise Conflict(f"task {task.name!r} is {task.status}")
-    return task
 
 
 def claim(services: Context, task_id: str, who: str | Identity) -> TaskView:
     with services.uow() as uow:
         user = _actor(uow.session, who)
         username = user.username
-        task = _open_task(uow.session, task_id, user)
-        if not _may_see(user, task):
+        task = open_task(uow.session, task_id, user)
+        if not may_see(user, task):
             raise Forbidden(f"{username} does not hold the {task.lane} role in {task.provider_group}")
         if task.assignee not in (None, username):
             raise Conflict(f"task is already assigned to {task.assignee}")
@@ -132,7 +104,7 @@ def claim(services: Context, task_id: str, who: str | Identity) -> TaskView:
 
 def task_form(services: Context, task_id: str) -> dict[str, Any]:
     with services.uow() as uow:
-        task = _open_task(uow.session, task_id)
+        task = open_task(uow.session, task_id)
         instance = uow.session.get(ProcessInstance, task.instance_id)
         assert instance is not None
         return schema_for(uow.session, task, instance.definition_version_id)
@@ -191,8 +163,8 @@ def complete(services: Context, task_id: str, who: str | Identity, data: Any = N
         user = _actor(session, who)
         username = user.username
         locked = _lock_for_task(session, task_id)
-        taken = _take_open_task(session, task_id, user, now)
-        if not _may_see(user, taken.task):
+        taken = take_open_task(session, task_id, user, now)
+        if not may_see(user, taken.task):
             raise Forbidden(f"{username} does not hold the {taken.task.lane} role in {taken.task.provider_group}")
         view = _complete(services, session, taken, locked, username, data, read_form, now)
         uow.commit()
@@ -206,68 +178,13 @@ def complete_on_behalf(services: Context, session: Session, task_id: str, actor:
     NotFound / Conflict when the task is not open; InvalidData when `data` does not fit its form."""
     locked = _lock_for_task(session, task_id)
     now = services.clock.now()
-    taken = _take_open_task(session, task_id, actor, now)
+    taken = take_open_task(session, task_id, actor, now)
     return _complete(services, session, taken, locked, actor, data, None, now)
 
 
-_TASKS = table_of(TaskRow)
-
-
-def _taking(*where: Any, with_open_work: bool) -> Any:
-    """The open task marked completed by `:by` (and given to them if it had no assignee), read back, in one statement
-    (under its instance's lock): the rest of the completion (the form's checks, the engine step) fails or succeeds
-    with it in the same transaction. `with_open_work` (PostgreSQL): with its instance's other open work
-    (`projection.open_work_columns`), which the projection would read next. Not on SQLite: there a subquery in an
-    UPDATE's RETURNING that refers to the row updated did not read that row's instance (seen: every instance's jobs).
-    A Core statement, built once (the ORM's execution of it cost several times its round trip)."""
-    returned = (*_TASKS.c, *projection.open_work_columns()) if with_open_work else tuple(_TASKS.c)
-    return (update(_TASKS).where(_TASKS.c.task_uuid == bindparam("taken"), _TASKS.c.status == "open", *where)
-            .values(status="completed", completed_by=bindparam("by"), completed_at=bindparam("at"),
-                    assignee=func.coalesce(_TASKS.c.assignee, bindparam("by")))
-            .returning(*returned))
-
-
-_MINE_OR_NOBODYS = or_(_TASKS.c.assignee.is_(None), _TASKS.c.assignee == bindparam("by"))
-# (on someone's behalf: whoever holds it, on PostgreSQL) -> the statement
-_TAKE = {(False, False): _taking(_MINE_OR_NOBODYS, with_open_work=False),
-         (False, True): _taking(_MINE_OR_NOBODYS, with_open_work=True),
-         (True, False): _taking(with_open_work=False),
-         (True, True): _taking(with_open_work=True)}
-_TASK_COLUMNS = tuple(column.key for column in _TASKS.c)
-
-
-@dataclass(frozen=True)
-class _Taken:
-    task: TaskRow
-    open_work: projection.OpenWork | None  # its instance's other open tasks and its jobs, when the take read them
-
-
-def _take_open_task(session: Session, task_id: str, user: Identity | str, now: datetime) -> _Taken:
-    """The open task `task_id`, now marked completed: by `user` (an Identity: if it is theirs or nobody's), or on
-    someone's behalf (a name: whoever holds it). Otherwise the error `_open_task` gives (no such task for them, not
-    open), or Forbidden when someone else holds it."""
-    reader = user if isinstance(user, Identity) else None
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    statement = _TAKE[reader is None, postgresql]
-    by = reader.username if reader is not None else str(user)
-    taken = session.connection().execute(statement, {"taken": task_id, "by": by, "at": now}).one_or_none()
-    if taken is None:
-        task = _open_task(session, task_id, reader)  # says why (and raises)
-        if reader is None:  # cannot be: an open task is taken on someone's behalf whoever holds it
-            raise Conflict(f"task {task.name!r} could not be completed; reload the request")
-        if not _may_see(reader, task):
-            raise Forbidden(f"{by} does not hold the {task.lane} role in {task.provider_group}")
-        raise Forbidden(f"task is assigned to {task.assignee}")
-    task = as_persistent(session, TaskRow, dict(zip(_TASK_COLUMNS, taken, strict=False)))
-    if reader is not None and not may_read_request(reader, task.provider_group):
-        raise NotFound(f"no task {task_id}")
-    width = len(_TASK_COLUMNS)
-    return _Taken(task, projection.open_work_of(taken[width], taken[width + 1]) if postgresql else None)
-
-
-def _complete(services: Context, session: Session, taken: _Taken, locked: _Locked, username: str,
+def _complete(services: Context, session: Session, taken: Taken, locked: _Locked, username: str,
               data: Any, read_form: FormReader | None, now: datetime) -> TaskView:
-    """`taken` under the lock of its instance (`_lock_for_task`, `_take_open_task`)."""
+    """`taken` under the lock of its instance (`_lock_for_task`, `taking.take_open_task`)."""
     task = taken.task
     task_id = task.task_uuid
     instance, request = locked.instance, locked.request
@@ -329,7 +246,7 @@ def task_detail(services: Context, task_id: str, username: str) -> TaskDetail:
         if not may_read_request(identity_of(user), task.provider_group):  # need-to-know: no such task for them
             raise NotFound(f"no task {task_id}")
         manager = _is_manager(user, task.provider_group)
-        if not (_may_see(user, task) or manager):
+        if not (may_see(user, task) or manager):
             raise Forbidden(f"{username} does not hold the {task.lane} role in {task.provider_group}")
         instance = s.get(ProcessInstance, task.instance_id)
         request = s.get(ServiceRequest, task.request_id)
@@ -353,8 +270,8 @@ def task_detail(services: Context, task_id: str, username: str) -> TaskDetail:
                      "requester_email": request.requester_email, "priority": request.priority,
                      "description": request.description, "crm_case_id": request.crm_case_id,
                      "sla_due_at": request.sla_due_at, "provider_group": request.provider_group.name},
-            may_complete=is_open and _may_see(user, task) and mine_or_free,
-            may_claim=is_open and _may_see(user, task) and task.assignee is None,
+            may_complete=is_open and may_see(user, task) and mine_or_free,
+            may_claim=is_open and may_see(user, task) and task.assignee is None,
             may_unclaim=is_open and (task.assignee == username or (manager and task.assignee is not None)),
             may_assign=is_open and manager,
             colleagues=group_members(s, task.role_code, task.provider_group) if task.role_code else [],
@@ -386,7 +303,7 @@ def hand_to(session: Session, manager: User, task: TaskRow, assignee: str, now: 
 
 def open_task_for(session: Session, task_id: str, user: User) -> TaskRow:
     """The open task `task_id` as `user` may name it (need-to-know: NotFound for a request they may not read)."""
-    return _open_task(session, task_id, user)
+    return open_task(session, task_id, user)
 
 
 def active_user(session: Session, username: str) -> User:
@@ -396,7 +313,7 @@ def active_user(session: Session, username: str) -> User:
 def unclaim(services: Context, task_id: str, username: str) -> TaskView:
     with services.uow() as uow:
         user = _user(uow.session, username)
-        task = _open_task(uow.session, task_id, user)
+        task = open_task(uow.session, task_id, user)
         release(uow.session, user, task, services.clock.now())
         view = _view(uow.session, task)
         uow.commit()
@@ -408,7 +325,7 @@ def assign(services: Context, task_id: str, username: str, assignee: str) -> Tas
     with services.uow() as uow:
         s = uow.session
         manager = _user(s, username)
-        task = _open_task(s, task_id, manager)
+        task = open_task(s, task_id, manager)
         hand_to(s, manager, task, assignee, services.clock.now())
         view = _view(s, task)
         uow.commit()
