@@ -161,7 +161,11 @@ def _env(part: str) -> SandboxedEnvironment:
 def _compiled(part: str, source: str) -> Compiled:
     """A part's source compiled once per process (compiling is ~5 ms, rendering a compiled one ~0.1 ms); keyed by
     the source itself, so an edited template is compiled afresh and no entry is ever stale."""
-    return _env(part).from_string(source)
+    compiled = _env(part).from_string(source)
+    # Its globals are the environment's (set once, above) behind a ChainMap, which every render copies into its
+    # context key by key in Python: as a plain dict the copy is one C call (half of what a render cost).
+    compiled.globals = dict(compiled.globals)
+    return compiled
 
 
 def samples(key: str) -> dict[str, Any]:

@@ -91,8 +91,9 @@ def as_persistent(session: Session, model: type[M], values: Mapping[str, Any]) -
         for name, value in values.items():
             set_committed_value(found, name, value)
         return found
-    made = model(**values)
-    make_transient_to_detached(made)  # its attributes as loaded: committed, no history
+    made = cast(M, inspect(model).class_manager.new_instance())
+    made.__dict__.update(values)  # as the ORM's loading sets them: no attribute events, no history
+    make_transient_to_detached(made)  # its identity from them; the attributes not given load when used
     session.add(made)
     return made
 

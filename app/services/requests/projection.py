@@ -16,7 +16,7 @@ from app.errors import Conflict
 from app.observability import request_id as request_ids
 from app.services.notices import events as notice_events
 from app.services.requests import schedule_wait, sla_clock
-from app.store import audit, instance_paths, reference_cache, wakeup
+from app.store import audit, instance_paths, reference_cache, search_index, wakeup
 from app.store.db import as_persistent, table_of
 from app.store.models import ProcessInstance, Role, ServiceJob, ServiceRequest, TaskRow
 
@@ -45,6 +45,7 @@ _SAVE = (update(_INSTANCES)
          .values(state_json=bindparam("state_json"), serializer_version=bindparam("serializer_version"),
                  status=bindparam("new_status"), version=bindparam("new_version"),
                  next_timer_at=bindparam("next_timer_at"), updated_at=bindparam("now")))
+_SAVE_ADDING_NOTES = search_index.adding_notes(_SAVE)  # PostgreSQL: a completion's notes in the same round trip
 
 
 def _role_of_lane(session: Session, lane: str | None) -> str | None:
@@ -64,14 +65,20 @@ def lock_instance(session: Session, instance_id: int, *, skip_locked: bool = Fal
 
 
 def save_state(session: Session, instance: ProcessInstance, seen_version: int, state: InstanceState,
-               now: datetime) -> None:
-    """Write the new state only if nobody else wrote since we read `seen_version`; else raise Conflict."""
+               now: datetime, notes: str = "") -> None:
+    """Write the new state only if nobody else wrote since we read `seen_version`; else raise Conflict. `notes`:
+    words to add to the request's search entry (`search_index.add_words`), in the same statement where it can."""
     if state.next_timer_at is not None and state.next_timer_at != instance.next_timer_at:
         wakeup.work_due(session)  # a core update: the flush does not see it; the workers re-read their next due time
-    result = session.connection().execute(_SAVE, {
+    statement, values = _SAVE, {
         "instance_id": instance.id, "seen_version": seen_version, "state_json": state.state_json,
         "serializer_version": state.serializer_version, "new_status": "completed" if state.completed else "running",
-        "new_version": seen_version + 1, "next_timer_at": state.next_timer_at, "now": now})
+        "new_version": seen_version + 1, "next_timer_at": state.next_timer_at, "now": now}
+    if notes and search_index.adds_notes_with_a_write(session):
+        statement, values = _SAVE_ADDING_NOTES, {**values, "notes_request_id": instance.request_id, "notes": notes}
+    elif notes:
+        search_index.add_words(session, instance.request_id, notes)
+    result = session.connection().execute(statement, values)
     if result.rowcount != 1:
         raise Conflict("someone else changed this request at the same time; reload and try again")
     # What the row now holds, without reading it back (the state JSON is the largest column there is).
@@ -226,10 +233,10 @@ def _project_jobs(session: Session, instance: ProcessInstance, request: ServiceR
 
 
 def apply(session: Session, instance: ProcessInstance, seen_version: int, state: InstanceState, now: datetime,
-          actor: str, request: ServiceRequest | None = None, rows: OpenWork | None = None) -> None:
-    """Save the state (optimistic lock) and project it; `request`, when the caller has it loaded, saves a read, and
-    so do `rows` (see `project`)."""
-    save_state(session, instance, seen_version, state, now)
+          actor: str, request: ServiceRequest | None = None, rows: OpenWork | None = None, notes: str = "") -> None:
+    """Save the state (optimistic lock, with the search `notes` of a completion) and project it; `request`, when the
+    caller has it loaded, saves a read, and so do `rows` (see `project`)."""
+    save_state(session, instance, seen_version, state, now, notes)
     request = request or session.get(ServiceRequest, instance.request_id)
     assert request is not None
     project(session, instance, request, state, now, actor, rows=rows)

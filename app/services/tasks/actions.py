@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import engine
@@ -20,9 +20,9 @@ from app.services.definitions import version_cache
 from app.services.notices import events as notice_events
 from app.services.requests import projection
 from app.services.tasks.forms import group_members, schema_for, validate_submission
-from app.services.tasks.taking import Taken, may_see, open_task, take_open_task
-from app.store import audit, reference_cache, search_index
-from app.store.models import DefinitionVersion, ProcessInstance, ServiceRequest, TaskRow, User
+from app.services.tasks.taking import Locked, Taken, lock_for_task, may_see, open_task, take_open_task
+from app.store import audit, search_index
+from app.store.models import ProcessInstance, ServiceRequest, TaskRow, User
 
 
 @dataclass(frozen=True)
@@ -123,35 +123,6 @@ class FormRejected(InvalidData):
         self.fields = fields
 
 
-_LOCK_FOR_TASK = (
-    select(ProcessInstance, ServiceRequest, DefinitionVersion.id, DefinitionVersion.process_id,
-           DefinitionVersion.version, DefinitionVersion.sha256, reference_cache.current_column())
-    .join(DefinitionVersion, DefinitionVersion.id == ProcessInstance.definition_version_id)
-    .join(ServiceRequest, ServiceRequest.id == ProcessInstance.request_id)
-    .where(ProcessInstance.id == select(TaskRow.instance_id).where(TaskRow.task_uuid == bindparam("task_uuid"))
-           .scalar_subquery())
-    .with_for_update(of=ProcessInstance).execution_options(populate_existing=True))
-
-
-@dataclass(frozen=True)
-class _Locked:
-    instance: ProcessInstance
-    request: ServiceRequest
-    version: version_cache.VersionKey
-
-
-def _lock_for_task(session: Session, task_id: str) -> _Locked:
-    """Lock the instance of task `task_id` (as `projection.lock_instance`: only that row) before anything else is
-    read, and read its request, its definition version's identity (the spec and forms then come from
-    `version_cache`) and the reference generation in the same statement. The task row is read after it, under the
-    lock, so that a racing completion shows."""
-    row = session.execute(_LOCK_FOR_TASK, {"task_uuid": task_id}).one_or_none()
-    if row is None:
-        raise NotFound(f"no task {task_id}")
-    reference_cache.note_generation(session, row[6])
-    return _Locked(row[0], row[1], version_cache.VersionKey(*row[2:6]))
-
-
 def complete(services: Context, task_id: str, who: str | Identity, data: Any = None, *,
              read_form: FormReader | None = None) -> TaskView:
     """Complete the task with `data` (the API) or with what `read_form` reads from the submitted HTML form (the task
@@ -162,7 +133,7 @@ def complete(services: Context, task_id: str, who: str | Identity, data: Any = N
         session = uow.session
         user = _actor(session, who)
         username = user.username
-        locked = _lock_for_task(session, task_id)
+        locked = lock_for_task(session, task_id)
         taken = take_open_task(session, task_id, user, now)
         if not may_see(user, taken.task):
             raise Forbidden(f"{username} does not hold the {taken.task.lane} role in {taken.task.provider_group}")
@@ -176,15 +147,15 @@ def complete_on_behalf(services: Context, session: Session, task_id: str, actor:
     """Complete the open task `task_id` in the caller's transaction as `actor`, someone outside the provider group
     (the customer, whose emailed reply answers "Await the customer's reply"): the caller decided that `actor` may.
     NotFound / Conflict when the task is not open; InvalidData when `data` does not fit its form."""
-    locked = _lock_for_task(session, task_id)
+    locked = lock_for_task(session, task_id)
     now = services.clock.now()
     taken = take_open_task(session, task_id, actor, now)
     return _complete(services, session, taken, locked, actor, data, None, now)
 
 
-def _complete(services: Context, session: Session, taken: Taken, locked: _Locked, username: str,
+def _complete(services: Context, session: Session, taken: Taken, locked: Locked, username: str,
               data: Any, read_form: FormReader | None, now: datetime) -> TaskView:
-    """`taken` under the lock of its instance (`_lock_for_task`, `taking.take_open_task`)."""
+    """`taken` under the lock of its instance (`taking.lock_for_task`, `taking.take_open_task`)."""
     task = taken.task
     task_id = task.task_uuid
     instance, request = locked.instance, locked.request
@@ -206,9 +177,9 @@ def _complete(services: Context, session: Session, taken: Taken, locked: _Locked
     audit.append(session, actor=username, event_type="task_completed", request_id=task.request_id, now=now,
                  payload={"task": task_id, "bpmn_id": task.bpmn_id, "process_id": task.process_id,
                           "name": task.name, "data": submitted})
-    search_index.add_notes(session, task.request_id, submitted)  # its notes become searchable
-    try:
-        projection.apply(session, instance, seen, state, now, username, request, taken.open_work)
+    try:  # its notes become searchable, with the save
+        projection.apply(session, instance, seen, state, now, username, request, taken.open_work,
+                         search_index.notes_in(submitted))
     except Conflict:
         raise Conflict(f"task {task.name!r} was completed or changed by someone else meanwhile; "
                        "reload the request") from None

@@ -1,5 +1,5 @@
 """Finding an open task and taking it: the lookup every task action starts from (need-to-know included), and a
-completion's take of its task in one statement under its instance's lock."""
+completion's lock of its task's instance and its take of the task, one statement each."""
 
 from __future__ import annotations
 
@@ -9,13 +9,16 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.domain.permissions import Identity, may_read_request, may_work_on
 from app.errors import Conflict, Forbidden, NotFound
 from app.services.admin.auth import identity_of
+from app.services.definitions import version_cache
 from app.services.requests import projection
+from app.store import reference_cache
 from app.store.db import as_persistent, table_of
-from app.store.models import TaskRow, User
+from app.store.models import DefinitionVersion, ProcessInstance, ProviderGroup, ServiceRequest, TaskRow, User
 
 
 def may_see(user: User | Identity, task: TaskRow) -> bool:
@@ -99,3 +102,48 @@ def take_open_task(session: Session, task_id: str, user: Identity | str, now: da
         raise NotFound(f"no task {task_id}")
     width = len(_TASK_COLUMNS)
     return Taken(task, projection.open_work_of(taken[width], taken[width + 1]) if postgresql else None)
+
+
+_INSTANCES, _REQUESTS, _GROUPS = table_of(ProcessInstance), table_of(ServiceRequest), table_of(ProviderGroup)
+_VERSIONS = table_of(DefinitionVersion)
+# The instance of a task locked (only its row), with its request and the request's provider group (each as the ORM
+# loads it: every column), its definition version's identity and the reference generation. Core, built once: the
+# ORM's execution of this statement (three entities, a joined relationship) cost several times its round trip.
+_LOCK_FOR_TASK = (
+    select(*_INSTANCES.c, *_REQUESTS.c, *_GROUPS.c, _VERSIONS.c.id, _VERSIONS.c.process_id, _VERSIONS.c.version,
+           _VERSIONS.c.sha256, reference_cache.current_column())
+    .select_from(_INSTANCES.join(_VERSIONS, _VERSIONS.c.id == _INSTANCES.c.definition_version_id)
+                 .join(_REQUESTS, _REQUESTS.c.id == _INSTANCES.c.request_id)
+                 .join(_GROUPS, _GROUPS.c.id == _REQUESTS.c.provider_group_id))
+    .where(_INSTANCES.c.id == select(_TASKS.c.instance_id).where(_TASKS.c.task_uuid == bindparam("task_uuid"))
+           .scalar_subquery())
+    .with_for_update(of=_INSTANCES))
+_LOCKED_PARTS = tuple((model, tuple(column.key for column in table.c))
+                      for model, table in ((ProcessInstance, _INSTANCES), (ServiceRequest, _REQUESTS),
+                                           (ProviderGroup, _GROUPS)))
+
+
+@dataclass(frozen=True)
+class Locked:
+    instance: ProcessInstance
+    request: ServiceRequest
+    version: version_cache.VersionKey
+
+
+def lock_for_task(session: Session, task_id: str) -> Locked:
+    """Lock the instance of task `task_id` (as `projection.lock_instance`: only that row) before anything else is
+    read, and read its request, its definition version's identity (the spec and forms then come from
+    `version_cache`) and the reference generation in the same statement. The task row is read after it, under the
+    lock (`take_open_task`), so that a racing completion shows."""
+    row = session.connection().execute(_LOCK_FOR_TASK, {"task_uuid": task_id}).one_or_none()
+    if row is None:
+        raise NotFound(f"no task {task_id}")
+    made: list[Any] = []
+    start = 0
+    for model, keys in _LOCKED_PARTS:
+        made.append(as_persistent(session, model, dict(zip(keys, row[start:start + len(keys)], strict=True))))
+        start += len(keys)
+    instance, request, group = made
+    set_committed_value(request, "provider_group", group)
+    reference_cache.note_generation(session, row[start + 4])
+    return Locked(instance, request, version_cache.VersionKey(*row[start:start + 4]))
