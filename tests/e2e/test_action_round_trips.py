@@ -52,14 +52,15 @@ def test_a_task_form_post_is_one_commit_and_reads_no_definition_after_the_first(
     # the sign-in check is one read; the instance's lock also finds it by the task and brings the reference
     # generation; under that lock the open task is marked completed and read back in one statement (on PostgreSQL
     # with the instance's other open tasks and its jobs, a read of their own on SQLite); the instance save is a
-    # prebuilt Core statement (on PostgreSQL it also adds the task's notes to the request's search entry; a
-    # statement of their own on SQLite); the audit events (task completed, task created) are written as the completion
-    # commits: one lock of the request's chain head, which on PostgreSQL draws both events' seqs, then on PostgreSQL
-    # one batch that writes both rows and moves the head; assigning the specialist adds their notice and email (the
-    # notice written unless its key exists, then the outbox row: on PostgreSQL one statement, the email inserted
-    # from the notice's insert), while who they are, the choices of the form, the email template and the webhook
-    # subscriptions are reference data this process already holds at this generation
-    assert len(seen["sql"]) <= {"sqlite": 15, "postgresql": 8}[services.engine.dialect.name], seen["sql"]
+    # prebuilt Core statement (on PostgreSQL the same statement also adds the task's notes to the request's search
+    # entry and inserts the next task's row; on SQLite those are statements of their own); the audit events (task
+    # completed, task created) are written as the completion commits: one lock of the request's chain head, which
+    # on PostgreSQL draws both events' seqs, then on PostgreSQL one batch that writes both rows and moves the head;
+    # assigning the specialist adds their notice and email (the notice written unless its key exists, then the
+    # outbox row: on PostgreSQL one statement, the email inserted from the notice's insert), while who they are, the
+    # choices of the form, the email template and the webhook subscriptions are reference data this process
+    # already holds at this generation
+    assert len(seen["sql"]) <= {"sqlite": 15, "postgresql": 7}[services.engine.dialect.name], seen["sql"]
     assert not [sql for sql in seen["sql"] if "FROM app_user" in sql or "email_template" in sql
                 or "webhook_subscription" in sql], seen["sql"]
     assert not [sql for sql in seen["sql"] if "definition_version.spec_json" in sql or
