@@ -20,7 +20,8 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, exists, func, insert, select
+from sqlalchemy import ColumnElement, Select, delete, exists, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -90,8 +91,13 @@ def _rows(connection: Connection, request_ids: Sequence[int]) -> list[dict[str, 
 
 
 def _write(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    connection.execute(delete(_PATHS).where(_PATHS.c.request_id.in_([row["request_id"] for row in rows])))
-    connection.execute(insert(_PATHS), rows)
+    """Each row inserted, or written over the request's row if it has one: the row a concurrent writer of the same
+    request (`rf audit rebuild-paths` while the request closes) committed meanwhile included. Both derive it from the
+    same log, so the later one is as right; a delete then an insert failed the later one on the row's key."""
+    statement = (postgresql if connection.dialect.name == "postgresql" else sqlite).insert(_PATHS)
+    columns = [column.key for column in _PATHS.c if column.key != "request_id"]
+    connection.execute(statement.on_conflict_do_update(
+        index_elements=[_PATHS.c.request_id], set_={name: statement.excluded[name] for name in columns}), rows)
 
 
 def record(session: Session, request_id: int) -> None:

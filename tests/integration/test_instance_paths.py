@@ -6,8 +6,11 @@ rows, without them and after a rebuild, and the hash chains stay intact."""
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -82,6 +85,37 @@ def test_a_request_that_closes_keeps_its_steps_derived_from_its_events_in_the_sa
         uow.commit()
         assert audit.verify(uow.session).intact  # the log was only read
     assert _rows(services) == rows
+
+
+def test_a_rebuild_while_the_request_closes_fails_neither(services, clock):
+    """`rf audit rebuild-paths` writes a request's row while the transaction that closes the request writes it too:
+    the later one writes over the earlier (the same row: both derive it from the log), and neither fails. PostgreSQL
+    runs both at once; SQLite one writer at a time."""
+    if services.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time")
+    request_id = _request_id(services, _history(services, clock)["straight"])
+    expected = _rows(services)[request_id]
+    outcome: dict[str, Any] = {}
+
+    def close() -> None:  # what the completion that closes the request writes last
+        try:
+            with services.uow() as closing:
+                instance_paths.record(closing.session, request_id)
+                closing.commit()
+            outcome["closed"] = True
+        except Exception as err:  # noqa: BLE001 - the outcome is the assertion
+            outcome["error"] = err
+
+    with services.uow() as rebuilding:
+        instance_paths.rebuild(rebuilding.session, [request_id])  # its row written, not committed yet
+        closing = threading.Thread(target=close)
+        closing.start()
+        closing.join(0.5)
+        assert closing.is_alive()  # it waits for the rebuild's row
+        rebuilding.commit()
+    closing.join(30)
+    assert outcome == {"closed": True}
+    assert _rows(services)[request_id] == expected
 
 
 def test_the_insights_read_the_rows_and_give_the_numbers_of_the_events(services, clock):
