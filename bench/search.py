@@ -167,7 +167,7 @@ def seed_requests(services: Services, n: int) -> dict[str, Any]:
                                  "recipients": []})
         with services.engine.begin() as conn:
             conn.execute(insert(ServiceRequest), rows)
-            if postgresql:  # the words staged, then one UPDATE: what search_index.refresh/add_notes write
+            if postgresql:  # the words staged, then one UPDATE: what search_index.refresh/add_words write
                 conn.execute(text("CREATE TEMPORARY TABLE search_stage (id INTEGER PRIMARY KEY, head TEXT, body TEXT, "
                                   "notes TEXT) ON COMMIT DROP"))
             conn.execute(index_sql, entries)

@@ -10,9 +10,9 @@ the same way and a query is only ever plain words) in three weighted parts: the 
   Not a generated column, because the notes are not columns of the request; the tsvector keeps them (weight C)
   when the head and body are indexed again.
 
-Written by `refresh` when a request is logged and `add_notes` when a task completes, not by triggers: the notes come
-from task data the database never sees as columns, and one Python function per event is simpler to keep right than
-trigger code in two dialects. Migration 0015 builds the index for the requests that existed before.
+Written by `refresh` when a request is logged and `add_words` when a task completes (on PostgreSQL by the instance
+save's statement, `adding_notes`), not by triggers: the notes come from task data the database never sees as
+columns, and one Python function per event is simpler to keep right than trigger code in two dialects. Migration 0015 builds the index for the requests that existed before.
 
 Relevance is a tier, the same on both (see `search`): bm25 and ts_rank read every match's statistics (tens of
 milliseconds for a common word at 100,000 requests), a tier costs one more index lookup, and "number and title
@@ -72,11 +72,6 @@ _APPEND_NOTES_PG = text(f"UPDATE service_request SET {COLUMN} = coalesce({COLUMN
 def notes_in(data: Any) -> str:
     """The staff notes of a completed task's `data` (see search_terms.NOTE_FIELDS), as `add_words` takes them."""
     return notes_of(data) if isinstance(data, dict) else ""
-
-
-def add_notes(session: Session, request_id: int, data: Any) -> None:
-    """Add the staff notes of a completed task's `data` to its request's entry."""
-    add_words(session, request_id, notes_in(data))
 
 
 # PostgreSQL: the notes added by another write's statement (a data-modifying WITH), so that they cost no round trip.
