@@ -12,7 +12,8 @@ the same way and a query is only ever plain words) in three weighted parts: the 
 
 Written by `refresh` when a request is logged and `add_words` when a task completes (on PostgreSQL by the instance
 save's statement, `adding_notes`), not by triggers: the notes come from task data the database never sees as
-columns, and one Python function per event is simpler to keep right than trigger code in two dialects. Migration 0015 builds the index for the requests that existed before.
+columns, and one Python function per event is simpler to keep right than trigger code in two dialects. Migration
+0015 builds the index for the requests that existed before.
 
 Relevance is a tier, the same on both (see `search`): bm25 and ts_rank read every match's statistics (tens of
 milliseconds for a common word at 100,000 requests), a tier costs one more index lookup, and "number and title
