@@ -134,7 +134,9 @@ def lock_for_task(session: Session, task_id: str) -> Locked:
     """Lock the instance of task `task_id` (as `projection.lock_instance`: only that row) before anything else is
     read, and read its request, its definition version's identity (the spec and forms then come from
     `version_cache`) and the reference generation in the same statement. The task row is read after it, under the
-    lock (`take_open_task`), so that a racing completion shows."""
+    lock (`take_open_task`), so that a racing completion shows. The caller's pending changes are written first, as
+    the ORM's autoflush would: the rows read back replace what the session holds for them."""
+    session.flush()
     row = session.connection().execute(_LOCK_FOR_TASK, {"task_uuid": task_id}).one_or_none()
     if row is None:
         raise NotFound(f"no task {task_id}")
